@@ -1,0 +1,84 @@
+#include "core/glob.h"
+
+#include <utility>
+
+namespace fanout {
+namespace {
+
+// Matches one non-star token of `pat` starting at `p` against `c`. Sets *next to the index after
+// the token. Comparisons use signed chars, as Redis's C code does.
+bool match_token(std::string_view pat, size_t p, char c, size_t* next) {
+  const size_t m = pat.size();
+  switch (pat[p]) {
+    case '?':
+      *next = p + 1;
+      return true;
+    case '[': {
+      ++p;
+      bool negate = p < m && pat[p] == '^';
+      if (negate) ++p;
+      bool match = false;
+      while (true) {
+        if (p >= m) {
+          // Unclosed set: it ran to the end of the pattern.
+          break;
+        }
+        if (pat[p] == '\\' && m - p >= 2) {
+          ++p;
+          if (pat[p] == c) match = true;
+        } else if (pat[p] == ']') {
+          break;
+        } else if (m - p >= 3 && pat[p + 1] == '-') {
+          signed char lo = static_cast<signed char>(pat[p]);
+          signed char hi = static_cast<signed char>(pat[p + 2]);
+          signed char sc = static_cast<signed char>(c);
+          if (lo > hi) std::swap(lo, hi);
+          p += 2;
+          if (sc >= lo && sc <= hi) match = true;
+        } else if (pat[p] == c) {
+          match = true;
+        }
+        ++p;
+      }
+      *next = p < m ? p + 1 : m;
+      return negate ? !match : match;
+    }
+    case '\\':
+      if (m - p >= 2) ++p;
+      [[fallthrough]];
+    default:
+      *next = p + 1;
+      return pat[p] == c;
+  }
+}
+
+}  // namespace
+
+bool glob_match(std::string_view pat, std::string_view s) {
+  const size_t m = pat.size(), n = s.size();
+  if (n == 0) return m == 0;  // Redis's loop needs both lengths non-zero to start
+  size_t p = 0, i = 0;
+  size_t star_p = std::string_view::npos, star_i = 0;
+  while (i < n) {
+    if (p < m && pat[p] == '*') {
+      while (p < m && pat[p] == '*') ++p;
+      if (p == m) return true;
+      star_p = p;
+      star_i = i;
+      continue;
+    }
+    size_t next;
+    if (p < m && match_token(pat, p, s[i], &next)) {
+      p = next;
+      ++i;
+      continue;
+    }
+    if (star_p == std::string_view::npos) return false;
+    p = star_p;
+    i = ++star_i;
+  }
+  while (p < m && pat[p] == '*') ++p;
+  return p == m;
+}
+
+}  // namespace fanout

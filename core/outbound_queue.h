@@ -1,0 +1,118 @@
+// A client's outbound byte stream: command replies copied into chunks, and published messages
+// held by reference (or copied, when small), flushed with scatter-gather sends.
+//
+// Owns: its entries and the chunks they copy into (chunks come from and return to a per-shard
+// ChunkPool); one reference on each Hold it points to. Thread: the owning shard only.
+//
+// Entry lifecycle:
+//   1. append_reply()/append_push() add an entry at the tail. Reply bytes coalesce into the
+//      previous reply entry when contiguous, so pipelined replies cost one iovec.
+//   2. fill() describes the unsent bytes from the head as iovecs (merging adjacent memory),
+//      bounded in count and bytes, and marks those entries in flight.
+//   3. complete(n) consumes exactly n bytes from the head (a short send resumes at the exact
+//      byte), releasing each finished entry's hold and chunk space.
+//   4. drop_oldest() releases unsent pushes that are not in flight; clear() releases everything
+//      once no send is in flight (connection teardown).
+#pragma once
+
+#include <sys/uio.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+#include <vector>
+
+#include "core/message.h"
+
+namespace fanout {
+
+struct Chunk {
+  Chunk* next_free;
+  uint32_t cap;
+  uint32_t used;
+  uint32_t live;  // entries with bytes in this chunk
+  char* data() { return reinterpret_cast<char*>(this + 1); }
+};
+
+// Recycles fixed-size chunks for one shard. Oversized chunks (for large replies) are freed.
+class ChunkPool {
+ public:
+  explicit ChunkPool(uint32_t chunk_size = 16 * 1024, size_t max_cached = 4096)
+      : chunk_size_(chunk_size), max_cached_(max_cached) {}
+  ~ChunkPool();
+  ChunkPool(const ChunkPool&) = delete;
+  ChunkPool& operator=(const ChunkPool&) = delete;
+
+  Chunk* get(size_t min_bytes);
+  void put(Chunk* c);
+  uint32_t chunk_size() const { return chunk_size_; }
+  size_t allocated_bytes() const { return allocated_bytes_; }
+
+ private:
+  const uint32_t chunk_size_;
+  const size_t max_cached_;
+  Chunk* free_ = nullptr;
+  size_t cached_ = 0;
+  size_t allocated_bytes_ = 0;
+};
+
+class OutboundQueue {
+ public:
+  explicit OutboundQueue(ChunkPool* pool);
+  ~OutboundQueue();
+  OutboundQueue(const OutboundQueue&) = delete;
+  OutboundQueue& operator=(const OutboundQueue&) = delete;
+
+  // Step 1. Reply bytes (never dropped).
+  void append(const char* p, size_t n);
+  void append(std::string_view s) { append(s.data(), s.size()); }
+  // Step 1. A push: `header` copied, then `body` referenced through `hold` (which gains a ref).
+  // With copy_body the body is copied too and no reference is kept.
+  void append_push(std::string_view header, Hold* hold, std::string_view body, bool copy_body);
+
+  // Step 2. Returns the number of iovecs written (0 when empty).
+  size_t fill(struct iovec* iov, size_t max_iov, size_t max_bytes);
+  // Step 3.
+  void complete(size_t bytes);
+  // Step 4. Drops unsent, not-in-flight pushes, oldest first, until bytes() <= target. Returns
+  // the number of pushes dropped; *freed gets their bytes.
+  size_t drop_oldest(size_t target_bytes, size_t* freed);
+  void clear();
+
+  size_t bytes() const { return bytes_; }      // unsent bytes, as charged to the client
+  size_t messages() const { return pushes_; }  // queued pushes
+  bool empty() const { return bytes_ == 0; }
+  bool in_flight() const { return inflight_ != 0; }
+
+ private:
+  struct Entry {
+    const char* copy;
+    Chunk* chunk;
+    Hold* hold;
+    const char* ref;
+    uint32_t copy_len;
+    uint32_t ref_len;
+    uint32_t flags;
+    uint32_t len() const { return copy_len + ref_len; }
+  };
+  static constexpr uint32_t kPush = 1;
+  static constexpr uint32_t kDropped = 2;
+
+  char* reserve(size_t n, Chunk** chunk);
+  Entry& push_entry();
+  void release(Entry& e);
+  void release_chunk(Chunk* c);
+  size_t count() const { return tail_ - head_; }
+  Entry& at(size_t i) { return ring_[i & (ring_.size() - 1)]; }
+
+  ChunkPool* pool_;
+  std::vector<Entry> ring_;
+  size_t head_ = 0, tail_ = 0;  // monotonically increasing indices
+  uint32_t head_off_ = 0;       // bytes of the head entry already sent
+  size_t inflight_ = 0;         // entries from head covered by the last fill()
+  size_t bytes_ = 0;
+  size_t pushes_ = 0;
+  Chunk* tail_chunk_ = nullptr;
+};
+
+}  // namespace fanout
