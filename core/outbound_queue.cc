@@ -45,7 +45,7 @@ void ChunkPool::put(Chunk* c) {
   std::free(c);
 }
 
-OutboundQueue::OutboundQueue(ChunkPool* pool) : pool_(pool), ring_(8) {}
+OutboundQueue::OutboundQueue(ChunkPool* pool, size_t* gauge) : pool_(pool), gauge_(gauge), ring_(8) {}
 
 OutboundQueue::~OutboundQueue() { clear(); }
 
@@ -93,7 +93,7 @@ void OutboundQueue::append(const char* p, size_t n) {
       std::memcpy(c->data() + c->used, p, n);
       c->used += static_cast<uint32_t>(n);
       last.copy_len += static_cast<uint32_t>(n);
-      bytes_ += n;
+      add_bytes(n);
       return;
     }
   }
@@ -105,7 +105,7 @@ void OutboundQueue::append(const char* p, size_t n) {
   e.copy = dst;
   e.chunk = c;
   e.copy_len = static_cast<uint32_t>(n);
-  bytes_ += n;
+  add_bytes(n);
 }
 
 void OutboundQueue::append_push(std::string_view header, Hold* hold, std::string_view body,
@@ -130,7 +130,7 @@ void OutboundQueue::append_push(std::string_view header, Hold* hold, std::string
     e.ref_len = static_cast<uint32_t>(body.size());
     hold_ref(hold);
   }
-  bytes_ += header.size() + body.size();
+  add_bytes(header.size() + body.size());
   ++pushes_;
 }
 
@@ -193,7 +193,7 @@ void OutboundQueue::release(Entry& e) {
 
 void OutboundQueue::complete(size_t n) {
   assert(n <= bytes_);
-  bytes_ -= n;
+  sub_bytes(n);
   while (count() != 0) {
     Entry& e = at(head_);
     if (e.flags & kDropped) {
@@ -230,7 +230,7 @@ size_t OutboundQueue::drop_oldest(size_t target, size_t* freed) {
     release(e);
     e.flags |= kDropped;
     e.copy_len = e.ref_len = 0;
-    bytes_ -= len;
+    sub_bytes(len);
     *freed += len;
     ++dropped;
   }
@@ -245,7 +245,7 @@ void OutboundQueue::clear() {
   }
   head_ = tail_ = 0;
   head_off_ = 0;
-  bytes_ = 0;
+  sub_bytes(bytes_);
   pushes_ = 0;
   if (tail_chunk_) {
     Chunk* c = tail_chunk_;

@@ -58,7 +58,9 @@ class ChunkPool {
 
 class OutboundQueue {
  public:
-  explicit OutboundQueue(ChunkPool* pool);
+  // `gauge`, if given, is kept equal to the sum of bytes() over every queue sharing it (the
+  // shard's queued-output figure).
+  explicit OutboundQueue(ChunkPool* pool, size_t* gauge = nullptr);
   ~OutboundQueue();
   OutboundQueue(const OutboundQueue&) = delete;
   OutboundQueue& operator=(const OutboundQueue&) = delete;
@@ -105,7 +107,17 @@ class OutboundQueue {
   size_t count() const { return tail_ - head_; }
   Entry& at(size_t i) { return ring_[i & (ring_.size() - 1)]; }
 
+  void add_bytes(size_t n) {
+    bytes_ += n;
+    if (gauge_) *gauge_ += n;
+  }
+  void sub_bytes(size_t n) {
+    bytes_ -= n;
+    if (gauge_) *gauge_ -= n;
+  }
+
   ChunkPool* pool_;
+  size_t* gauge_;
   std::vector<Entry> ring_;
   size_t head_ = 0, tail_ = 0;  // monotonically increasing indices
   uint32_t head_off_ = 0;       // bytes of the head entry already sent

@@ -109,10 +109,12 @@ TopicNode* TopicTable::pattern_find(std::string_view key) const {
 
 TopicNode* TopicTable::pattern_insert(std::string_view key) {
   auto* node = new TopicNode(TopicKind::kPattern, key, 0);
-  resp::StringOut out{&node->pmessage_header};
+  resp::StringOut out{&node->pmessage_header[0]};
   resp::array(out, 4);
   resp::bulk(out, "pmessage");
   resp::bulk(out, key);
+  node->pmessage_header[1] = node->pmessage_header[0];
+  node->pmessage_header[1][0] = '>';
   node->next.store(patterns_.load(std::memory_order_relaxed), std::memory_order_relaxed);
   patterns_.store(node, std::memory_order_release);
   return node;

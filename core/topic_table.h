@@ -47,7 +47,7 @@ struct TopicNode {
   std::atomic<uint32_t> count{0};           // shared: number of local subscribers
   std::atomic<TopicNode*> next{nullptr};    // shared: pattern list chaining
   std::vector<Subscription*> subs;          // owner only
-  std::string pmessage_header;              // owner only, patterns: RESP2 "*4 $8 pmessage $n pat"
+  std::string pmessage_header[2];           // owner only, patterns: "*4 $8 pmessage $n pat", and '>'
 };
 
 // A client's subscriptions of one kind. Owner thread only.

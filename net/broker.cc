@@ -1,0 +1,101 @@
+#include "net/broker.h"
+
+#include <unistd.h>
+
+#include "net/epoll_backend.h"
+#include "net/log.h"
+#include "net/shard.h"
+#include "net/socket.h"
+
+namespace fanout {
+
+Broker::Broker(const ServerConfig& cfg) : cfg_(cfg) {
+  nshards_ = cfg_.shards > 0 ? cfg_.shards : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+}
+
+Broker::~Broker() {
+  stop();
+  join();
+}
+
+std::string Broker::endpoint() const { return format_endpoint(cfg_.bind, port_); }
+
+bool Broker::start(std::string* err) {
+  shared_ = std::make_unique<SharedState>(cfg_, nshards_);
+  shared_->start_ms = monotonic_ms();
+  int port = cfg_.port;
+  for (int i = 0; i < nshards_; ++i) {
+    int fd = listen_tcp(cfg_.bind, port, 4096, err);
+    if (fd < 0) return false;
+    listen_fds_.push_back(fd);
+    if (port == 0) port = local_port(fd);  // the other shards join the same ephemeral port
+  }
+  port_ = port;
+  shared_->port = port;
+  for (int i = 0; i < nshards_; ++i) {
+    shared_->wake_fds[i] = make_eventfd();
+    if (shared_->wake_fds[i] < 0) {
+      *err = "eventfd failed";
+      return false;
+    }
+  }
+  if (cfg_.backend == "epoll") return start_shards<EpollBackend>(err);
+  *err = "backend '" + cfg_.backend +
+         "' is not available in this build; use --backend epoll";
+  return false;
+}
+
+template <class Backend>
+bool Broker::start_shards(std::string* err) {
+  shared_->backend_name = Backend::kName;
+  std::vector<Shard<Backend>*> typed;
+  for (int i = 0; i < nshards_; ++i) {
+    auto s = std::make_unique<Shard<Backend>>(i, shared_.get(), listen_fds_[i]);
+    if (!s->init(err)) return false;
+    typed.push_back(s.get());
+    shards_.push_back(std::move(s));
+  }
+  for (auto* s : typed) threads_.emplace_back([s] { s->run(); });
+  return true;
+}
+
+void Broker::stop() {
+  if (!shared_) return;
+  shared_->stopping.store(true, std::memory_order_release);
+  for (int fd : shared_->wake_fds) {
+    if (fd >= 0) signal_eventfd(fd);
+  }
+}
+
+void Broker::join() {
+  if (joined_) return;
+  joined_ = true;
+  for (auto& t : threads_) t.join();
+  threads_.clear();
+  // Single-threaded teardown: release every connection, then bounce blocks between arenas until
+  // each is back with its origin and freed.
+  for (auto& s : shards_) s->final_release();
+  bool progress = true;
+  while (progress) {
+    progress = false;
+    for (auto& s : shards_) progress |= s->teardown_drain() != 0;
+    for (auto& s : shards_) {
+      for (int o = 0; o < nshards_; ++o) {
+        auto& ret = s->arena().returns(o);
+        for (Block* b : ret) shards_[o]->arena().free_returned(b);
+        progress |= !ret.empty();
+        ret.clear();
+      }
+    }
+  }
+  shards_.clear();
+  for (int fd : listen_fds_) ::close(fd);
+  listen_fds_.clear();
+  if (shared_) {
+    for (int fd : shared_->wake_fds) {
+      if (fd >= 0) ::close(fd);
+    }
+  }
+}
+
+}  // namespace fanout

@@ -1,0 +1,560 @@
+// The Redis pub/sub command set, as ShardCore methods. Replies follow Redis 7.0 byte for byte
+// where Redis specifies them (checked against a real redis-server in tests/compat).
+#include <unistd.h>
+
+#include <algorithm>
+#include <charconv>
+#include <set>
+#include <string>
+
+#include "core/glob.h"
+#include "core/resp_writer.h"
+#include "net/shard_core.h"
+
+namespace fanout {
+namespace {
+
+enum class Cmd {
+  kUnknown, kPublish, kSPublish, kSubscribe, kUnsubscribe, kPSubscribe, kPUnsubscribe,
+  kSSubscribe, kSUnsubscribe, kPubsub, kPing, kEcho, kQuit, kReset, kHello, kAuth, kSelect,
+  kClient, kInfo, kConfig, kCommand,
+};
+
+struct CmdSpec {
+  std::string_view name;
+  Cmd cmd;
+  int arity;  // Redis convention: N exact, -N at least N
+  bool pubsub_ok;  // allowed in RESP2 subscribed mode
+};
+
+constexpr CmdSpec kCommands[] = {
+    {"publish", Cmd::kPublish, 3, false},       {"spublish", Cmd::kSPublish, 3, false},
+    {"subscribe", Cmd::kSubscribe, -2, true},   {"unsubscribe", Cmd::kUnsubscribe, -1, true},
+    {"psubscribe", Cmd::kPSubscribe, -2, true}, {"punsubscribe", Cmd::kPUnsubscribe, -1, true},
+    {"ssubscribe", Cmd::kSSubscribe, -2, true}, {"sunsubscribe", Cmd::kSUnsubscribe, -1, true},
+    {"pubsub", Cmd::kPubsub, -2, false},        {"ping", Cmd::kPing, -1, true},
+    {"echo", Cmd::kEcho, 2, false},             {"quit", Cmd::kQuit, -1, true},
+    {"reset", Cmd::kReset, 1, true},            {"hello", Cmd::kHello, -1, false},
+    {"auth", Cmd::kAuth, -2, false},            {"select", Cmd::kSelect, 2, false},
+    {"client", Cmd::kClient, -2, false},        {"info", Cmd::kInfo, -1, false},
+    {"config", Cmd::kConfig, -2, false},        {"command", Cmd::kCommand, -1, false},
+};
+
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    char x = a[i], y = b[i];
+    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x + 32);
+    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y + 32);
+    if (x != y) return false;
+  }
+  return true;
+}
+
+const CmdSpec* find_command(std::string_view name) {
+  // PUBLISH is the hot command: it is first.
+  for (const CmdSpec& s : kCommands) {
+    if (iequals(s.name, name)) return &s;
+  }
+  return nullptr;
+}
+
+bool parse_ll(std::string_view s, long long* out) {
+  if (s.empty()) return false;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), *out);
+  return ec == std::errc() && p == s.data() + s.size();
+}
+
+// Redis's rejectCommandFormat: error text never carries CR or LF.
+std::string sanitize(std::string s) {
+  std::replace(s.begin(), s.end(), '\r', ' ');
+  std::replace(s.begin(), s.end(), '\n', ' ');
+  return s;
+}
+
+std::string unknown_command(std::span<const std::string_view> args) {
+  std::string a;
+  for (size_t i = 1; i < args.size() && a.size() < 128; ++i) {
+    size_t room = 128 - a.size();
+    a += "'";
+    a.append(args[i].substr(0, room));
+    a += "' ";
+  }
+  return sanitize("ERR unknown command '" + std::string(args[0].substr(0, 128)) +
+                  "', with args beginning with: " + a);
+}
+
+std::string wrong_args(std::string_view cmd) {
+  return "ERR wrong number of arguments for '" + std::string(cmd) + "' command";
+}
+
+bool valid_client_name(std::string_view n) {
+  for (char ch : n) {
+    if (ch < '!' || ch > '~') return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+bool ShardCore::execute(Conn* c, std::span<const std::string_view> args) {
+  const CmdSpec* spec = find_command(args[0]);
+  if (spec == nullptr) {
+    reply_error(c, unknown_command(args));
+    return true;
+  }
+  int argc = static_cast<int>(args.size());
+  if ((spec->arity > 0 && argc != spec->arity) || (spec->arity < 0 && argc < -spec->arity)) {
+    reply_error(c, wrong_args(spec->name));
+    return true;
+  }
+  if (c->proto == 2 && c->pubsub_mode() && !spec->pubsub_ok) {
+    reply_error(c, "ERR Can't execute '" + std::string(spec->name) +
+                       "': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are "
+                       "allowed in this context");
+    return true;
+  }
+  switch (spec->cmd) {
+    case Cmd::kPublish:
+    case Cmd::kSPublish: {
+      int64_t n = publish(spec->cmd == Cmd::kPublish ? TopicKind::kChannel : TopicKind::kShardChannel,
+                          args[1], args[2]);
+      if (n < 0) return false;
+      resp::integer(c->out, n);
+      break;
+    }
+    case Cmd::kSubscribe: cmd_subscribe(c, TopicKind::kChannel, args); break;
+    case Cmd::kPSubscribe: cmd_subscribe(c, TopicKind::kPattern, args); break;
+    case Cmd::kSSubscribe: cmd_subscribe(c, TopicKind::kShardChannel, args); break;
+    case Cmd::kUnsubscribe: cmd_unsubscribe(c, TopicKind::kChannel, args); break;
+    case Cmd::kPUnsubscribe: cmd_unsubscribe(c, TopicKind::kPattern, args); break;
+    case Cmd::kSUnsubscribe: cmd_unsubscribe(c, TopicKind::kShardChannel, args); break;
+    case Cmd::kPubsub: cmd_pubsub(c, args); break;
+    case Cmd::kPing:
+      if (argc > 2) {
+        reply_error(c, wrong_args("ping"));
+      } else if (c->proto == 2 && c->pubsub_mode()) {
+        resp::array(c->out, 2);
+        resp::bulk(c->out, "pong");
+        resp::bulk(c->out, argc == 2 ? args[1] : std::string_view());
+      } else if (argc == 2) {
+        resp::bulk(c->out, args[1]);
+      } else {
+        resp::simple(c->out, "PONG");
+      }
+      break;
+    case Cmd::kEcho: resp::bulk(c->out, args[1]); break;
+    case Cmd::kQuit:
+      resp::simple(c->out, "OK");
+      c->close_after_flush = true;
+      set_want_recv(c, false);
+      break;
+    case Cmd::kReset: cmd_reset(c); break;
+    case Cmd::kHello: cmd_hello(c, args); break;
+    case Cmd::kAuth:
+      if (argc > 3) {
+        reply_error(c, wrong_args("auth"));
+      } else if (argc == 2) {
+        reply_error(c, "ERR AUTH <password> called without any password configured for the "
+                       "default user. Are you sure your configuration is correct?");
+      } else if (args[1] == "default") {
+        resp::simple(c->out, "OK");  // the default user has no password: any is accepted
+      } else {
+        reply_error(c, "WRONGPASS invalid username-password pair or user is disabled.");
+      }
+      break;
+    case Cmd::kSelect: {
+      // Pub/sub is independent of the database, as in Redis: accept Redis's default 16.
+      long long db;
+      if (!parse_ll(args[1], &db)) {
+        reply_error(c, "ERR value is not an integer or out of range");
+      } else if (db < 0 || db >= 16) {
+        reply_error(c, "ERR DB index is out of range");
+      } else {
+        resp::simple(c->out, "OK");
+      }
+      break;
+    }
+    case Cmd::kClient: cmd_client(c, args); break;
+    case Cmd::kInfo: cmd_info(c, args); break;
+    case Cmd::kConfig:
+      if (iequals(args[1], "get")) {
+        if (argc < 3) {
+          reply_error(c, wrong_args("config|get"));
+        } else {
+          resp::map(c->out, 0, c->proto);  // no Redis configuration to report
+        }
+      } else if (iequals(args[1], "resetstat")) {
+        resp::simple(c->out, "OK");
+      } else {
+        reply_error(c, "ERR unknown subcommand '" + sanitize(std::string(args[1])) + "'. Try CONFIG HELP.");
+      }
+      break;
+    case Cmd::kCommand:
+      if (argc >= 2 && iequals(args[1], "count")) {
+        resp::integer(c->out, 0);
+      } else if (argc >= 2 && iequals(args[1], "docs")) {
+        resp::map(c->out, 0, c->proto);
+      } else {
+        resp::array(c->out, 0);
+      }
+      break;
+    case Cmd::kUnknown: break;
+  }
+  mark_pending(c);
+  return true;
+}
+
+void ShardCore::subscription_reply(Conn* c, std::string_view kind, std::string_view name,
+                                   bool null_name, size_t count) {
+  resp::push(c->out, 3, c->proto);
+  resp::bulk(c->out, kind);
+  if (null_name) {
+    resp::null(c->out, c->proto);
+  } else {
+    resp::bulk(c->out, name);
+  }
+  resp::integer(c->out, static_cast<int64_t>(count));
+}
+
+void ShardCore::cmd_subscribe(Conn* c, TopicKind kind, std::span<const std::string_view> args) {
+  ClientSubs* subs = kind == TopicKind::kChannel   ? &c->channels
+                     : kind == TopicKind::kPattern ? &c->patterns
+                                                   : &c->shard_channels;
+  std::string_view verb = kind == TopicKind::kChannel   ? "subscribe"
+                          : kind == TopicKind::kPattern ? "psubscribe"
+                                                        : "ssubscribe";
+  for (size_t i = 1; i < args.size(); ++i) {
+    table_.subscribe(kind, args[i], c, subs);
+    size_t count = kind == TopicKind::kShardChannel ? c->shard_channels.size() : c->subscriptions();
+    subscription_reply(c, verb, args[i], false, count);
+  }
+  stats_->channels.set(table_.size(TopicKind::kChannel));
+  stats_->patterns.set(table_.size(TopicKind::kPattern));
+  stats_->shard_channels.set(table_.size(TopicKind::kShardChannel));
+}
+
+void ShardCore::cmd_unsubscribe(Conn* c, TopicKind kind, std::span<const std::string_view> args) {
+  ClientSubs* subs = kind == TopicKind::kChannel   ? &c->channels
+                     : kind == TopicKind::kPattern ? &c->patterns
+                                                   : &c->shard_channels;
+  std::string_view verb = kind == TopicKind::kChannel   ? "unsubscribe"
+                          : kind == TopicKind::kPattern ? "punsubscribe"
+                                                        : "sunsubscribe";
+  auto count = [&] {
+    return kind == TopicKind::kShardChannel ? c->shard_channels.size() : c->subscriptions();
+  };
+  if (args.size() == 1) {
+    if (subs->empty()) {
+      subscription_reply(c, verb, {}, true, count());
+    }
+    while (!subs->empty()) {
+      auto it = subs->begin();
+      std::string name = it->first;
+      table_.unsubscribe(it, subs);
+      subscription_reply(c, verb, name, false, count());
+    }
+  } else {
+    for (size_t i = 1; i < args.size(); ++i) {
+      table_.unsubscribe(kind, args[i], subs);
+      subscription_reply(c, verb, args[i], false, count());
+    }
+  }
+  stats_->channels.set(table_.size(TopicKind::kChannel));
+  stats_->patterns.set(table_.size(TopicKind::kPattern));
+  stats_->shard_channels.set(table_.size(TopicKind::kShardChannel));
+}
+
+void ShardCore::cmd_pubsub(Conn* c, std::span<const std::string_view> args) {
+  std::string_view sub = args[1];
+  size_t argc = args.size();
+  const int n = shared_->nshards;
+  if (iequals(sub, "channels") || iequals(sub, "shardchannels")) {
+    bool shard = iequals(sub, "shardchannels");
+    if (argc > 3) {
+      reply_error(c, wrong_args(shard ? "pubsub|shardchannels" : "pubsub|channels"));
+      return;
+    }
+    std::set<std::string> names;
+    TopicKind kind = shard ? TopicKind::kShardChannel : TopicKind::kChannel;
+    for (int s = 0; s < n; ++s) {
+      shared_->tables[s]->for_each(kind, [&](const std::string& key, uint32_t) {
+        if (argc == 2 || glob_match(args[2], key)) names.insert(key);
+      });
+    }
+    resp::array(c->out, names.size());
+    for (const auto& k : names) resp::bulk(c->out, k);
+  } else if (iequals(sub, "numsub") || iequals(sub, "shardnumsub")) {
+    TopicKind kind = iequals(sub, "numsub") ? TopicKind::kChannel : TopicKind::kShardChannel;
+    resp::map(c->out, argc - 2, c->proto);
+    for (size_t i = 2; i < argc; ++i) {
+      uint64_t total = 0;
+      for (int s = 0; s < n; ++s) total += shared_->tables[s]->count_channel(kind, args[i]);
+      resp::bulk(c->out, args[i]);
+      resp::integer(c->out, static_cast<int64_t>(total));
+    }
+  } else if (iequals(sub, "numpat")) {
+    if (argc != 2) {
+      reply_error(c, wrong_args("pubsub|numpat"));
+      return;
+    }
+    std::set<std::string> pats;
+    for (int s = 0; s < n; ++s) {
+      shared_->tables[s]->for_each(TopicKind::kPattern,
+                                   [&](const std::string& key, uint32_t) { pats.insert(key); });
+    }
+    resp::integer(c->out, static_cast<int64_t>(pats.size()));
+  } else {
+    reply_error(c, "ERR unknown subcommand '" + sanitize(std::string(sub)) + "'. Try PUBSUB HELP.");
+  }
+}
+
+void ShardCore::hello_reply(Conn* c) {
+  resp::map(c->out, 7, c->proto);
+  resp::bulk(c->out, "server");
+  resp::bulk(c->out, "fanout");
+  resp::bulk(c->out, "version");
+  resp::bulk(c->out, "7.0.0");
+  resp::bulk(c->out, "proto");
+  resp::integer(c->out, c->proto);
+  resp::bulk(c->out, "id");
+  resp::integer(c->out, static_cast<int64_t>(c->client_id));
+  resp::bulk(c->out, "mode");
+  resp::bulk(c->out, "standalone");
+  resp::bulk(c->out, "role");
+  resp::bulk(c->out, "master");
+  resp::bulk(c->out, "modules");
+  resp::array(c->out, 0);
+}
+
+void ShardCore::cmd_hello(Conn* c, std::span<const std::string_view> args) {
+  int proto = c->proto;
+  if (args.size() >= 2) {
+    long long v;
+    if (!parse_ll(args[1], &v)) {
+      reply_error(c, "ERR Protocol version is not an integer or out of range");
+      return;
+    }
+    if (v < 2 || v > 3) {
+      reply_error(c, "NOPROTO unsupported protocol version");
+      return;
+    }
+    proto = static_cast<int>(v);
+  }
+  std::string_view name;
+  bool set_name = false;
+  for (size_t i = 2; i < args.size(); ++i) {
+    size_t more = args.size() - i - 1;
+    if (iequals(args[i], "auth") && more >= 2) {
+      if (args[i + 1] != "default") {
+        reply_error(c, "WRONGPASS invalid username-password pair or user is disabled.");
+        return;
+      }
+      i += 2;
+    } else if (iequals(args[i], "setname") && more >= 1) {
+      name = args[i + 1];
+      set_name = true;
+      ++i;
+    } else {
+      reply_error(c, "ERR Syntax error in HELLO option '" + sanitize(std::string(args[i])) + "'");
+      return;
+    }
+  }
+  if (set_name && !valid_client_name(name)) {
+    reply_error(c, "ERR Client names cannot contain spaces, newlines or special characters.");
+    return;
+  }
+  if (set_name) c->name.assign(name);
+  c->proto = proto;
+  hello_reply(c);
+}
+
+void ShardCore::cmd_client(Conn* c, std::span<const std::string_view> args) {
+  std::string_view sub = args[1];
+  size_t argc = args.size();
+  if (iequals(sub, "id")) {
+    if (argc != 2) return reply_error(c, wrong_args("client|id"));
+    resp::integer(c->out, static_cast<int64_t>(c->client_id));
+  } else if (iequals(sub, "setname")) {
+    if (argc != 3) return reply_error(c, wrong_args("client|setname"));
+    if (!valid_client_name(args[2])) {
+      return reply_error(c, "ERR Client names cannot contain spaces, newlines or special characters.");
+    }
+    c->name.assign(args[2]);
+    resp::simple(c->out, "OK");
+  } else if (iequals(sub, "getname")) {
+    if (argc != 2) return reply_error(c, wrong_args("client|getname"));
+    if (c->name.empty()) {
+      resp::null(c->out, c->proto);
+    } else {
+      resp::bulk(c->out, c->name);
+    }
+  } else if (iequals(sub, "setinfo")) {
+    if (argc != 4) return reply_error(c, wrong_args("client|setinfo"));
+    if (!iequals(args[2], "lib-name") && !iequals(args[2], "lib-ver")) {
+      return reply_error(c, "ERR Unrecognized option '" + sanitize(std::string(args[2])) + "'");
+    }
+    resp::simple(c->out, "OK");
+  } else if (iequals(sub, "info")) {
+    std::string s = "id=" + std::to_string(c->client_id) + " name=" + c->name +
+                    " age=" + std::to_string((now_ms_ - c->created_ms) / 1000) +
+                    " sub=" + std::to_string(c->channels.size()) +
+                    " psub=" + std::to_string(c->patterns.size()) +
+                    " ssub=" + std::to_string(c->shard_channels.size()) +
+                    " omem=" + std::to_string(c->out.bytes()) +
+                    " resp=" + std::to_string(c->proto) + " shard=" + std::to_string(id_) + "\n";
+    resp::verbatim(c->out, s, c->proto);
+  } else if (iequals(sub, "no-evict") || iequals(sub, "no-touch") || iequals(sub, "reply")) {
+    resp::simple(c->out, "OK");
+  } else {
+    reply_error(c, "ERR unknown subcommand '" + sanitize(std::string(sub)) + "'. Try CLIENT HELP.");
+  }
+}
+
+void ShardCore::cmd_reset(Conn* c) {
+  for (ClientSubs* subs : {&c->channels, &c->patterns, &c->shard_channels}) {
+    while (!subs->empty()) table_.unsubscribe(subs->begin(), subs);
+  }
+  stats_->channels.set(table_.size(TopicKind::kChannel));
+  stats_->patterns.set(table_.size(TopicKind::kPattern));
+  stats_->shard_channels.set(table_.size(TopicKind::kShardChannel));
+  c->proto = 2;
+  c->name.clear();
+  resp::simple(c->out, "RESET");
+}
+
+void ShardCore::cmd_info(Conn* c, std::span<const std::string_view> args) {
+  auto want = [&](std::string_view section) {
+    if (args.size() < 2) return true;
+    for (size_t i = 1; i < args.size(); ++i) {
+      if (iequals(args[i], section) || iequals(args[i], "all") || iequals(args[i], "everything") ||
+          iequals(args[i], "default")) {
+        return true;
+      }
+    }
+    return false;
+  };
+  const int n = shared_->nshards;
+  auto sum = [&](Counter ShardStats::*f) {
+    uint64_t t = 0;
+    for (int s = 0; s < n; ++s) t += (shared_->stats[s].*f).get();
+    return t;
+  };
+  auto unique = [&](TopicKind kind) {
+    std::set<std::string> keys;
+    for (int s = 0; s < n; ++s) {
+      shared_->tables[s]->for_each(kind, [&](const std::string& k, uint32_t) { keys.insert(k); });
+    }
+    return keys.size();
+  };
+  std::string o;
+  auto line = [&](std::string_view k, uint64_t v) {
+    o.append(k);
+    o += ':';
+    o += std::to_string(v);
+    o += "\r\n";
+  };
+  auto sline = [&](std::string_view k, std::string_view v) {
+    o.append(k);
+    o += ':';
+    o.append(v);
+    o += "\r\n";
+  };
+  if (want("server")) {
+    o += "# Server\r\n";
+    sline("redis_version", "7.0.0");
+    sline("fanout_version", "0.1.0");
+    sline("redis_mode", "standalone");
+    sline("os", "Linux");
+    sline("multiplexing_api", shared_->backend_name);
+    sline("arch_bits", "64");
+    line("process_id", static_cast<uint64_t>(getpid()));
+    line("tcp_port", static_cast<uint64_t>(shared_->port));
+    line("uptime_in_seconds", static_cast<uint64_t>((now_ms_ - shared_->start_ms) / 1000));
+    line("shards", static_cast<uint64_t>(n));
+    sline("backend", shared_->backend_name);
+    o += "\r\n";
+  }
+  if (want("clients")) {
+    o += "# Clients\r\n";
+    line("connected_clients", shared_->clients.load(std::memory_order_relaxed));
+    line("maxclients", cfg_.max_clients);
+    o += "\r\n";
+  }
+  if (want("memory")) {
+    o += "# Memory\r\n";
+    line("queued_output_bytes", sum(&ShardStats::queued_bytes));
+    line("max_queued_bytes", cfg_.max_queued_bytes);
+    line("client_output_hard_limit", cfg_.output.hard_bytes);
+    line("client_output_soft_limit", cfg_.output.soft_bytes);
+    line("client_output_soft_seconds", static_cast<uint64_t>(cfg_.output.soft_ms / 1000));
+    line("client_output_max_messages", cfg_.output.max_messages);
+    o += "\r\n";
+  }
+  if (want("stats")) {
+    o += "# Stats\r\n";
+    line("total_connections_received", sum(&ShardStats::connections_accepted));
+    line("rejected_connections", sum(&ShardStats::rejected_max_clients));
+    line("accept_errors", sum(&ShardStats::accept_errors));
+    line("pubsub_channels", unique(TopicKind::kChannel));
+    line("pubsub_patterns", unique(TopicKind::kPattern));
+    line("pubsub_shardchannels", unique(TopicKind::kShardChannel));
+    line("messages_published", sum(&ShardStats::published));
+    line("messages_delivered", sum(&ShardStats::delivered));
+    line("messages_forwarded", sum(&ShardStats::forwarded));
+    line("total_net_output_bytes", sum(&ShardStats::bytes_sent));
+    line("protocol_errors", sum(&ShardStats::protocol_errors));
+    line("query_buffer_closes", sum(&ShardStats::query_buffer_closes));
+    line("send_errors", sum(&ShardStats::send_errors));
+    line("blocked_on_mailbox", sum(&ShardStats::blocked_on_mailbox));
+    o += "\r\n";
+  }
+  if (want("backpressure")) {
+    o += "# Backpressure\r\n";
+    sline("output_policy", policy_name(cfg_.output.policy));
+    line("overflow_hard", sum(&ShardStats::overflow_hard));
+    line("overflow_soft", sum(&ShardStats::overflow_soft));
+    line("overflow_messages", sum(&ShardStats::overflow_messages));
+    line("overflow_total_cap", sum(&ShardStats::overflow_cap));
+    line("slow_disconnected", sum(&ShardStats::disconnected));
+    line("dropped_newest", sum(&ShardStats::dropped_newest));
+    line("dropped_oldest", sum(&ShardStats::dropped_oldest));
+    o += "\r\n";
+  }
+  if (want("backend")) {
+    o += "# Backend\r\n";
+    sline("backend", shared_->backend_name);
+    line("loop_iterations", sum(&ShardStats::loop_iterations));
+    line("sendmsg_calls", sum(&ShardStats::sendmsg_calls));
+    line("recv_calls", sum(&ShardStats::recv_calls));
+    line("wait_calls", sum(&ShardStats::wait_calls));
+    line("epoll_ctl_calls", sum(&ShardStats::ctl_calls));
+    line("sends_submitted", sum(&ShardStats::sends_submitted));
+    line("sends_completed", sum(&ShardStats::sends_completed));
+    line("short_sends", sum(&ShardStats::short_sends));
+    line("send_eagain", sum(&ShardStats::eagain));
+    line("completions", sum(&ShardStats::completions));
+    uint64_t sends = sum(&ShardStats::sends_completed);
+    uint64_t msgs_x100 = sends ? sum(&ShardStats::delivered) * 100 / sends : 0;
+    o += "messages_per_send:" + std::to_string(msgs_x100 / 100) + "." +
+         (msgs_x100 % 100 < 10 ? "0" : "") + std::to_string(msgs_x100 % 100) + "\r\n";
+    o += "\r\n";
+  }
+  if (want("shards")) {
+    o += "# Shards\r\n";
+    for (int s = 0; s < n; ++s) {
+      const ShardStats& st = shared_->stats[s];
+      o += "shard" + std::to_string(s) + ":clients=" + std::to_string(st.clients.get()) +
+           ",channels=" + std::to_string(st.channels.get()) +
+           ",patterns=" + std::to_string(st.patterns.get()) +
+           ",published=" + std::to_string(st.published.get()) +
+           ",delivered=" + std::to_string(st.delivered.get()) +
+           ",queued_bytes=" + std::to_string(st.queued_bytes.get()) + "\r\n";
+    }
+    o += "\r\n";
+  }
+  if (o.size() >= 2) o.resize(o.size() - 2);  // Redis ends without the final blank line
+  resp::verbatim(c->out, o, c->proto);
+}
+
+}  // namespace fanout

@@ -1,0 +1,50 @@
+// The backend seam: completion-shaped, one completion per operation outcome.
+//
+// Operations a shard submits to its backend (EpollBackend, and the io_uring backend):
+//   listen(fd, token)       multishot accept: a kAccept completion per accepted fd (res = fd)
+//                           or per error (res = -errno); never ends on its own.
+//   recv(fd, id)            multishot receive: kRecv completions with res = bytes and data
+//                           pointing at backend-owned bytes valid only during the callback;
+//                           res = 0 on EOF, -errno on error. The last completion of the op has
+//                           kMore clear (EOF, error, or stop_recv/cancel).
+//   stop_recv(fd, id, sink) ends the receive (final completion -ECANCELED).
+//   send(fd, id, iov, n, sink)  one kSend completion: res = bytes taken (may be short), or
+//                           -errno; -EAGAIN means "no bytes moved, the socket can take more now:
+//                           submit again". At most one send per socket is outstanding.
+//   cancel(fd, id, sink)    ends every op on fd; each still outstanding gets its final completion.
+//   wait(timeout_ms)        blocks until completions or a wake; dispatch(sink) then delivers them.
+//   wake()                  any thread: interrupts wait().
+// A shard counts outstanding ops per connection and frees it only when that count is zero.
+#pragma once
+
+#include <cstdint>
+
+namespace fanout {
+
+enum class Op : uint8_t { kAccept, kRecv, kSend };
+
+struct Completion {
+  uint64_t id;  // connection id (generation << 32 | slot), or a listener token
+  Op op;
+  uint32_t flags;
+  int32_t res;
+  const char* data;  // kRecv only
+};
+
+inline constexpr uint32_t kMore = 1;  // more completions will follow for this op
+
+// Counters every backend keeps, shown by INFO so the backends can be compared.
+struct BackendCounters {
+  uint64_t sendmsg_calls = 0;
+  uint64_t recv_calls = 0;
+  uint64_t wait_calls = 0;     // epoll_wait or io_uring_enter that waited
+  uint64_t ctl_calls = 0;      // epoll_ctl
+  uint64_t sends_submitted = 0;
+  uint64_t sends_completed = 0;
+  uint64_t short_sends = 0;
+  uint64_t eagain = 0;
+  uint64_t completions = 0;
+  uint64_t accept_calls = 0;
+};
+
+}  // namespace fanout

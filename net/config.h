@@ -1,0 +1,31 @@
+// Server configuration, filled from the command line by tools/fanoutd and read-only afterwards
+// (shared by every shard without synchronisation).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "core/backpressure.h"
+#include "core/resp_parser.h"
+
+namespace fanout {
+
+struct ServerConfig {
+  std::string bind = "127.0.0.1";
+  int port = 7379;
+  int shards = 0;  // 0: one per core
+  std::string backend = "epoll";
+  size_t max_clients = 100'000;
+  OutputLimits output;                     // per-client pubsub output limits and policy
+  size_t max_queued_bytes = 2ull << 30;    // process-wide cap on queued output
+  size_t max_query_buffer = 64u << 20;     // per-client unparsed input
+  RequestLimits request;                   // bulk length, argument count, inline length
+  size_t copy_threshold = 0;               // pushes at most this long are copied, not referenced
+  size_t iov_batch = 256;                  // iovecs per sendmsg
+  size_t max_send_bytes = 512u << 10;      // bytes per client per loop iteration
+  size_t mailbox_depth = 16'384;           // items per shard-to-shard ring
+  int shutdown_timeout_ms = 5'000;
+};
+
+}  // namespace fanout

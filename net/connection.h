@@ -1,0 +1,60 @@
+// One client connection. Owned by its shard (allocated in a slot, freed only at the end of a loop
+// iteration once no backend operation is outstanding). Thread: its shard only.
+//
+// Connection lifecycle:
+//   1. accept: a slot and generation are assigned; id() = generation << 32 | slot, so a late
+//      completion for a reused fd or slot is recognised and ignored.
+//   2. recv completions feed the parser; commands reply into `out` and may subscribe.
+//   3. The shard flushes `out` once per iteration from its pending-write list.
+//   4. close: marked `closing` (deliveries skip it), then at the end of the iteration its
+//      subscriptions are removed and its ops cancelled; it is freed when `ops` reaches zero.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "core/backpressure.h"
+#include "core/outbound_queue.h"
+#include "core/resp_parser.h"
+#include "core/topic_table.h"
+
+namespace fanout {
+
+struct Conn {
+  Conn(ChunkPool* pool, size_t* gauge, const RequestLimits& limits) : out(pool, gauge), parser(limits) {}
+
+  uint64_t id() const { return (static_cast<uint64_t>(gen) << 32) | slot; }
+  // Channel and pattern subscriptions: the count Redis reports for (P)(UN)SUBSCRIBE.
+  size_t subscriptions() const { return channels.size() + patterns.size(); }
+  // RESP2 clients with any subscription may only run pub/sub commands.
+  bool pubsub_mode() const { return subscriptions() + shard_channels.size() > 0; }
+
+  uint32_t slot = 0;
+  uint32_t gen = 0;
+  int fd = -1;
+  uint64_t client_id = 0;
+  int proto = 2;
+
+  OutboundQueue out;
+  RequestParser parser;
+  std::string in;  // unparsed input (a partial command, or input held while blocked)
+  ClientSubs channels, patterns, shard_channels;
+  std::string name;
+  SoftLimitState soft;
+
+  int ops = 0;              // backend operations outstanding
+  bool recv_on = false;     // a receive op is outstanding
+  bool want_recv = true;    // what the shard wants; applied between phases
+  bool recv_queued = false; // in the shard's receive-change list
+  bool send_inflight = false;
+  bool pending = false;     // in the pending-write list
+  Conn* next_pending = nullptr;
+  bool closing = false;
+  bool cancelled = false;
+  bool close_after_flush = false;  // QUIT, or a protocol error: reply, then close
+  bool blocked = false;            // a PUBLISH waits for mailbox space
+  bool paused_for_output = false;  // input paused until the client reads its replies
+  int64_t created_ms = 0;
+};
+
+}  // namespace fanout

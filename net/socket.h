@@ -1,0 +1,22 @@
+// Socket helpers: listeners (one per shard with SO_REUSEPORT), accepted-socket options, and
+// address formatting. Thin wrappers over the syscalls; errors are returned as text.
+#pragma once
+
+#include <string>
+
+namespace fanout {
+
+// Binds and listens on host:port, non-blocking, SO_REUSEPORT. Returns the fd or -1 with *err.
+int listen_tcp(const std::string& host, int port, int backlog, std::string* err);
+// The local port of a bound socket.
+int local_port(int fd);
+// "127.0.0.1:6379" or "[::1]:6379".
+std::string format_endpoint(const std::string& host, int port);
+// TCP_NODELAY on an accepted socket (replies and pushes are already batched per iteration).
+void tune_accepted(int fd);
+// Creates an eventfd for cross-shard wake-ups.
+int make_eventfd();
+// Adds one to an eventfd (async-signal-safe, any thread).
+void signal_eventfd(int fd);
+
+}  // namespace fanout

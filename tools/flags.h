@@ -1,0 +1,45 @@
+// A small command-line flag parser shared by the tools: "--name value" and "--name=value",
+// "--help" listing every flag with its default, sizes with k/m/g suffixes. Not thread-safe; use
+// from main() only.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace fanout {
+
+class Flags {
+ public:
+  explicit Flags(std::string usage) : usage_(std::move(usage)) {}
+
+  void add_string(const char* name, std::string* v, const char* help);
+  void add_int(const char* name, int* v, const char* help);
+  void add_int64(const char* name, int64_t* v, const char* help);
+  void add_double(const char* name, double* v, const char* help);
+  // Accepts plain bytes or k/m/g (KiB/MiB/GiB) suffixes.
+  void add_size(const char* name, size_t* v, const char* help);
+  void add_bool(const char* name, bool* v, const char* help);
+  // A flag with its own parser; returns an error message or "".
+  void add_custom(const char* name, std::string default_text, const char* help,
+                  std::function<std::string(const std::string&)> set);
+
+  // Returns false on error (message in *err) or when --help was given (*help_shown = true).
+  bool parse(int argc, char** argv, std::string* err, bool* help_shown);
+  std::string help() const;
+
+ private:
+  struct Flag {
+    std::string name, help, def;
+    bool is_bool = false;
+    std::function<std::string(const std::string&)> set;
+  };
+  std::string usage_;
+  std::vector<Flag> flags_;
+};
+
+bool parse_size(const std::string& s, size_t* out);
+
+}  // namespace fanout
