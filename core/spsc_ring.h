@@ -57,7 +57,7 @@ class SpscRing {
   // Consumer: pops up to `max` items into out; returns the count.
   size_t pop(T* out, size_t max) {
     size_t head = head_.load(std::memory_order_relaxed);
-    if (cached_tail_ == head) cached_tail_ = tail_.load(std::memory_order_acquire);
+    if (cached_tail_ - head < max) cached_tail_ = tail_.load(std::memory_order_acquire);
     size_t n = cached_tail_ - head;
     if (n > max) n = max;
     for (size_t i = 0; i < n; ++i) out[i] = slots_[(head + i) & mask_];

@@ -1,0 +1,166 @@
+#include "core/resp_parser.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+namespace fanout {
+namespace {
+
+using Status = RequestParser::Status;
+
+std::vector<std::string> args_of(const RequestParser& p) {
+  std::vector<std::string> v;
+  for (auto a : p.args()) v.emplace_back(a);
+  return v;
+}
+
+// Feeds `input` in pieces cut at `cuts`, the way a connection accumulates bytes, and collects
+// every command.
+std::vector<std::vector<std::string>> feed(const std::string& input, size_t step) {
+  RequestParser p;
+  std::string buf;
+  std::vector<std::vector<std::string>> out;
+  size_t pos = 0;
+  while (pos < input.size()) {
+    size_t n = std::min(step, input.size() - pos);
+    buf.append(input, pos, n);
+    pos += n;
+    while (!buf.empty()) {
+      Status st = p.parse(buf.data(), buf.size());
+      if (st == Status::kNeedMore) break;
+      EXPECT_EQ(st, Status::kCommand) << p.error();
+      if (st != Status::kCommand) return out;
+      if (!p.args().empty()) out.push_back(args_of(p));
+      buf.erase(0, p.consumed());
+    }
+  }
+  EXPECT_TRUE(buf.empty());
+  return out;
+}
+
+TEST(RequestParser, Multibulk) {
+  RequestParser p;
+  std::string in = "*3\r\n$7\r\nPUBLISH\r\n$2\r\nch\r\n$5\r\nhello\r\n";
+  ASSERT_EQ(p.parse(in.data(), in.size()), Status::kCommand);
+  EXPECT_EQ(args_of(p), (std::vector<std::string>{"PUBLISH", "ch", "hello"}));
+  EXPECT_EQ(p.consumed(), in.size());
+}
+
+TEST(RequestParser, BinarySafeBulk) {
+  RequestParser p;
+  std::string payload("a\r\n\0b", 5);
+  std::string in = "*2\r\n$4\r\nECHO\r\n$5\r\n" + payload + "\r\n";
+  ASSERT_EQ(p.parse(in.data(), in.size()), Status::kCommand);
+  EXPECT_EQ(std::string(p.args()[1]), payload);
+}
+
+TEST(RequestParser, EveryByteBoundaryOfAPipeline) {
+  std::string in =
+      "*3\r\n$7\r\nPUBLISH\r\n$2\r\nch\r\n$5\r\nhello\r\n"
+      "PING\r\n"
+      "*1\r\n$4\r\nPING\r\n"
+      "echo \"a b\" 'c'\n"
+      "*0\r\n"
+      "\r\n"
+      "*2\r\n$4\r\nECHO\r\n$0\r\n\r\n";
+  std::vector<std::vector<std::string>> want = {
+      {"PUBLISH", "ch", "hello"}, {"PING"}, {"PING"}, {"echo", "a b", "c"}, {"ECHO", ""}};
+  for (size_t step = 1; step <= in.size(); ++step) {
+    EXPECT_EQ(feed(in, step), want) << "step " << step;
+  }
+}
+
+TEST(RequestParser, SplitsAtEveryOffsetOfOneCommand) {
+  std::string in = "*2\r\n$9\r\nSUBSCRIBE\r\n$3\r\nabc\r\n";
+  for (size_t cut = 0; cut <= in.size(); ++cut) {
+    RequestParser p;
+    std::string buf = in.substr(0, cut);
+    Status st = p.parse(buf.data(), buf.size());
+    if (cut < in.size()) {
+      ASSERT_EQ(st, Status::kNeedMore) << cut;
+      buf = in;
+      st = p.parse(buf.data(), buf.size());
+    }
+    ASSERT_EQ(st, Status::kCommand) << cut;
+    EXPECT_EQ(args_of(p), (std::vector<std::string>{"SUBSCRIBE", "abc"}));
+  }
+}
+
+TEST(RequestParser, ReportsBytesNeededForLargeBulk) {
+  RequestParser p;
+  std::string in = "*2\r\n$4\r\nECHO\r\n$100000\r\nxx";
+  ASSERT_EQ(p.parse(in.data(), in.size()), Status::kNeedMore);
+  EXPECT_EQ(p.bytes_needed(), in.size() - 2 + 100000 + 2);
+}
+
+struct BadCase {
+  const char* input;
+  const char* error;
+};
+
+class RequestParserErrors : public ::testing::TestWithParam<BadCase> {};
+
+TEST_P(RequestParserErrors, MatchRedis) {
+  RequestParser p;
+  std::string in = GetParam().input;
+  ASSERT_EQ(p.parse(in.data(), in.size()), Status::kError);
+  EXPECT_EQ(p.error(), GetParam().error);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Malformed, RequestParserErrors,
+    ::testing::Values(BadCase{"*99999999999\r\n", "Protocol error: invalid multibulk length"},
+                      BadCase{"*x\r\n", "Protocol error: invalid multibulk length"},
+                      BadCase{"*1\r\n$999999999999\r\n", "Protocol error: invalid bulk length"},
+                      BadCase{"*1\r\n$-3\r\n", "Protocol error: invalid bulk length"},
+                      BadCase{"*1\r\nfoo\r\n", "Protocol error: expected '$', got 'f'"},
+                      BadCase{"*1\r\n$3\r\nfooXY", "Protocol error: invalid bulk terminator"},
+                      BadCase{"echo 'x\r\n", "Protocol error: unbalanced quotes in request"},
+                      BadCase{"echo \"x\"y\r\n", "Protocol error: unbalanced quotes in request"}));
+
+TEST(RequestParser, Limits) {
+  RequestLimits lim;
+  lim.max_bulk_len = 10;
+  lim.max_args = 2;
+  lim.max_inline_len = 16;
+  {
+    RequestParser p(lim);
+    std::string in = "*1\r\n$11\r\n";
+    EXPECT_EQ(p.parse(in.data(), in.size()), Status::kError);
+  }
+  {
+    RequestParser p(lim);
+    std::string in = "*3\r\n";
+    EXPECT_EQ(p.parse(in.data(), in.size()), Status::kError);
+  }
+  {
+    RequestParser p(lim);
+    std::string in(17, 'a');
+    EXPECT_EQ(p.parse(in.data(), in.size()), Status::kError);
+    EXPECT_EQ(p.error(), "Protocol error: too big inline request");
+  }
+  {
+    RequestParser p(lim);
+    std::string in = "*1\r\n$1" + std::string(20, '0');
+    EXPECT_EQ(p.parse(in.data(), in.size()), Status::kError);
+    EXPECT_EQ(p.error(), "Protocol error: too big bulk count string");
+  }
+}
+
+TEST(SplitInlineArgs, QuotesAndEscapes) {
+  std::string storage;
+  std::vector<std::pair<size_t, size_t>> out;
+  ASSERT_TRUE(split_inline_args(R"(set "a\x41\n" 'it\'s' plain)", &storage, &out));
+  ASSERT_EQ(out.size(), 4u);
+  EXPECT_EQ(storage.substr(out[1].first, out[1].second), "aA\n");
+  EXPECT_EQ(storage.substr(out[2].first, out[2].second), "it's");
+  EXPECT_EQ(storage.substr(out[3].first, out[3].second), "plain");
+  out.clear();
+  EXPECT_TRUE(split_inline_args("   ", &storage, &out));
+  EXPECT_TRUE(out.empty());
+}
+
+}  // namespace
+}  // namespace fanout
