@@ -25,7 +25,7 @@ bool Broker::start(std::string* err) {
   shared_->start_ms = monotonic_ms();
   int port = cfg_.port;
   for (int i = 0; i < nshards_; ++i) {
-    int fd = listen_tcp(cfg_.bind, port, 4096, err);
+    int fd = listen_tcp(cfg_.bind, port, 4096, /*join=*/i > 0, err);
     if (fd < 0) return false;
     listen_fds_.push_back(fd);
     if (port == 0) port = local_port(fd);  // the other shards join the same ephemeral port

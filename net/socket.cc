@@ -12,7 +12,7 @@
 
 namespace fanout {
 
-int listen_tcp(const std::string& host, int port, int backlog, std::string* err) {
+int listen_tcp(const std::string& host, int port, int backlog, bool join, std::string* err) {
   struct addrinfo hints {};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
@@ -33,9 +33,13 @@ int listen_tcp(const std::string& host, int port, int backlog, std::string* err)
     }
     int one = 1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+    if (join) setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
     if (ai->ai_family == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
-    if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, backlog) == 0) break;
+    if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 &&
+        (join || setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) == 0) &&
+        listen(fd, backlog) == 0) {
+      break;
+    }
     *err = "cannot listen on " + format_endpoint(host, port) + ": " + strerror(errno);
     close(fd);
     fd = -1;

@@ -6,8 +6,12 @@
 
 namespace fanout {
 
-// Binds and listens on host:port, non-blocking, SO_REUSEPORT. Returns the fd or -1 with *err.
-int listen_tcp(const std::string& host, int port, int backlog, std::string* err);
+// Binds and listens on host:port, non-blocking, in an SO_REUSEPORT group so every shard can
+// have its own listener. The first listener (`join` false) binds before enabling SO_REUSEPORT,
+// so the bind fails if any other socket holds the port, and an ephemeral port is never one that
+// another process's reuseport group already uses; the shards' listeners then join it. Returns
+// the fd or -1 with *err.
+int listen_tcp(const std::string& host, int port, int backlog, bool join, std::string* err);
 // The local port of a bound socket.
 int local_port(int fd);
 // "127.0.0.1:6379" or "[::1]:6379".
