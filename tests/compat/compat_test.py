@@ -1,0 +1,276 @@
+"""Compatibility with real Redis clients and with Redis itself.
+
+Starts fanoutd (the binary under test) and a real redis-server, then runs the same checks
+against both: byte-for-byte replies to raw RESP sequences (differential: Redis is the
+reference, not our reading of it), redis-py (Debian python3-redis), redis-cli and
+redis-benchmark. Run with Debian's /usr/bin/python3, which sees python3-redis.
+
+usage: compat_test.py FANOUTD_BINARY [--backend epoll]
+"""
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import redis
+
+PASSED = []
+FAILED = []
+
+
+def check(name, cond, detail=""):
+    (PASSED if cond else FAILED).append(name)
+    if not cond:
+        print(f"FAIL {name} {detail}", flush=True)
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+def wait_port(port, timeout=10):
+    end = time.time() + timeout
+    while time.time() < end:
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.2).close()
+            return True
+        except OSError:
+            time.sleep(0.05)
+    return False
+
+
+def start_fanoutd(binary, backend):
+    p = subprocess.Popen([binary, "--port", "0", "--shards", "2", "--backend", backend,
+                          "--log-level", "warn"], stdout=subprocess.PIPE, text=True)
+    line = p.stdout.readline()
+    m = re.match(r"listening on 127\.0\.0\.1:(\d+)", line)
+    if not m:
+        p.kill()
+        raise SystemExit(f"fanoutd did not start: {line!r}")
+    return p, int(m.group(1))
+
+
+def start_redis():
+    if not shutil.which("redis-server"):
+        raise SystemExit("redis-server is missing: run tools/setup.sh")
+    port = free_port()
+    p = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                          "--appendonly", "no", "--protected-mode", "no"],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    if not wait_port(port):
+        p.kill()
+        raise SystemExit("redis-server did not start")
+    return p, port
+
+
+def mb(*args):
+    out = b"*%d\r\n" % len(args)
+    for a in args:
+        a = a.encode() if isinstance(a, str) else a
+        out += b"$%d\r\n%s\r\n" % (len(a), a)
+    return out
+
+
+def exchange(port, steps, settle=0.15):
+    """Sends each step and collects what arrives before the next; returns the list of replies."""
+    s = socket.create_connection(("127.0.0.1", port))
+    s.settimeout(settle)
+    out = []
+    for step in steps:
+        s.sendall(step)
+        data = b""
+        deadline = time.time() + 2
+        while time.time() < deadline:
+            try:
+                d = s.recv(1 << 16)
+            except socket.timeout:
+                if data:
+                    break
+                continue
+            if not d:
+                data += b"<EOF>"
+                break
+            data += d
+        out.append(data)
+    s.close()
+    return out
+
+
+def normalize(b):
+    # Connection ids and server identity legitimately differ.
+    b = re.sub(rb"\$2\r\nid\r\n:\d+", b"$2\r\nid\r\n:N", b)
+    b = re.sub(rb"\$6\r\nserver\r\n\$\d+\r\n\w+\r\n\$7\r\nversion\r\n\$\d+\r\n[\d.]+\r\n",
+               b"SERVER-VERSION", b)
+    return b
+
+
+# Sequences whose replies must match Redis 7 byte for byte.
+DIFF_CASES = {
+    # Fanout is pub/sub only: data commands such as GET are (correctly) unknown to it, so the
+    # differential cases stay within the implemented command set.
+    "unknown command": [mb("FOO", "a", "b"), mb("NOSUCHCMD"), mb("X", "a\r\nb")],
+    "subscribe flow": [mb("SUBSCRIBE", "a", "b"), mb("PUBLISH", "x", "y"), mb("PING"), mb("PING", "hi"),
+                       mb("ECHO", "x"), mb("UNSUBSCRIBE"), mb("UNSUBSCRIBE"), mb("PING")],
+    "pattern flow": [mb("PSUBSCRIBE", "n*", "[ab]?"), mb("PUNSUBSCRIBE", "n*"), mb("PUNSUBSCRIBE"),
+                     mb("PUNSUBSCRIBE")],
+    "shard flow": [mb("SUNSUBSCRIBE"), mb("SSUBSCRIBE", "q"), mb("SUBSCRIBE", "z"), mb("SUNSUBSCRIBE"),
+                   mb("UNSUBSCRIBE")],
+    "resp3 flow": [mb("HELLO", "3"), mb("SUBSCRIBE", "a"), mb("PING"), mb("UNSUBSCRIBE", "a", "b"),
+                   mb("CLIENT", "GETNAME"), mb("RESET"), mb("PING")],
+    "hello errors": [mb("HELLO", "4"), mb("HELLO", "x"), mb("HELLO", "3", "FOO"),
+                     mb("HELLO", "2", "AUTH", "u", "p")],
+    "hello setname": [mb("HELLO", "3", "SETNAME", "me"), mb("CLIENT", "GETNAME")],
+    "auth": [mb("AUTH", "p"), mb("AUTH", "u", "p"), mb("AUTH", "default", "p")],
+    "select": [mb("SELECT", "0"), mb("SELECT", "15"), mb("SELECT", "16"), mb("SELECT", "x")],
+    "client": [mb("CLIENT", "SETNAME", "a b"), mb("CLIENT", "SETNAME", "ab"), mb("CLIENT", "GETNAME"),
+               mb("CLIENT", "FOO"), mb("CLIENT")],
+    "arity": [mb("PUBLISH", "a"), mb("SUBSCRIBE"), mb("PSUBSCRIBE"), mb("ECHO"), mb("PING", "a", "b"),
+              mb("SELECT")],
+    "pubsub introspection": [mb("PUBSUB", "NUMSUB", "a", "b"), mb("PUBSUB", "NUMPAT"),
+                             mb("PUBSUB", "CHANNELS", "zz*"), mb("PUBSUB", "SHARDNUMSUB", "x"),
+                             mb("PUBSUB", "SHARDCHANNELS"), mb("PUBSUB", "FOO")],
+    "publish nobody": [mb("PUBLISH", "nobody-listens", "x"), mb("SPUBLISH", "nobody", "x")],
+    "inline": [b"PING\r\n", b"ECHO \"a b\" \r\n", b"echo 'x y'\n", b"\r\n", b"PING\n"],
+    "inline unbalanced": [b"echo 'x\r\n"],
+    "bad bulk length": [b"*2\r\n$4\r\nECHO\r\n$x\r\n"],
+    "bad multibulk": [b"*99999999999\r\n"],
+    "huge bulk": [b"*1\r\n$999999999999\r\n"],
+    "expected dollar": [b"*1\r\nfoo\r\n"],
+    "empty multibulk": [b"*0\r\n*1\r\n$4\r\nPING\r\n"],
+    "quit": [mb("SUBSCRIBE", "a"), mb("QUIT")],
+    "split command": [b"*2\r\n$4\r\nEC", b"HO\r\n$3\r\nabc\r\n"],
+}
+
+
+def differential(fport, rport):
+    for name, steps in DIFF_CASES.items():
+        got = [normalize(x) for x in exchange(fport, steps)]
+        want = [normalize(x) for x in exchange(rport, steps)]
+        check(f"bytes match redis: {name}", got == want, f"\n  fanoutd: {got}\n  redis:   {want}")
+
+
+def delivery_bytes(fport, rport):
+    """A message, a pmessage and RESP3 pushes arrive byte-identical to Redis's."""
+    def run(port):
+        sub = socket.create_connection(("127.0.0.1", port))
+        sub3 = socket.create_connection(("127.0.0.1", port))
+        sub.sendall(mb("SUBSCRIBE", "news.x") + mb("PSUBSCRIBE", "news.*"))
+        sub3.sendall(mb("HELLO", "3") + mb("SUBSCRIBE", "news.x") + mb("PSUBSCRIBE", "news.*"))
+        time.sleep(0.2)
+        for s in (sub, sub3):
+            s.settimeout(0.5)
+            s.recv(1 << 16)
+        pub = socket.create_connection(("127.0.0.1", port))
+        pub.sendall(mb("PUBLISH", "news.x", "hello\r\nworld"))
+        pub.settimeout(2)
+        count = pub.recv(100)
+        time.sleep(0.2)
+        out = [count]
+        for s in (sub, sub3):
+            out.append(s.recv(1 << 16))
+            s.close()
+        pub.close()
+        return out
+    got, want = run(fport), run(rport)
+    check("message/pmessage bytes match redis (RESP2 and RESP3)", got == want, f"\n  {got}\n  {want}")
+
+
+def with_redis_py(port, label):
+    r = redis.Redis(host="127.0.0.1", port=port, socket_timeout=5)
+    check(f"{label} redis-py ping", r.ping() is True)
+    p = r.pubsub()
+    p.subscribe("chan")
+    p.psubscribe("ch*")
+    for _ in range(2):
+        m = p.get_message(timeout=2)
+        check(f"{label} redis-py confirmation", m is not None and m["type"] in ("subscribe", "psubscribe"), m)
+    check(f"{label} redis-py publish count", r.publish("chan", "v1") == 2)
+    got = []
+    end = time.time() + 3
+    while len(got) < 2 and time.time() < end:
+        m = p.get_message(timeout=0.5)
+        if m:
+            got.append(m)
+    types = sorted(m["type"] for m in got)
+    check(f"{label} redis-py message and pmessage", types == ["message", "pmessage"], got)
+    check(f"{label} redis-py payload", all(m["data"] == b"v1" for m in got), got)
+    check(f"{label} redis-py numsub", r.pubsub_numsub("chan") == [(b"chan", 1)])
+    check(f"{label} redis-py numpat", r.pubsub_numpat() == 1)
+    check(f"{label} redis-py channels", r.pubsub_channels() == [b"chan"])
+    p.unsubscribe()
+    p.punsubscribe()
+    p.close()
+    r.close()
+
+
+def with_redis_cli(port, label):
+    cli = ["redis-cli", "-p", str(port)]
+    out = subprocess.run(cli + ["PING"], capture_output=True, text=True, timeout=10)
+    check(f"{label} redis-cli ping", out.stdout.strip() == "PONG", out)
+    sub = subprocess.Popen(cli + ["SUBSCRIBE", "cli-chan"], stdout=subprocess.PIPE, text=True)
+    psub = subprocess.Popen(cli + ["PSUBSCRIBE", "cli-*"], stdout=subprocess.PIPE, text=True)
+    deadline = time.time() + 5
+    n = 0
+    while time.time() < deadline:
+        n = int(subprocess.run(cli + ["PUBLISH", "cli-chan", "hello"], capture_output=True,
+                               text=True, timeout=10).stdout.strip() or 0)
+        if n == 2:
+            break
+        time.sleep(0.1)
+    check(f"{label} redis-cli publish reaches both", n == 2, n)
+    time.sleep(0.3)
+    for proc in (sub, psub):
+        proc.send_signal(signal.SIGINT)
+    s_out = sub.communicate(timeout=5)[0]
+    p_out = psub.communicate(timeout=5)[0]
+    check(f"{label} redis-cli subscribe shows message", "message\ncli-chan\nhello" in s_out, s_out)
+    check(f"{label} redis-cli psubscribe shows pmessage", "pmessage\ncli-*\ncli-chan\nhello" in p_out, p_out)
+    out = subprocess.run(cli + ["-3", "HELLO", "3"], capture_output=True, text=True, timeout=10)
+    check(f"{label} redis-cli RESP3 hello", "proto" in out.stdout and out.returncode == 0, out)
+
+
+def with_redis_benchmark(port, label):
+    out = subprocess.run(["redis-benchmark", "-p", str(port), "-n", "2000", "-c", "10", "-q",
+                          "PUBLISH", "bench", "payload"], capture_output=True, text=True, timeout=60)
+    check(f"{label} redis-benchmark PUBLISH runs", out.returncode == 0 and "requests per second" in out.stdout,
+          out.stdout + out.stderr)
+    out = subprocess.run(["redis-benchmark", "-p", str(port), "-n", "2000", "-c", "10", "-q", "-t", "ping"],
+                         capture_output=True, text=True, timeout=60)
+    check(f"{label} redis-benchmark -t ping runs", out.returncode == 0 and "requests per second" in out.stdout,
+          out.stdout + out.stderr)
+
+
+def main():
+    binary = sys.argv[1]
+    backend = sys.argv[3] if len(sys.argv) > 3 and sys.argv[2] == "--backend" else "epoll"
+    fproc, fport = start_fanoutd(binary, backend)
+    rproc, rport = start_redis()
+    try:
+        differential(fport, rport)
+        delivery_bytes(fport, rport)
+        for port, label in ((fport, "fanoutd"), (rport, "redis")):
+            with_redis_py(port, label)
+            with_redis_cli(port, label)
+            with_redis_benchmark(port, label)
+        fproc.send_signal(signal.SIGTERM)
+        check("fanoutd exits 0 on SIGTERM", fproc.wait(timeout=15) == 0)
+    finally:
+        for p in (fproc, rproc):
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    print(f"{len(PASSED)} passed, {len(FAILED)} failed")
+    return 1 if FAILED else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
