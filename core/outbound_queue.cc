@@ -115,7 +115,7 @@ void OutboundQueue::append_push(std::string_view header, Hold* hold, std::string
   char* dst = nullptr;
   if (copy_n) {
     dst = reserve(copy_n, &c);
-    std::memcpy(dst, header.data(), header.size());
+    if (!header.empty()) std::memcpy(dst, header.data(), header.size());
     if (copy_body) std::memcpy(dst + header.size(), body.data(), body.size());
     ++c->live;
   }

@@ -76,6 +76,8 @@ class OutboundQueue {
   size_t fill(struct iovec* iov, size_t max_iov, size_t max_bytes);
   // Step 3.
   void complete(size_t bytes);
+  // Step 3, for a send that moved no bytes (an error, or "try again"): nothing is in flight.
+  void send_failed() { inflight_ = 0; }
   // Step 4. Drops unsent, not-in-flight pushes, oldest first, until bytes() <= target. Returns
   // the number of pushes dropped; *freed gets their bytes.
   size_t drop_oldest(size_t target_bytes, size_t* freed);

@@ -215,6 +215,7 @@ void ShardCore::on_sent(Conn* c, int res) {
     }
     return;
   }
+  c->out.send_failed();
   switch (-res) {
     case EAGAIN:
     case EINTR:

@@ -106,6 +106,23 @@ TEST_F(OutboundQueueTest, FillRespectsIovecAndByteBounds) {
   EXPECT_EQ(arena.live_blocks(), 0u);
 }
 
+TEST_F(OutboundQueueTest, FailedSendLeavesNothingInFlight) {
+  OutboundQueue q(&pool);
+  Block* b = arena.create(0, "c", "x");
+  q.append_push({}, &b->origin_hold, b->frame(), false);
+  q.append_push({}, &b->origin_hold, b->frame(), false);
+  struct iovec iov[4];
+  ASSERT_GT(q.fill(iov, 4, 1 << 20), 0u);
+  EXPECT_TRUE(q.in_flight());
+  size_t freed = 0;
+  EXPECT_EQ(q.drop_oldest(0, &freed), 0u);  // in flight: untouchable
+  q.send_failed();
+  EXPECT_FALSE(q.in_flight());
+  EXPECT_EQ(q.drop_oldest(0, &freed), 2u);
+  q.clear();
+  hold_release(&b->origin_hold);
+}
+
 TEST_F(OutboundQueueTest, LargeReplyGetsItsOwnChunk) {
   OutboundQueue q(&pool);
   std::string big(1000, 'z');  // larger than the pool's 256-byte chunks

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs what Fanout needs on Debian 12, from Debian's archive only (Bazel builds offline).
+# Idempotent: packages already present are not reinstalled.
+set -euo pipefail
+
+PACKAGES=(
+  g++ git
+  bazel-bootstrap bazel-rules-java bazel-platforms   # Bazel 4.2.3 and the rules it needs offline
+  liburing-dev libgtest-dev libbenchmark-dev         # system libraries linked by //third_party/system
+  redis-server redis-tools python3-redis             # reference server and real clients for the tests
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+echo "setup: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# Debian's redis-server package may start a system instance on 6379; Fanout's tests start their
+# own servers on ephemeral ports and do not need it.
