@@ -217,7 +217,7 @@ void Worker::on_writable(Conn* c) {
   }
   c->out.clear();
   c->out_off = 0;
-  if (c->writing) set_events(c, c->reading && !c->stopped, false);
+  if (c->writing) set_events(c, c->reading && !(c->stopped && c->ready), false);
 }
 
 void Worker::deliver(Conn* c, std::string_view payload, uint64_t now) {

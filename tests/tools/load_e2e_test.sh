@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# fanout-load against a real fanoutd: a closed-loop run must verify every delivery (exit 0, no
+# loss), and a run with stopped readers under drop-newest must keep the normal readers whole.
+set -euo pipefail
+fanoutd=$1
+load=$2
+tmp=$(mktemp -d)
+"$fanoutd" --port 0 --shards 2 --log-level warn --policy drop-newest --client-hard-limit 1m \
+  > "$tmp/out" 2> "$tmp/err" &
+pid=$!
+trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$tmp"' EXIT
+for _ in $(seq 50); do grep -q listening "$tmp/out" && break; sleep 0.1; done
+port=$(sed -n 's/.*:\([0-9]*\)$/\1/p' "$tmp/out")
+fail=0
+pass=0
+
+run() {
+  local name=$1; shift
+  if "$load" --port "$port" --quiet --json "$tmp/$name.json" "$@" > "$tmp/$name.txt"; then
+    pass=$((pass + 1))
+  else
+    echo "FAIL $name"; cat "$tmp/$name.txt"; fail=$((fail + 1))
+  fi
+}
+
+run closed --subscribers 500 --topics 4 --publishers 3 --window 32 --duration 2 --warmup 0.5 --threads 2
+grep -q '"lost": 0,' "$tmp/closed.json" || { echo "FAIL closed: lost"; fail=$((fail + 1)); }
+grep -q '"deliveries": 0,' "$tmp/closed.json" && { echo "FAIL closed: nothing measured"; fail=$((fail + 1)); }
+run open --mode open --rate 20000 --subscribers 200 --duration 2 --warmup 0.5
+grep -q '"lost": 0,' "$tmp/open.json" || { echo "FAIL open: lost"; fail=$((fail + 1)); }
+run stopped --mode open --rate 5000 --size 1024 --subscribers 100 --stop-fraction 0.2 --rcvbuf 16384 --duration 3 --warmup 0.2
+grep -q '"lost": 0,' "$tmp/stopped.json" || { echo "FAIL stopped: normal readers lost messages"; fail=$((fail + 1)); }
+if grep -q '"stopped_lost": 0,' "$tmp/stopped.json"; then
+  echo "FAIL stopped: drop-newest never dropped for the stopped readers"; fail=$((fail + 1))
+fi
+# The tool refuses non-loopback targets.
+if "$load" --host 10.0.0.1 --port "$port" --duration 1 > /dev/null 2>&1; then
+  echo "FAIL non-loopback target accepted"; fail=$((fail + 1))
+else
+  pass=$((pass + 1))
+fi
+echo "load_e2e: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]
