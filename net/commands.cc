@@ -95,6 +95,15 @@ bool valid_client_name(std::string_view n) {
   return true;
 }
 
+ClientSubs* subs_of(Conn* c, TopicKind kind) {
+  switch (kind) {
+    case TopicKind::kChannel: return &c->channels;
+    case TopicKind::kPattern: return &c->patterns;
+    case TopicKind::kShardChannel: return &c->shard_channels;
+  }
+  return nullptr;
+}
+
 }  // namespace
 
 bool ShardCore::execute(Conn* c, std::span<const std::string_view> args) {
@@ -218,9 +227,7 @@ void ShardCore::subscription_reply(Conn* c, std::string_view kind, std::string_v
 }
 
 void ShardCore::cmd_subscribe(Conn* c, TopicKind kind, std::span<const std::string_view> args) {
-  ClientSubs* subs = kind == TopicKind::kChannel   ? &c->channels
-                     : kind == TopicKind::kPattern ? &c->patterns
-                                                   : &c->shard_channels;
+  ClientSubs* subs = subs_of(c, kind);
   std::string_view verb = kind == TopicKind::kChannel   ? "subscribe"
                           : kind == TopicKind::kPattern ? "psubscribe"
                                                         : "ssubscribe";
@@ -229,15 +236,11 @@ void ShardCore::cmd_subscribe(Conn* c, TopicKind kind, std::span<const std::stri
     size_t count = kind == TopicKind::kShardChannel ? c->shard_channels.size() : c->subscriptions();
     subscription_reply(c, verb, args[i], false, count);
   }
-  stats_->channels.set(table_.size(TopicKind::kChannel));
-  stats_->patterns.set(table_.size(TopicKind::kPattern));
-  stats_->shard_channels.set(table_.size(TopicKind::kShardChannel));
+  update_topic_gauges();
 }
 
 void ShardCore::cmd_unsubscribe(Conn* c, TopicKind kind, std::span<const std::string_view> args) {
-  ClientSubs* subs = kind == TopicKind::kChannel   ? &c->channels
-                     : kind == TopicKind::kPattern ? &c->patterns
-                                                   : &c->shard_channels;
+  ClientSubs* subs = subs_of(c, kind);
   std::string_view verb = kind == TopicKind::kChannel   ? "unsubscribe"
                           : kind == TopicKind::kPattern ? "punsubscribe"
                                                         : "sunsubscribe";
@@ -260,9 +263,7 @@ void ShardCore::cmd_unsubscribe(Conn* c, TopicKind kind, std::span<const std::st
       subscription_reply(c, verb, args[i], false, count());
     }
   }
-  stats_->channels.set(table_.size(TopicKind::kChannel));
-  stats_->patterns.set(table_.size(TopicKind::kPattern));
-  stats_->shard_channels.set(table_.size(TopicKind::kShardChannel));
+  update_topic_gauges();
 }
 
 void ShardCore::cmd_pubsub(Conn* c, std::span<const std::string_view> args) {
@@ -412,12 +413,7 @@ void ShardCore::cmd_client(Conn* c, std::span<const std::string_view> args) {
 }
 
 void ShardCore::cmd_reset(Conn* c) {
-  for (ClientSubs* subs : {&c->channels, &c->patterns, &c->shard_channels}) {
-    while (!subs->empty()) table_.unsubscribe(subs->begin(), subs);
-  }
-  stats_->channels.set(table_.size(TopicKind::kChannel));
-  stats_->patterns.set(table_.size(TopicKind::kPattern));
-  stats_->shard_channels.set(table_.size(TopicKind::kShardChannel));
+  unsubscribe_all(c);
   c->proto = 2;
   c->name.clear();
   resp::simple(c->out, "RESET");

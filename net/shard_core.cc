@@ -104,6 +104,10 @@ void ShardCore::unsubscribe_all(Conn* c) {
   for (ClientSubs* subs : {&c->channels, &c->patterns, &c->shard_channels}) {
     while (!subs->empty()) table_.unsubscribe(subs->begin(), subs);
   }
+  update_topic_gauges();
+}
+
+void ShardCore::update_topic_gauges() {
   stats_->channels.set(table_.size(TopicKind::kChannel));
   stats_->patterns.set(table_.size(TopicKind::kPattern));
   stats_->shard_channels.set(table_.size(TopicKind::kShardChannel));

@@ -83,6 +83,7 @@ class ShardCore {
   }
   void set_want_recv(Conn* c, bool want);
   void unsubscribe_all(Conn* c);
+  void update_topic_gauges();
   void free_conn(Conn* c);
 
   const int id_;

@@ -50,16 +50,9 @@ int main(int argc, char** argv) {
   flags.add_size("mailbox-depth", &cfg.mailbox_depth, "messages per shard-to-shard ring");
   flags.add_int("shutdown-timeout-ms", &cfg.shutdown_timeout_ms, "how long shutdown waits to flush queued output");
   flags.add_string("log-level", &log_level, "debug|info|warn|error");
+  int exit_code = 0;
+  if (!flags.parse_main(argc, argv, "fanoutd", &exit_code)) return exit_code;
   std::string err;
-  bool help = false;
-  if (!flags.parse(argc, argv, &err, &help)) {
-    if (help) {
-      std::fputs(flags.help().c_str(), stdout);
-      return 0;
-    }
-    std::fprintf(stderr, "fanoutd: %s\n", err.c_str());
-    return 2;
-  }
   LogLevel level;
   if (!parse_log_level(log_level, &level)) {
     std::fprintf(stderr, "fanoutd: --log-level must be debug, info, warn or error\n");

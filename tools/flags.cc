@@ -1,6 +1,7 @@
 #include "tools/flags.h"
 
 #include <cerrno>
+#include <cstdio>
 #include <cstdlib>
 
 namespace fanout {
@@ -139,6 +140,20 @@ bool Flags::parse(int argc, char** argv, std::string* err, bool* help_shown) {
     }
   }
   return true;
+}
+
+bool Flags::parse_main(int argc, char** argv, const char* prog, int* exit_code) {
+  std::string err;
+  bool help_shown = false;
+  if (parse(argc, argv, &err, &help_shown)) return true;
+  if (help_shown) {
+    std::fputs(help().c_str(), stdout);
+    *exit_code = 0;
+  } else {
+    std::fprintf(stderr, "%s: %s\n", prog, err.c_str());
+    *exit_code = 2;
+  }
+  return false;
 }
 
 std::string Flags::help() const {

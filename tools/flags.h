@@ -29,6 +29,9 @@ class Flags {
   // Returns false on error (message in *err) or when --help was given (*help_shown = true).
   bool parse(int argc, char** argv, std::string* err, bool* help_shown);
   std::string help() const;
+  // For main(): parses; on --help prints it (exit code 0), on an error prints "prog: error"
+  // (exit code 2). Returns true to go on, false with *exit_code set to stop.
+  bool parse_main(int argc, char** argv, const char* prog, int* exit_code);
 
  private:
   struct Flag {

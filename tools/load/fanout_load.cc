@@ -145,16 +145,8 @@ int main(int argc, char** argv) {
   flags.add_string("json", &o.json, "write every figure and parameter to this file");
   flags.add_int("server-pid", &o.server_pid, "server process, for its CPU time per delivery");
   flags.add_bool("quiet", &o.quiet, "no progress line");
-  std::string err;
-  bool help = false;
-  if (!flags.parse(argc, argv, &err, &help)) {
-    if (help) {
-      std::fputs(flags.help().c_str(), stdout);
-      return 0;
-    }
-    std::fprintf(stderr, "fanout-load: %s\n", err.c_str());
-    return 2;
-  }
+  int exit_code = 0;
+  if (!flags.parse_main(argc, argv, "fanout-load", &exit_code)) return exit_code;
   auto bad = [](const char* m) {
     std::fprintf(stderr, "fanout-load: %s\n", m);
     return 2;

@@ -109,8 +109,7 @@ struct Worker::Conn {
 
 Worker::Worker(int id, Shared* shared) : id_(id), sh_(shared), opt_(shared->opt) {
   for (int s = id; s < opt_.subscribers; s += opt_.threads) my_subs_.push_back(s);
-  normal_on_topic_ = sh_->normal_on_topic[id];
-  round_expected_ = round_expected(0);
+  round_expected_ = sh_->round_expected(id_, 0);
 }
 
 Worker::~Worker() {
@@ -241,25 +240,19 @@ void Worker::deliver(Conn* c, std::string_view payload, uint64_t now) {
     // Rounds in between expected nothing from this worker.
     round_ = h.round;
     round_received_ = 0;
-    round_expected_ = round_expected(round_);
+    round_expected_ = sh_->round_expected(id_, round_);
   }
   if (h.round == round_ && ++round_received_ == round_expected_) {
     sh_->done_round[id_].store(round_ + 1, std::memory_order_release);
     ++round_;
     round_received_ = 0;
-    round_expected_ = round_expected(round_);
+    round_expected_ = sh_->round_expected(id_, round_);
     if (id_ != 0) {
       uint64_t one = 1;
       ssize_t w = ::write(sh_->wake_fds[0], &one, sizeof(one));
       (void)w;
     }
   }
-}
-
-uint64_t Worker::round_expected(uint64_t r) const {
-  uint64_t e = 0;
-  for (int m = 0; m < opt_.window; ++m) e += static_cast<uint64_t>(normal_on_topic_[sh_->round_topic(r, m)]);
-  return e;
 }
 
 void Worker::handle_sub_redis(Conn* c, uint64_t now) {
@@ -450,9 +443,7 @@ void Worker::start_round() {
 bool Worker::round_complete() const {
   uint64_t r = pub_round_ - 1;
   for (int w = 0; w < opt_.threads; ++w) {
-    uint64_t e = 0;
-    for (int m = 0; m < opt_.window; ++m) e += static_cast<uint64_t>(sh_->normal_on_topic[w][sh_->round_topic(r, m)]);
-    if (e != 0 && sh_->done_round[w].load(std::memory_order_acquire) < r + 1) return false;
+    if (sh_->round_expected(w, r) != 0 && sh_->done_round[w].load(std::memory_order_acquire) < r + 1) return false;
   }
   return true;
 }

@@ -53,6 +53,12 @@ struct Shared {
   bool is_normal(int sub) const { return !is_stopped(sub) && !is_slow(sub); }
   int topic_of(int sub) const { return sub % opt.topics; }
   // Topic of message m of round r in closed loop, and its publisher.
+  // Normal deliveries worker w must see in closed-loop round r.
+  uint64_t round_expected(int w, uint64_t r) const {
+    uint64_t e = 0;
+    for (int m = 0; m < opt.window; ++m) e += static_cast<uint64_t>(normal_on_topic[w][round_topic(r, m)]);
+    return e;
+  }
   int round_topic(uint64_t r, int m) const {
     return static_cast<int>((r * static_cast<uint64_t>(opt.window) + static_cast<uint64_t>(m)) %
                             static_cast<uint64_t>(opt.topics));
@@ -89,7 +95,6 @@ class Worker {
   void drive_publishers(uint64_t now);
   void start_round();
   bool round_complete() const;
-  uint64_t round_expected(uint64_t r) const;
   void close_conn(Conn* c, bool by_server);
   void snapshot(uint64_t now);
   void set_events(Conn* c, bool in, bool out);
@@ -106,7 +111,6 @@ class Worker {
   std::vector<std::unique_ptr<Conn>> subs_;
   std::vector<std::unique_ptr<Conn>> pubs_;
   std::vector<int> my_subs_;        // subscriber indices this worker owns
-  std::vector<int> normal_on_topic_;  // this worker's normal subscribers per topic
   size_t next_connect_ = 0;
   uint64_t connect_start_ns_ = 0;
   Histogram latency_, interval_;
