@@ -39,8 +39,12 @@ ShardCore::ShardCore(int id, SharedState* shared)
 ShardCore::~ShardCore() { final_release(); }
 
 Conn* ShardCore::accept(int fd) {
+  if (shutting_down_) {
+    ::close(fd);  // accepted in the same wake-up as the stop: the listener is already closed
+    return nullptr;
+  }
   uint64_t n = shared_->clients.fetch_add(1, std::memory_order_relaxed);
-  if (n >= cfg_.max_clients || shutting_down_) {
+  if (n >= cfg_.max_clients) {
     shared_->clients.fetch_sub(1, std::memory_order_relaxed);
     stats_->rejected_max_clients.add();
     static constexpr char kMsg[] = "-ERR max number of clients reached\r\n";

@@ -10,11 +10,23 @@ PACKAGES=(
   redis-server redis-tools python3-redis             # reference server and real clients for the tests
 )
 
+node_clients() {
+  # ioredis for the compatibility tests, from the committed lockfile.
+  local dir
+  dir="$(cd "$(dirname "$0")/.." && pwd)/third_party/node"
+  if [ ! -d "$dir/node_modules/ioredis" ]; then
+    echo "setup: installing Node.js test clients (npm ci)" >&2
+    (cd "$dir" && npm ci --no-audit --no-fund --silent >/dev/null)
+  fi
+}
+
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+command -v node >/dev/null && command -v npm >/dev/null || missing+=(nodejs npm)
 if [ ${#missing[@]} -eq 0 ]; then
+  node_clients
   exit 0
 fi
 SUDO=""
@@ -23,5 +35,6 @@ echo "setup: installing ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+node_clients
 # Debian's redis-server package may start a system instance on 6379; Fanout's tests start their
 # own servers on ephemeral ports and do not need it.

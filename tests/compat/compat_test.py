@@ -2,11 +2,12 @@
 
 Starts fanoutd (the binary under test) and a real redis-server, then runs the same checks
 against both: byte-for-byte replies to raw RESP sequences (differential: Redis is the
-reference, not our reading of it), redis-py (Debian python3-redis), redis-cli and
-redis-benchmark. Run with Debian's /usr/bin/python3, which sees python3-redis.
+reference, not our reading of it), redis-py (Debian python3-redis), redis-cli,
+redis-benchmark and ioredis (Node.js, from third_party/node). Run with Debian's /usr/bin/python3, which sees python3-redis.
 
 usage: compat_test.py FANOUTD_BINARY [--backend epoll]
 """
+import json
 import os
 import re
 import shutil
@@ -295,6 +296,29 @@ def with_redis_benchmark(port, label):
           out.stdout + out.stderr)
 
 
+def with_ioredis(port, label):
+    here = os.path.dirname(os.path.realpath(__file__))
+    pkg = os.environ.get("FANOUT_NODE_PACKAGE", "")
+    modules = os.path.join(os.path.dirname(os.path.realpath(pkg)), "node_modules") if pkg else ""
+    if not modules or not os.path.isdir(os.path.join(modules, "ioredis")):
+        check(f"{label} ioredis installed (tools/setup.sh)", False, modules)
+        return
+    env = dict(os.environ, NODE_PATH=modules)
+    out = subprocess.run(["node", os.path.join(here, "ioredis_check.js"), str(port)], capture_output=True,
+                         text=True, timeout=30, env=env)
+    try:
+        r = json.loads(out.stdout.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        check(f"{label} ioredis ran", False, out.stdout + out.stderr)
+        return
+    check(f"{label} ioredis connects (INFO ready check) and pings", r.get("ping") == "PONG", r)
+    check(f"{label} ioredis no errors", not r.get("errors") and not r.get("timeout"), r)
+    check(f"{label} ioredis publish count", r.get("receivers") == 2, r)
+    kinds = sorted(m[0] for m in r.get("messages", []))
+    check(f"{label} ioredis message and pmessage", kinds == ["message", "pmessage"], r)
+    check(f"{label} ioredis numsub", r.get("numsub") == ["io-chan", 1], r)
+
+
 def main():
     binary = sys.argv[1]
     backend = sys.argv[3] if len(sys.argv) > 3 and sys.argv[2] == "--backend" else "epoll"
@@ -307,6 +331,7 @@ def main():
             with_redis_py(port, label)
             with_redis_cli(port, label)
             with_redis_benchmark(port, label)
+            with_ioredis(port, label)
         fproc.send_signal(signal.SIGTERM)
         check("fanoutd exits 0 on SIGTERM", fproc.wait(timeout=15) == 0)
     finally:
