@@ -255,16 +255,16 @@ void Worker::deliver(Conn* c, std::string_view payload, uint64_t now) {
   }
 }
 
-void Worker::handle_sub_redis(Conn* c, uint64_t now) {
+size_t Worker::handle_sub_redis(Conn* c, const char* buf, size_t len, uint64_t now) {
   size_t off = 0;
   RespFrame f;
-  while (off < c->in.size()) {
-    long n = parse_resp_frame(c->in.data() + off, c->in.size() - off, &f);
+  while (off < len) {
+    long n = parse_resp_frame(buf + off, len - off, &f);
     if (n == 0) break;
     if (n < 0) {
       sh_->protocol_errors.fetch_add(1, std::memory_order_relaxed);
       close_conn(c, false);
-      return;
+      return len;
     }
     off += static_cast<size_t>(n);
     if ((f.type == '*' || f.type == '>') && f.n >= 3) {
@@ -286,19 +286,19 @@ void Worker::handle_sub_redis(Conn* c, uint64_t now) {
     }
     sh_->protocol_errors.fetch_add(1, std::memory_order_relaxed);
   }
-  c->in.erase(0, off);
+  return off;
 }
 
-void Worker::handle_sub_nats(Conn* c, uint64_t now) {
+size_t Worker::handle_sub_nats(Conn* c, const char* buf, size_t len, uint64_t now) {
   size_t off = 0;
   NatsFrame f;
-  while (off < c->in.size()) {
-    long n = parse_nats_frame(c->in.data() + off, c->in.size() - off, &f);
+  while (off < len) {
+    long n = parse_nats_frame(buf + off, len - off, &f);
     if (n == 0) break;
     if (n < 0) {
       sh_->protocol_errors.fetch_add(1, std::memory_order_relaxed);
       close_conn(c, false);
-      return;
+      return len;
     }
     off += static_cast<size_t>(n);
     switch (f.kind) {
@@ -325,24 +325,21 @@ void Worker::handle_sub_nats(Conn* c, uint64_t now) {
         break;
     }
   }
-  c->in.erase(0, off);
+  return off;
 }
 
-void Worker::handle_pub(Conn* c) {
-  if (opt_.proto == "nats") {
-    handle_sub_nats(c, 0);
-    return;
-  }
+size_t Worker::handle_pub(Conn* c, const char* buf, size_t len) {
+  if (opt_.proto == "nats") return handle_sub_nats(c, buf, len, 0);
   size_t off = 0;
   RespFrame f;
-  while (off < c->in.size()) {
-    long n = parse_resp_frame(c->in.data() + off, c->in.size() - off, &f);
+  while (off < len) {
+    long n = parse_resp_frame(buf + off, len - off, &f);
     if (n == 0) break;
     if (n < 0 || f.type != ':' || c->expect_counts.empty()) {
       sh_->protocol_errors.fetch_add(1, std::memory_order_relaxed);
       if (n < 0) {
         close_conn(c, false);
-        return;
+        return len;
       }
     } else {
       if (f.integer != c->expect_counts.front()) sh_->count_mismatches.fetch_add(1, std::memory_order_relaxed);
@@ -350,7 +347,7 @@ void Worker::handle_pub(Conn* c) {
     }
     off += static_cast<size_t>(n);
   }
-  c->in.erase(0, off);
+  return off;
 }
 
 void Worker::on_readable(Conn* c, uint64_t now) {
@@ -363,22 +360,34 @@ void Worker::on_readable(Conn* c, uint64_t now) {
     }
     limit = std::min(limit, static_cast<size_t>(c->tokens));
   }
-  size_t old = c->in.size();
-  c->in.resize(old + limit);
-  ssize_t n = ::recv(c->fd, c->in.data() + old, limit, 0);
+  // Read into the worker's scratch buffer and parse in place; only a partial frame is copied
+  // into the connection (never a per-read allocation or zero-fill).
+  ssize_t n = ::recv(c->fd, read_buf_.get(), limit, 0);
   if (n <= 0) {
-    c->in.resize(old);
     if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) close_conn(c, true);
     return;
   }
-  c->in.resize(old + static_cast<size_t>(n));
   if (c->slow) c->tokens -= static_cast<double>(n);
+  const char* buf = read_buf_.get();
+  size_t len = static_cast<size_t>(n);
+  if (!c->in.empty()) {
+    c->in.append(buf, len);
+    buf = c->in.data();
+    len = c->in.size();
+  }
+  size_t used;
   if (c->role == kPub) {
-    handle_pub(c);
+    used = handle_pub(c, buf, len);
   } else if (opt_.proto == "nats") {
-    handle_sub_nats(c, now);
+    used = handle_sub_nats(c, buf, len, now);
   } else {
-    handle_sub_redis(c, now);
+    used = handle_sub_redis(c, buf, len, now);
+  }
+  if (c->closed) return;
+  if (buf == c->in.data()) {
+    c->in.erase(0, used);
+  } else if (used < len) {
+    c->in.assign(buf + used, len - used);
   }
 }
 

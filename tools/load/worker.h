@@ -86,9 +86,10 @@ class Worker {
   bool open_conn(int role, int index);
   void on_readable(Conn* c, uint64_t now);
   void on_writable(Conn* c);
-  void handle_sub_redis(Conn* c, uint64_t now);
-  void handle_sub_nats(Conn* c, uint64_t now);
-  void handle_pub(Conn* c);
+  // Parse frames from buf[0, len); return the bytes consumed.
+  size_t handle_sub_redis(Conn* c, const char* buf, size_t len, uint64_t now);
+  size_t handle_sub_nats(Conn* c, const char* buf, size_t len, uint64_t now);
+  size_t handle_pub(Conn* c, const char* buf, size_t len);
   void deliver(Conn* c, std::string_view payload, uint64_t now);
   void queue_publish(int pub, int topic, uint64_t send_ns);
   void flush_publishers();
@@ -129,6 +130,7 @@ class Worker {
   bool publishing_done_ = false;
   uint64_t drain_deadline_ns_ = 0;
   std::string scratch_;
+  std::unique_ptr<char[]> read_buf_{new char[256 * 1024]};
 };
 
 }  // namespace fanout::load
