@@ -1,0 +1,328 @@
+"""The Fanout benchmark harness: the same workload against fanoutd (each backend), redis-server
+and nats-server, measured side by side in one run.
+
+Each server runs pinned to one core and fanout-load to the other (on this project's 2-core
+machines: server on CPU 0, load on CPU 1), restarted for every grid point. Each point runs
+--reps times after a warm-up; the table reports medians and the spread (min-max).
+
+Writes, under --out (default results/):
+  results.json         every run's raw fanout-load JSON plus the per-point summary
+  results.md           the table: deliveries/s, MB/s, p50/p99/p99.9, server CPU per delivery,
+                       fanoutd's messages per sendmsg, and fanoutd/Redis ratios
+  throughput_<size>.png  deliveries/s against subscribers, one line per server and backend
+  latency.png          latency percentiles at 1,000 subscribers, per server and size
+
+usage: bench/harness.py [--quick] [--reps N] [--duration S] [--out DIR]
+                        [--servers fanoutd-epoll,redis,nats] [--subscribers 100,1000,5000,10000]
+                        [--sizes 64,1024]
+"""
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+FANOUTD = os.path.join(ROOT, "bazel-bin/tools/fanoutd")
+LOAD = os.path.join(ROOT, "bazel-bin/tools/load/fanout-load")
+
+
+def log(msg):
+    print(msg, file=sys.stderr, flush=True)
+
+
+def cpus():
+    n = os.cpu_count() or 1
+    # Server on the first CPU, load on the rest (with one CPU both share it, and we say so).
+    return ("0", "1" if n >= 2 else "0")
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+def wait_port(port, timeout=10):
+    end = time.time() + timeout
+    while time.time() < end:
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.2).close()
+            return True
+        except OSError:
+            time.sleep(0.05)
+    return False
+
+
+class Server:
+    """One server process, pinned, on a free loopback port."""
+
+    def __init__(self, name, server_cpu):
+        self.name = name
+        self.cpu = server_cpu
+        self.proc = None
+        self.port = None
+
+    def start(self):
+        self.port = free_port()
+        pin = ["taskset", "-c", self.cpu]
+        if self.name.startswith("fanoutd-"):
+            backend = self.name.split("-")[1]
+            shards = "1"
+            if self.name.endswith("-2shards"):
+                shards, pin = "2", []  # two shards use both cores: unpinned, sharing with the load
+            cmd = pin + [FANOUTD, "--port", str(self.port), "--shards", shards, "--backend", backend,
+                         "--log-level", "warn"]
+        elif self.name == "redis":
+            cmd = pin + ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+                         "--appendonly", "no", "--maxclients", "19000", "--protected-mode", "no"]
+        elif self.name == "nats":
+            cmd = pin + ["nats-server", "-a", "127.0.0.1", "-p", str(self.port)]
+        else:
+            raise SystemExit(f"unknown server {self.name}")
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        if not wait_port(self.port):
+            self.stop()
+            raise SystemExit(f"{self.name} did not start")
+        # The pid to sample for CPU time is the server itself (taskset execs it).
+        return self
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def proto(self):
+        return "nats" if self.name == "nats" else "redis"
+
+
+def run_point(server, subs, size, args, load_cpu, rep_dir):
+    runs = []
+    for rep in range(args.reps):
+        out = os.path.join(rep_dir, f"{server.name}_{subs}_{size}_{rep}.json")
+        cmd = ["taskset", "-c", load_cpu, LOAD, "--proto", server.proto(), "--port", str(server.port),
+               "--subscribers", str(subs), "--topics", "1", "--publishers", "1", "--size", str(size),
+               "--mode", "closed", "--window", str(args.window), "--duration", str(args.duration),
+               "--warmup", str(args.warmup), "--connect-rate", "10000", "--quiet", "--json", out,
+               "--server-pid", str(server.proc.pid)]
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=args.duration * 10 + 120)
+        if p.returncode != 0 or not os.path.exists(out):
+            log(f"  run failed ({server.name}, {subs} subs, {size} B): exit {p.returncode}\n{p.stdout}{p.stderr}")
+            runs.append({"failed": True, "exit": p.returncode, "output": p.stdout[-2000:]})
+            continue
+        with open(out) as f:
+            runs.append(json.load(f))
+    return runs
+
+
+def summarize(runs):
+    ok = [r for r in runs if not r.get("failed")]
+    if not ok:
+        return {"failed": True}
+
+    def med(key):
+        return statistics.median(r[key] for r in ok)
+
+    rates = [r["deliveries_per_second"] for r in ok]
+    s = {
+        "runs": len(ok),
+        "failed_runs": len(runs) - len(ok),
+        "deliveries_per_second": med("deliveries_per_second"),
+        "deliveries_per_second_min": min(rates),
+        "deliveries_per_second_max": max(rates),
+        "payload_mb_per_second": med("payload_mb_per_second"),
+        "p50_ns": med("latency_p50_ns"),
+        "p99_ns": med("latency_p99_ns"),
+        "p999_ns": med("latency_p999_ns"),
+        "max_ns": med("latency_max_ns"),
+        "server_cpu_ns_per_delivery": med("server_cpu_ns_per_delivery"),
+        "lost": sum(r["lost"] for r in ok),
+        "loader_saturated": any(r["loader_saturated"] for r in ok),
+        "backend": ok[0].get("backend", ""),
+        "kernel": ok[0].get("kernel", ""),
+    }
+    sends = [r["server_sendmsg_calls"] for r in ok if r.get("server_sendmsg_calls", -1) > 0]
+    if sends:
+        s["messages_per_sendmsg"] = statistics.median(
+            r["server_messages_delivered"] / r["server_sendmsg_calls"] for r in ok if r["server_sendmsg_calls"] > 0)
+        s["sendmsg_per_delivery"] = statistics.median(
+            r["server_sendmsg_calls"] / r["deliveries"] for r in ok if r["deliveries"] > 0 and r["server_sendmsg_calls"] > 0)
+    return s
+
+
+def fmt_rate(v):
+    return f"{v / 1e6:.2f} M" if v >= 1e6 else f"{v / 1e3:.0f} k"
+
+
+def fmt_ms(ns):
+    return f"{ns / 1e6:.1f}" if ns >= 1e6 else f"{ns / 1e6:.2f}"
+
+
+def write_table(points, args, path):
+    lines = []
+    lines.append(f"Closed loop, window {args.window}, one topic, one publisher; {args.reps} runs of "
+                 f"{args.duration} s per point after {args.warmup} s warm-up; medians (min-max).")
+    lines.append("Servers pinned to CPU 0 and fanout-load to CPU 1, except fanoutd-*-2shards, which runs "
+                 "two shards on both CPUs, unpinned, sharing them with the load generator.")
+    lines.append("")
+    lines.append("| size | subscribers | server | deliveries/s (min-max) | MB/s | p50 ms | p99 ms | p99.9 ms | "
+                 "server CPU ns/delivery | msgs/sendmsg | vs redis | lost |")
+    lines.append("|---:|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for size in args.sizes:
+        for subs in args.subscribers:
+            redis = points.get(("redis", subs, size), {})
+            for name in args.servers:
+                s = points.get((name, subs, size))
+                if not s:
+                    continue
+                if s.get("failed"):
+                    lines.append(f"| {size} | {subs:,} | {name} | failed | | | | | | | | |")
+                    continue
+                ratio = ""
+                if redis and not redis.get("failed") and name != "redis":
+                    ratio = f"{s['deliveries_per_second'] / redis['deliveries_per_second']:.2f}x"
+                mps = f"{s['messages_per_sendmsg']:.1f}" if "messages_per_sendmsg" in s else ""
+                sat = " (loader saturated)" if s["loader_saturated"] else ""
+                lines.append(
+                    f"| {size} | {subs:,} | {name} | {fmt_rate(s['deliveries_per_second'])} "
+                    f"({fmt_rate(s['deliveries_per_second_min'])}-{fmt_rate(s['deliveries_per_second_max'])}){sat} | "
+                    f"{s['payload_mb_per_second']:.0f} | {fmt_ms(s['p50_ns'])} | {fmt_ms(s['p99_ns'])} | "
+                    f"{fmt_ms(s['p999_ns'])} | {s['server_cpu_ns_per_delivery']:.0f} | {mps} | {ratio} | {s['lost']} |")
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    return "\n".join(lines)
+
+
+def plot(points, args, out_dir):
+    if not shutil.which("gnuplot"):
+        log("gnuplot missing: no plots (tools/setup.sh installs it)")
+        return []
+    made = []
+    for size in args.sizes:
+        dat = os.path.join(out_dir, f"throughput_{size}.dat")
+        with open(dat, "w") as f:
+            for name in args.servers:
+                f.write(f'"{name}"\n')
+                for subs in args.subscribers:
+                    s = points.get((name, subs, size))
+                    if s and not s.get("failed"):
+                        f.write(f"{subs} {s['deliveries_per_second'] / 1e6:.4f} "
+                                f"{s['deliveries_per_second_min'] / 1e6:.4f} {s['deliveries_per_second_max'] / 1e6:.4f}\n")
+                f.write("\n\n")
+        png = os.path.join(out_dir, f"throughput_{size}.png")
+        script = f"""
+set terminal pngcairo size 900,560 font ",11"
+set output "{png}"
+set title "Fan-out throughput, {size}-byte payloads (closed loop, window {args.window})"
+set xlabel "subscribers"
+set ylabel "deliveries per second (millions)"
+set logscale x
+set grid
+set key outside right
+set yrange [0:*]
+plot for [i=0:{len(args.servers) - 1}] "{dat}" index i using 1:2:3:4 with yerrorlines lw 2 title columnheader(1)
+"""
+        subprocess.run(["gnuplot"], input=script, text=True, check=True)
+        made.append(png)
+    # Latency percentiles at the grid point closest to 1,000 subscribers.
+    subs = min(args.subscribers, key=lambda n: abs(n - 1000))
+    dat = os.path.join(out_dir, "latency.dat")
+    with open(dat, "w") as f:
+        f.write("server p50 p99 p99.9 max\n")
+        for size in args.sizes:
+            for name in args.servers:
+                s = points.get((name, subs, size))
+                if s and not s.get("failed"):
+                    f.write(f'"{name} {size}B" {s["p50_ns"] / 1e6:.3f} {s["p99_ns"] / 1e6:.3f} '
+                            f'{s["p999_ns"] / 1e6:.3f} {s["max_ns"] / 1e6:.3f}\n')
+    png = os.path.join(out_dir, "latency.png")
+    script = f"""
+set terminal pngcairo size 900,560 font ",11"
+set output "{png}"
+set title "Delivery latency at {subs:,} subscribers (closed loop, window {args.window})"
+set ylabel "milliseconds"
+set style data histograms
+set style histogram clustered gap 1
+set style fill solid 0.8 border -1
+set boxwidth 0.9
+set xtics rotate by -30
+set grid ytics
+set key outside right
+plot "{dat}" using 2:xtic(1) title "p50", "" using 3 title "p99", "" using 4 title "p99.9", "" using 5 title "max"
+"""
+    subprocess.run(["gnuplot"], input=script, text=True, check=True)
+    made.append(png)
+    return made
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="smoke run: 100 and 1,000 subscribers, one short run each")
+    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--duration", type=float, default=3.0)
+    ap.add_argument("--warmup", type=float, default=1.0)
+    ap.add_argument("--window", type=int, default=64)
+    ap.add_argument("--servers", default="fanoutd-epoll,redis,nats,fanoutd-epoll-2shards")
+    ap.add_argument("--subscribers", default="100,1000,5000,10000")
+    ap.add_argument("--sizes", default="64,1024")
+    ap.add_argument("--out", default=os.path.join(ROOT, "results"))
+    args = ap.parse_args()
+    if args.quick:
+        args.reps, args.duration, args.warmup = 1, 1.0, 0.5
+        args.subscribers = "100,1000"
+    args.servers = [s for s in args.servers.split(",") if s]
+    args.subscribers = [int(x) for x in args.subscribers.split(",")]
+    args.sizes = [int(x) for x in args.sizes.split(",")]
+    for tool in (FANOUTD, LOAD):
+        if not os.path.exists(tool):
+            raise SystemExit(f"missing {tool}: run bench/run.sh (it builds first)")
+    for name, exe in (("redis", "redis-server"), ("nats", "nats-server")):
+        if name in args.servers and not shutil.which(exe):
+            raise SystemExit(f"{exe} missing: run tools/setup.sh")
+    os.makedirs(args.out, exist_ok=True)
+    raw_dir = os.path.join(args.out, "runs")
+    os.makedirs(raw_dir, exist_ok=True)
+    server_cpu, load_cpu = cpus()
+    started = time.time()
+    points, raw = {}, []
+    for size in args.sizes:
+        for subs in args.subscribers:
+            for name in args.servers:
+                log(f"[{time.time() - started:6.0f}s] {name}: {subs} subscribers, {size} B")
+                srv = Server(name, server_cpu).start()
+                try:
+                    runs = run_point(srv, subs, size, args, load_cpu, raw_dir)
+                finally:
+                    srv.stop()
+                s = summarize(runs)
+                points[(name, subs, size)] = s
+                raw.append({"server": name, "subscribers": subs, "size": size, "summary": s, "runs": runs})
+                if not s.get("failed"):
+                    log(f"          {fmt_rate(s['deliveries_per_second'])} deliveries/s, p99 {fmt_ms(s['p99_ns'])} ms")
+    elapsed = time.time() - started
+    with open(os.path.join(args.out, "results.json"), "w") as f:
+        json.dump({"parameters": {k: v for k, v in vars(args).items()}, "elapsed_seconds": elapsed,
+                   "server_cpu": server_cpu, "load_cpu": load_cpu, "points": raw}, f, indent=1)
+    table = write_table(points, args, os.path.join(args.out, "results.md"))
+    plots = plot(points, args, args.out)
+    print(table)
+    print(f"\nwrote {args.out}/results.json, results.md" + "".join(f", {os.path.basename(p)}" for p in plots)
+          + f" in {elapsed:.0f} s")
+    failed = [k for k, s in points.items() if s.get("failed")]
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
