@@ -49,17 +49,12 @@ OutboundQueue::OutboundQueue(ChunkPool* pool, size_t* gauge) : pool_(pool), gaug
 
 OutboundQueue::~OutboundQueue() { clear(); }
 
-OutboundQueue::Entry& OutboundQueue::push_entry() {
-  if (count() == ring_.size()) {
-    std::vector<Entry> bigger(ring_.size() * 2);
-    for (size_t i = 0; i < count(); ++i) bigger[i] = at(head_ + i);
-    tail_ = count();
-    head_ = 0;
-    ring_.swap(bigger);
-  }
-  Entry& e = at(tail_++);
-  e = Entry{};
-  return e;
+void OutboundQueue::grow() {
+  std::vector<Entry> bigger(ring_.size() * 2);
+  for (size_t i = 0; i < count(); ++i) bigger[i] = at(head_ + i);
+  tail_ = count();
+  head_ = 0;
+  ring_.swap(bigger);
 }
 
 char* OutboundQueue::reserve(size_t n, Chunk** chunk) {
@@ -83,52 +78,51 @@ char* OutboundQueue::reserve(size_t n, Chunk** chunk) {
   return p;
 }
 
+void OutboundQueue::add_chunk_entry(Chunk* c, const char* p, size_t n, uintptr_t tags) {
+  ++c->live;
+  Entry& e = push_entry();
+  e.p = reinterpret_cast<uintptr_t>(c) | kChunk | tags;
+  e.off = static_cast<uint32_t>(p - c->data());
+  e.len = static_cast<uint32_t>(n);
+}
+
 void OutboundQueue::append(const char* p, size_t n) {
   if (n == 0) return;
-  if (count() != 0) {
+  Chunk* c = tail_chunk_;
+  if (count() != 0 && c != nullptr) {
     Entry& last = at(tail_ - 1);
-    Chunk* c = tail_chunk_;
-    if (last.flags == 0 && last.hold == nullptr && last.chunk == c && c != nullptr &&
-        last.copy + last.copy_len == c->data() + c->used && c->cap - c->used >= n) {
+    // Coalesce with the previous reply when it ends exactly where the chunk's free space starts.
+    if (last.p == (reinterpret_cast<uintptr_t>(c) | kChunk) && last.off + last.len == c->used &&
+        c->cap - c->used >= n) {
       std::memcpy(c->data() + c->used, p, n);
       c->used += static_cast<uint32_t>(n);
-      last.copy_len += static_cast<uint32_t>(n);
+      last.len += static_cast<uint32_t>(n);
       add_bytes(n);
       return;
     }
   }
-  Chunk* c;
   char* dst = reserve(n, &c);
   std::memcpy(dst, p, n);
-  ++c->live;
-  Entry& e = push_entry();
-  e.copy = dst;
-  e.chunk = c;
-  e.copy_len = static_cast<uint32_t>(n);
+  add_chunk_entry(c, dst, n, 0);
   add_bytes(n);
 }
 
 void OutboundQueue::append_push(std::string_view header, Hold* hold, std::string_view body,
                                 bool copy_body) {
-  size_t copy_n = header.size() + (copy_body ? body.size() : 0);
-  Chunk* c = nullptr;
-  char* dst = nullptr;
-  if (copy_n) {
-    dst = reserve(copy_n, &c);
+  if (copy_body || !header.empty()) {
+    size_t copy_n = header.size() + (copy_body ? body.size() : 0);
+    Chunk* c;
+    char* dst = reserve(copy_n, &c);
     if (!header.empty()) std::memcpy(dst, header.data(), header.size());
     if (copy_body) std::memcpy(dst + header.size(), body.data(), body.size());
-    ++c->live;
+    add_chunk_entry(c, dst, copy_n, kPush);
   }
-  Entry& e = push_entry();
-  e.copy = dst;
-  e.chunk = c;
-  e.copy_len = static_cast<uint32_t>(copy_n);
-  e.flags = kPush;
   if (!copy_body) {
-    e.hold = hold;
-    e.ref = body.data();
-    e.ref_len = static_cast<uint32_t>(body.size());
     hold_ref(hold);
+    Entry& e = push_entry();
+    e.p = reinterpret_cast<uintptr_t>(hold) | (header.empty() ? kPush : kCont);
+    e.off = static_cast<uint32_t>(body.data() - hold->block->data());
+    e.len = static_cast<uint32_t>(body.size());
   }
   add_bytes(header.size() + body.size());
   ++pushes_;
@@ -136,41 +130,28 @@ void OutboundQueue::append_push(std::string_view header, Hold* hold, std::string
 
 size_t OutboundQueue::fill(struct iovec* iov, size_t max_iov, size_t max_bytes) {
   size_t n = 0, total = 0, i = 0;
-  uint32_t skip = head_off_;
-  auto add = [&](const char* p, size_t len) -> bool {
-    if (len == 0) return true;
-    if (total + len > max_bytes) len = max_bytes - total;
+  uint32_t skip = head_off_;  // only the head entry can be partially sent
+  for (; i < count(); ++i) {
+    const Entry& e = at(head_ + i);
+    if (e.p == 0) continue;
+    const char* p = data_of(e) + skip;
+    size_t len = e.len - skip;
+    skip = 0;
+    bool full = false;
+    if (total + len >= max_bytes) {
+      len = max_bytes - total;
+      full = true;
+    }
     if (n > 0 && static_cast<char*>(iov[n - 1].iov_base) + iov[n - 1].iov_len == p) {
       iov[n - 1].iov_len += len;
     } else {
-      if (n == max_iov) return false;
+      if (n == max_iov) break;
       iov[n].iov_base = const_cast<char*>(p);
       iov[n].iov_len = len;
       ++n;
     }
     total += len;
-    return total < max_bytes;
-  };
-  for (; i < count(); ++i) {
-    Entry& e = at(head_ + i);
-    if (e.flags & kDropped) continue;
-    const char* cp = e.copy;
-    size_t cl = e.copy_len;
-    const char* rp = e.ref;
-    size_t rl = e.ref_len;
-    if (skip) {
-      // Only the head entry can be partially sent.
-      size_t s = skip < cl ? skip : cl;
-      cp += s;
-      cl -= s;
-      skip -= static_cast<uint32_t>(s);
-      rp += skip;
-      rl -= skip;
-      skip = 0;
-    }
-    bool more = add(cp, cl);
-    if (more) more = add(rp, rl);
-    if (!more) {
+    if (full) {
       ++i;
       break;
     }
@@ -184,11 +165,14 @@ void OutboundQueue::release_chunk(Chunk* c) {
 }
 
 void OutboundQueue::release(Entry& e) {
-  if (e.chunk) release_chunk(e.chunk);
-  if (e.hold) hold_release(e.hold);
-  if (e.flags & kPush) --pushes_;
-  e.chunk = nullptr;
-  e.hold = nullptr;
+  uintptr_t ptr = e.p & ~kTags;
+  if (e.p & kChunk) {
+    release_chunk(reinterpret_cast<Chunk*>(ptr));
+  } else {
+    hold_release(reinterpret_cast<Hold*>(ptr));
+  }
+  if (e.p & kPush) --pushes_;
+  e.p = 0;
 }
 
 void OutboundQueue::complete(size_t n) {
@@ -196,11 +180,11 @@ void OutboundQueue::complete(size_t n) {
   sub_bytes(n);
   while (count() != 0) {
     Entry& e = at(head_);
-    if (e.flags & kDropped) {
-      ++head_;
+    if (e.p == 0) {
+      ++head_;  // dropped
       continue;
     }
-    size_t left = e.len() - head_off_;
+    size_t left = e.len - head_off_;
     if (n < left) {
       head_off_ += static_cast<uint32_t>(n);
       break;
@@ -209,10 +193,7 @@ void OutboundQueue::complete(size_t n) {
     head_off_ = 0;
     release(e);
     ++head_;
-    if (n == 0) {
-      // Leave later dropped entries for the next call; they hold nothing.
-      break;
-    }
+    if (n == 0) break;
   }
   inflight_ = 0;
   if (count() == 0 && tail_chunk_ && tail_chunk_->live == 0) tail_chunk_->used = 0;
@@ -223,13 +204,19 @@ size_t OutboundQueue::drop_oldest(size_t target, size_t* freed) {
   *freed = 0;
   size_t first = inflight_;
   if (first == 0 && head_off_ != 0) first = 1;
+  // A push whose first entry is in flight keeps its continuation too.
+  while (first < count() && (at(head_ + first).p & kCont)) ++first;
   for (size_t i = first; i < count() && bytes_ > target; ++i) {
     Entry& e = at(head_ + i);
-    if ((e.flags & kPush) == 0 || (e.flags & kDropped)) continue;
-    size_t len = e.len();
+    if (!(e.p & kPush)) continue;
+    size_t len = e.len;
     release(e);
-    e.flags |= kDropped;
-    e.copy_len = e.ref_len = 0;
+    // Its continuation goes with it.
+    while (i + 1 < count() && (at(head_ + i + 1).p & kCont)) {
+      Entry& cont = at(head_ + ++i);
+      len += cont.len;
+      release(cont);
+    }
     sub_bytes(len);
     *freed += len;
     ++dropped;
@@ -241,7 +228,7 @@ void OutboundQueue::clear() {
   assert(inflight_ == 0);
   while (count() != 0) {
     Entry& e = at(head_++);
-    if (!(e.flags & kDropped)) release(e);
+    if (e.p != 0) release(e);
   }
   head_ = tail_ = 0;
   head_off_ = 0;

@@ -89,21 +89,31 @@ class OutboundQueue {
   bool in_flight() const { return inflight_ != 0; }
 
  private:
+  // 16 bytes, so a window of pushes to thousands of clients stays in cache: a tagged pointer
+  // to a Hold (a referenced block) or a Chunk (copied bytes), and the slice within it. A push
+  // whose header is copied and body referenced is two entries: kPush then kCont.
   struct Entry {
-    const char* copy;
-    Chunk* chunk;
-    Hold* hold;
-    const char* ref;
-    uint32_t copy_len;
-    uint32_t ref_len;
-    uint32_t flags;
-    uint32_t len() const { return copy_len + ref_len; }
+    uintptr_t p;   // Hold* or Chunk*, with tag bits; 0 once dropped
+    uint32_t off;  // slice start within the block's or the chunk's data
+    uint32_t len;
   };
-  static constexpr uint32_t kPush = 1;
-  static constexpr uint32_t kDropped = 2;
+  static constexpr uintptr_t kChunk = 1;  // p is a Chunk*, else a Hold*
+  static constexpr uintptr_t kPush = 2;   // first entry of a droppable push
+  static constexpr uintptr_t kCont = 4;   // a later entry of the same push
+  static constexpr uintptr_t kTags = 7;
 
+  static const char* data_of(const Entry& e) {
+    uintptr_t ptr = e.p & ~kTags;
+    if (e.p & kChunk) return reinterpret_cast<Chunk*>(ptr)->data() + e.off;
+    return reinterpret_cast<Hold*>(ptr)->block->data() + e.off;
+  }
   char* reserve(size_t n, Chunk** chunk);
-  Entry& push_entry();
+  Entry& push_entry() {
+    if (tail_ - head_ == ring_.size()) grow();
+    return at(tail_++);
+  }
+  void grow();
+  void add_chunk_entry(Chunk* c, const char* p, size_t n, uintptr_t tags);
   void release(Entry& e);
   void release_chunk(Chunk* c);
   size_t count() const { return tail_ - head_; }

@@ -154,7 +154,7 @@ bool TopicTable::subscribe(TopicKind kind, std::string_view name, void* owner, C
   s.owner = owner;
   s.node = node;
   s.pos = static_cast<uint32_t>(node->subs.size());
-  node->subs.push_back(&s);
+  node->subs.push_back(SubRef{owner, &s});
   node->count.store(static_cast<uint32_t>(node->subs.size()), std::memory_order_release);
   return true;
 }
@@ -162,9 +162,9 @@ bool TopicTable::subscribe(TopicKind kind, std::string_view name, void* owner, C
 void TopicTable::remove_sub(Subscription* s) {
   TopicNode* node = s->node;
   const TopicKind kind = node->kind;
-  Subscription* last = node->subs.back();
+  SubRef last = node->subs.back();
   node->subs[s->pos] = last;
-  last->pos = s->pos;
+  last.sub->pos = s->pos;
   node->subs.pop_back();
   node->count.store(static_cast<uint32_t>(node->subs.size()), std::memory_order_release);
   if (!node->subs.empty()) return;

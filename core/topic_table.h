@@ -9,7 +9,7 @@
 // Subscription lifecycle:
 //   1. subscribe(): the owner gets a Subscription (stable address, in its own ClientSubs map) and
 //      the topic node's vector holds a pointer to it at index `pos`.
-//   2. Deliveries iterate node->subs: one pointer chase to the owner per subscriber, no lookup.
+//   2. Deliveries iterate node->subs, a flat array holding each owner pointer: no lookup.
 //   3. unsubscribe(): swap-remove from the vector (fixing the moved entry's pos), and when the
 //      node's last subscriber leaves, unlink it and retire it through QSBR.
 #pragma once
@@ -39,6 +39,13 @@ struct Subscription {
   uint32_t pos = 0;  // index in node->subs
 };
 
+// A node's entry for one subscriber: the owner inline, so a delivery walks a flat array without
+// visiting the Subscription.
+struct SubRef {
+  void* owner;
+  Subscription* sub;
+};
+
 struct TopicNode {
   TopicNode(TopicKind k, std::string_view name, uint64_t h) : kind(k), key(name), hash(h) {}
   const TopicKind kind;
@@ -46,7 +53,7 @@ struct TopicNode {
   const uint64_t hash;
   std::atomic<uint32_t> count{0};           // shared: number of local subscribers
   std::atomic<TopicNode*> next{nullptr};    // shared: pattern list chaining
-  std::vector<Subscription*> subs;          // owner only
+  std::vector<SubRef> subs;                 // owner only
   std::string pmessage_header[2];           // owner only, patterns: "*4 $8 pmessage $n pat", and '>'
 };
 

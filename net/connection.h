@@ -29,27 +29,29 @@ struct Conn {
   // RESP2 clients with any subscription may only run pub/sub commands.
   bool pubsub_mode() const { return subscriptions() + shard_channels.size() > 0; }
 
+  // Hot: read for every delivery to this connection, kept together at the front.
+  bool closing = false;
+  bool pending = false;     // in the pending-write list
+  int proto = 2;
+  SoftLimitState soft;
+  Conn* next_pending = nullptr;
+  OutboundQueue out;
+
   uint32_t slot = 0;
   uint32_t gen = 0;
   int fd = -1;
   uint64_t client_id = 0;
-  int proto = 2;
 
-  OutboundQueue out;
   RequestParser parser;
   std::string in;  // unparsed input (a partial command, or input held while blocked)
   ClientSubs channels, patterns, shard_channels;
   std::string name;
-  SoftLimitState soft;
 
   int ops = 0;              // backend operations outstanding
   bool recv_on = false;     // a receive op is outstanding
   bool want_recv = true;    // what the shard wants; applied between phases
   bool recv_queued = false; // in the shard's receive-change list
   bool send_inflight = false;
-  bool pending = false;     // in the pending-write list
-  Conn* next_pending = nullptr;
-  bool closing = false;
   bool cancelled = false;
   bool close_after_flush = false;  // QUIT, or a protocol error: reply, then close
   bool blocked = false;            // a PUBLISH waits for mailbox space

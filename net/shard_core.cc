@@ -276,12 +276,19 @@ int64_t ShardCore::publish(TopicKind kind, std::string_view channel, std::string
 }
 
 uint32_t ShardCore::deliver(Block* b, Hold* h) {
+  delivered_ = 0;
+  uint32_t n = deliver_to_subscribers(b, h);
+  stats_->delivered.add(delivered_);  // one counter update per message, not per subscriber
+  return n;
+}
+
+uint32_t ShardCore::deliver_to_subscribers(Block* b, Hold* h) {
   uint32_t n = 0;
   std::string_view ch = b->channel();
   if (b->kind == 1) {
     if (TopicNode* node = table_.find(TopicKind::kShardChannel, ch)) {
-      for (Subscription* s : node->subs) {
-        Conn* c = static_cast<Conn*>(s->owner);
+      for (const SubRef& s : node->subs) {
+        Conn* c = static_cast<Conn*>(s.owner);
         if (c->closing) continue;
         ++n;
         if (c->proto == 3) {
@@ -294,8 +301,8 @@ uint32_t ShardCore::deliver(Block* b, Hold* h) {
     return n;
   }
   if (TopicNode* node = table_.find(TopicKind::kChannel, ch)) {
-    for (Subscription* s : node->subs) {
-      Conn* c = static_cast<Conn*>(s->owner);
+    for (const SubRef& s : node->subs) {
+      Conn* c = static_cast<Conn*>(s.owner);
       if (c->closing) continue;
       ++n;
       if (c->proto == 3) {
@@ -307,8 +314,8 @@ uint32_t ShardCore::deliver(Block* b, Hold* h) {
   }
   for (TopicNode* p = table_.patterns_head(); p; p = p->next.load(std::memory_order_relaxed)) {
     if (!glob_match(p->key, ch)) continue;
-    for (Subscription* s : p->subs) {
-      Conn* c = static_cast<Conn*>(s->owner);
+    for (const SubRef& s : p->subs) {
+      Conn* c = static_cast<Conn*>(s.owner);
       if (c->closing) continue;
       ++n;
       push_message(c, p->pmessage_header[c->proto == 3], h, b->body());
@@ -323,7 +330,7 @@ void ShardCore::push_message(Conn* c, std::string_view header, Hold* h, std::str
                                queued_bytes_ > queued_cap_, now_ms_);
   if (why != Overflow::kNone && !admit_overflow(c, why, len)) return;
   c->out.append_push(header, h, body, len <= cfg_.copy_threshold);
-  stats_->delivered.add();
+  ++delivered_;
   mark_pending(c);
 }
 

@@ -99,6 +99,7 @@ class ShardCore {
   std::vector<uint32_t> gens_;  // per slot, survives the connection
   size_t live_ = 0;
   size_t queued_bytes_ = 0;
+  uint64_t delivered_ = 0;  // pushes enqueued by the current deliver()
   size_t queued_cap_;
   int64_t now_ms_ = 0;
   bool shutting_down_ = false;
@@ -115,6 +116,7 @@ class ShardCore {
   // -1 when blocked on a full mailbox, else the number of receivers.
   int64_t publish(TopicKind kind, std::string_view channel, std::string_view payload);
   uint32_t deliver(Block* b, Hold* h);
+  uint32_t deliver_to_subscribers(Block* b, Hold* h);
   void push_message(Conn* c, std::string_view header, Hold* h, std::string_view body);
   bool admit_overflow(Conn* c, Overflow why, size_t len);
   void maybe_pause_input(Conn* c);

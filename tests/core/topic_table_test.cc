@@ -30,8 +30,8 @@ TEST_F(TopicTableTest, SubscribeUnsubscribeAndCounts) {
   EXPECT_TRUE(table.unsubscribe(TopicKind::kChannel, "news", &sa));
   EXPECT_FALSE(table.unsubscribe(TopicKind::kChannel, "news", &sa));
   ASSERT_EQ(n->subs.size(), 1u);
-  EXPECT_EQ(n->subs[0]->owner, &b);
-  EXPECT_EQ(n->subs[0]->pos, 0u);
+  EXPECT_EQ(n->subs[0].owner, &b);
+  EXPECT_EQ(n->subs[0].sub->pos, 0u);
   EXPECT_TRUE(table.unsubscribe(TopicKind::kChannel, "news", &sb));
   EXPECT_EQ(table.find(TopicKind::kChannel, "news"), nullptr);
   EXPECT_EQ(table.size(TopicKind::kChannel), 0u);
