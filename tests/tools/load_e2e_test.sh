@@ -39,6 +39,11 @@ grep -q '"lost": 0,' "$tmp/stopped.json" || { echo "FAIL stopped: normal readers
 if grep -q '"stopped_lost": 0,' "$tmp/stopped.json"; then
   echo "FAIL stopped: drop-newest never dropped for the stopped readers"; fail=$((fail + 1))
 fi
+# Connection churn and a size mix while publishing: the measured subscribers stay whole.
+run churn --subscribers 200 --topics 4 --publishers 2 --size-mix 64:0.8,2048:0.2 \
+  --churn-subscribers 40 --churn-rate 100 --window 16 --duration 2 --warmup 0.2
+grep -q '"lost": 0,' "$tmp/churn.json" || { echo "FAIL churn: lost"; fail=$((fail + 1)); }
+grep -q '"churn_reconnects": 0,' "$tmp/churn.json" && { echo "FAIL churn: no reconnects"; fail=$((fail + 1)); }
 # The tool refuses non-loopback targets.
 if "$load" --host 10.0.0.1 --port "$port" --duration 1 > /dev/null 2>&1; then
   echo "FAIL non-loopback target accepted"; fail=$((fail + 1))

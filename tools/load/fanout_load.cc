@@ -13,6 +13,7 @@
 #include <cstdio>
 #include <fstream>
 #include <map>
+#include <regex>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -140,6 +141,9 @@ int main(int argc, char** argv) {
   flags.add_double("slow-fraction", &o.slow_fraction, "fraction of subscribers that read slowly");
   flags.add_size("slow-bps", &o.slow_bps, "bytes per second a slow subscriber reads");
   flags.add_double("stop-fraction", &o.stop_fraction, "fraction of subscribers that never read");
+  flags.add_string("size-mix", &o.size_mix, "payload sizes by weight, e.g. 64:0.9,1024:0.1 (overrides --size)");
+  flags.add_int("churn-subscribers", &o.churn_subscribers, "extra subscribers that keep reconnecting");
+  flags.add_double("churn-rate", &o.churn_rate, "reconnects per second across the churn subscribers");
   flags.add_double("stall-timeout", &o.stall_timeout, "seconds without progress before giving up");
   flags.add_string("topic-prefix", &o.topic_prefix, "topic name prefix");
   flags.add_string("json", &o.json, "write every figure and parameter to this file");
@@ -162,11 +166,17 @@ int main(int argc, char** argv) {
   }
   if (o.mode == "open" && (o.rate <= 0 || o.rate > 1e8)) return bad("--rate must be in (0, 1e8]");
   if (o.size < kHeaderSize) o.size = kHeaderSize;
+  if (!o.size_mix.empty()) {
+    static const std::regex kMix(R"(^\d+(:\d*\.?\d+)?(,\d+(:\d*\.?\d+)?)*$)");
+    if (!std::regex_match(o.size_mix, kMix)) return bad("--size-mix looks like 64:0.9,1024:0.1");
+  }
+  if (o.churn_subscribers < 0 || o.churn_rate < 0) return bad("churn options must not be negative");
   if (o.threads > o.subscribers) o.threads = o.subscribers;
   struct rlimit rl;
   getrlimit(RLIMIT_NOFILE, &rl);
-  if (static_cast<rlim_t>(o.subscribers + o.publishers + 64) > rl.rlim_cur) {
-    rl.rlim_cur = std::min<rlim_t>(rl.rlim_max, static_cast<rlim_t>(o.subscribers + o.publishers + 64));
+  rlim_t want_fds = static_cast<rlim_t>(o.subscribers + o.churn_subscribers + o.publishers + 64);
+  if (want_fds > rl.rlim_cur) {
+    rl.rlim_cur = std::min<rlim_t>(rl.rlim_max, want_fds);
     setrlimit(RLIMIT_NOFILE, &rl);
   }
 
@@ -245,7 +255,16 @@ int main(int argc, char** argv) {
   uint64_t ms = shared.measure_start_ns.load(), me = shared.measure_end_ns.load();
   double measured_s = me > ms ? static_cast<double>(me - ms) / 1e9 : 0;
   double deliveries_per_s = measured_s > 0 ? static_cast<double>(lat.count()) / measured_s : 0;
-  double mbps = deliveries_per_s * static_cast<double>(o.size) / 1e6;
+  double mean_size = static_cast<double>(o.size);
+  if (!shared.size_cdf.empty()) {
+    mean_size = 0;
+    double prev = 0;
+    for (const auto& [cdf, size] : shared.size_cdf) {
+      mean_size += (cdf - prev) * static_cast<double>(size);
+      prev = cdf;
+    }
+  }
+  double mbps = deliveries_per_s * mean_size / 1e6;
   double wall = static_cast<double>(t1 - t0) / 1e9;
   double loader_cpu = cpu1 - cpu0;
   // The busiest worker thread's share of a core: above 90% the tool, not the server, may be the limit.
@@ -267,8 +286,9 @@ int main(int argc, char** argv) {
   uint64_t errors = shared.protocol_errors.load() + shared.count_mismatches.load();
   bool stalled = shared.stalled.load();
   int failed_connects = shared.failed_connects.load();
-  std::printf("fanout-load: %s, %s loop, %d subscribers over %d topic(s), %d publisher(s), %zu-byte payloads, %d thread(s)\n",
-              o.proto.c_str(), o.mode.c_str(), o.subscribers, o.topics, o.publishers, o.size, o.threads);
+  std::string sizes = o.size_mix.empty() ? std::to_string(o.size) + "-byte payloads" : "payload mix " + o.size_mix;
+  std::printf("fanout-load: %s, %s loop, %d subscribers over %d topic(s), %d publisher(s), %s, %d thread(s)\n",
+              o.proto.c_str(), o.mode.c_str(), o.subscribers, o.topics, o.publishers, sizes.c_str(), o.threads);
   if (!after.empty()) {
     std::printf("  server: %s %s, backend %s, %s shard(s)\n",
                 after.count("fanout_version") ? "fanoutd" : "redis", after["redis_version"].c_str(),
@@ -288,6 +308,11 @@ int main(int argc, char** argv) {
                 static_cast<unsigned long long>(slow.received), static_cast<unsigned long long>(slow.lost),
                 static_cast<unsigned long long>(stopped.received), static_cast<unsigned long long>(stopped.lost),
                 static_cast<unsigned long long>(closed_by_server));
+  }
+  if (o.churn_subscribers > 0) {
+    std::printf("  churn: %llu reconnects of %d churn subscribers, which received %llu messages\n",
+                static_cast<unsigned long long>(shared.churn_reconnects.load()), o.churn_subscribers,
+                static_cast<unsigned long long>(shared.churn_received.load()));
   }
   if (server_cpu_per_delivery_ns > 0) std::printf("  server CPU: %.0f ns per delivery\n", server_cpu_per_delivery_ns);
   if (d_sendmsg > 0 && d_delivered > 0) {
@@ -353,6 +378,11 @@ int main(int argc, char** argv) {
     num("stopped_received", static_cast<double>(stopped.received));
     num("stopped_lost", static_cast<double>(stopped.lost));
     num("closed_by_server", static_cast<double>(closed_by_server));
+    str("size_mix", o.size_mix);
+    num("churn_subscribers", o.churn_subscribers);
+    num("churn_rate", o.churn_rate);
+    num("churn_reconnects", static_cast<double>(shared.churn_reconnects.load()));
+    num("churn_received", static_cast<double>(shared.churn_received.load()));
     num("protocol_errors", static_cast<double>(shared.protocol_errors.load()));
     num("publish_count_mismatches", static_cast<double>(shared.count_mismatches.load()));
     num("failed_connects", failed_connects);

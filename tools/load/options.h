@@ -28,6 +28,9 @@ struct Options {
   double slow_fraction = 0;  // subscribers that read at most slow_bps bytes per second
   size_t slow_bps = 64 * 1024;
   double stop_fraction = 0;  // subscribers that stop reading once subscribed
+  std::string size_mix;      // "64:0.9,1024:0.1": payload sizes by weight (overrides size)
+  int churn_subscribers = 0;  // extra subscribers that keep disconnecting and reconnecting
+  double churn_rate = 0;      // reconnects per second across them
   double stall_timeout = 10;  // closed loop: seconds without progress before giving up
   std::string topic_prefix = "fanout-load.";
   std::string json;

@@ -78,10 +78,41 @@ Shared::Shared(const Options& o)
     if (is_normal(s)) ++normal_on_topic[s % o.threads][s % o.topics];
   }
   for (int t = 0; t < o.topics; ++t) topic_names.push_back(o.topic_prefix + std::to_string(t));
+  double total = 0;
+  std::vector<std::pair<double, size_t>> mix;
+  size_t pos = 0;
+  while (pos < o.size_mix.size()) {
+    size_t comma = o.size_mix.find(',', pos);
+    std::string item = o.size_mix.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
+    size_t colon = item.find(':');
+    size_t sz = std::stoul(item.substr(0, colon));
+    double w = colon == std::string::npos ? 1.0 : std::stod(item.substr(colon + 1));
+    if (w > 0) {
+      total += w;
+      mix.push_back({total, std::max(sz, kHeaderSize)});
+    }
+    if (comma == std::string::npos) break;
+    pos = comma + 1;
+  }
+  for (auto& m : mix) size_cdf.push_back({m.first / total, m.second});
 }
 
-bool Shared::is_stopped(int sub) const { return class_point(sub) < opt.stop_fraction; }
+size_t Shared::size_for(uint64_t n) const {
+  if (size_cdf.empty()) return opt.size;
+  // A fixed, well-spread point in [0, 1) per message: the mix is exact over a run and
+  // reproducible between runs and servers.
+  double x = static_cast<double>((n * 0x9E3779B97F4A7C15ull) >> 11) / 9007199254740992.0;
+  for (const auto& [cdf, size] : size_cdf) {
+    if (x < cdf) return size;
+  }
+  return size_cdf.back().second;
+}
+
+bool Shared::is_stopped(int sub) const {
+  return sub < opt.subscribers && class_point(sub) < opt.stop_fraction;
+}
 bool Shared::is_slow(int sub) const {
+  if (sub >= opt.subscribers) return false;
   double x = class_point(sub);
   return x >= opt.stop_fraction && x < opt.stop_fraction + opt.slow_fraction;
 }
@@ -103,12 +134,17 @@ struct Worker::Conn {
   size_t out_off = 0;
   StreamVerifier verifier;
   std::deque<int> expect_counts;  // publisher: receivers each PUBLISH should report
+  bool churn = false;             // reconnects during the run; not part of the accounting
   double tokens = 0;
   uint64_t refill_ns = 0;
 };
 
 Worker::Worker(int id, Shared* shared) : id_(id), sh_(shared), opt_(shared->opt) {
   for (int s = id; s < opt_.subscribers; s += opt_.threads) my_subs_.push_back(s);
+  for (int s = opt_.subscribers + id; s < opt_.subscribers + opt_.churn_subscribers; s += opt_.threads) {
+    my_subs_.push_back(s);
+    my_churn_.push_back(s);
+  }
   round_expected_ = sh_->round_expected(id_, 0);
 }
 
@@ -152,7 +188,8 @@ bool Worker::open_conn(int role, int index) {
     c->topic = sh_->topic_of(index);
     c->stopped = sh_->is_stopped(index);
     c->slow = sh_->is_slow(index);
-    c->normal = !c->stopped && !c->slow;
+    c->churn = index >= opt_.subscribers;
+    c->normal = !c->stopped && !c->slow && !c->churn;
     c->tokens = static_cast<double>(opt_.slow_bps) / 10;
     const std::string& t = sh_->topic_names[c->topic];
     if (opt_.proto == "nats") {
@@ -225,6 +262,10 @@ void Worker::deliver(Conn* c, std::string_view payload, uint64_t now) {
     sh_->protocol_errors.fetch_add(1, std::memory_order_relaxed);
     return;
   }
+  if (c->churn) {
+    ++churn_local_received_;  // joined mid-stream: nothing to verify against
+    return;
+  }
   c->verifier.record(h.publisher, h.seq);
   if (!c->normal) return;
   ++received_normal_local_;
@@ -279,7 +320,7 @@ size_t Worker::handle_sub_redis(Conn* c, const char* buf, size_t len, uint64_t n
       }
       if (kind == "subscribe" && !c->ready) {
         c->ready = true;
-        sh_->ready.fetch_add(1);
+        if (!sh_->go.load(std::memory_order_relaxed)) sh_->ready.fetch_add(1);
         if (c->stopped) set_events(c, false, c->writing);
         continue;
       }
@@ -312,7 +353,7 @@ size_t Worker::handle_sub_nats(Conn* c, const char* buf, size_t len, uint64_t no
       case NatsFrame::kPong:
         if (!c->ready) {
           c->ready = true;
-          if (c->role == kSub) {
+          if (c->role == kSub && !sh_->go.load(std::memory_order_relaxed)) {
             sh_->ready.fetch_add(1);
             if (c->stopped) set_events(c, false, c->writing);
           }
@@ -342,7 +383,8 @@ size_t Worker::handle_pub(Conn* c, const char* buf, size_t len) {
         return len;
       }
     } else {
-      if (f.integer != c->expect_counts.front()) sh_->count_mismatches.fetch_add(1, std::memory_order_relaxed);
+      int want = c->expect_counts.front();
+      if (want >= 0 && f.integer != want) sh_->count_mismatches.fetch_add(1, std::memory_order_relaxed);
       c->expect_counts.pop_front();
     }
     off += static_cast<size_t>(n);
@@ -416,7 +458,7 @@ void Worker::queue_publish(int pub, int topic, uint64_t send_ns) {
   h.seq = sh_->pub_seq[static_cast<size_t>(pub) * opt_.topics + topic]++;
   h.send_ns = send_ns;
   h.round = pub_round_ == 0 ? 0 : pub_round_ - 1;
-  encode_payload(h, opt_.size, &scratch_);
+  encode_payload(h, sh_->size_for(sh_->published.load(std::memory_order_relaxed)), &scratch_);
   const std::string& t = sh_->topic_names[topic];
   if (opt_.proto == "nats") {
     c->out += "PUB " + t + " " + std::to_string(scratch_.size()) + "\r\n";
@@ -428,7 +470,8 @@ void Worker::queue_publish(int pub, int topic, uint64_t send_ns) {
     resp::bulk(o, "PUBLISH");
     resp::bulk(o, t);
     resp::bulk(o, scratch_);
-    c->expect_counts.push_back(sh_->subs_per_topic[topic]);
+    // With churn the number subscribed at any instant is not known in advance: no check.
+    c->expect_counts.push_back(opt_.churn_subscribers ? -1 : sh_->subs_per_topic[topic]);
   }
   sh_->published.fetch_add(1, std::memory_order_relaxed);
 }
@@ -488,7 +531,7 @@ void Worker::drive_publishers(uint64_t now) {
   if (!sh_->go.load(std::memory_order_relaxed)) {
     bool pubs_ready = true;
     for (auto& c : pubs_) pubs_ready &= c->ready;
-    if (!pubs_ready || sh_->ready.load() < opt_.subscribers) return;
+    if (!pubs_ready || sh_->ready.load() < opt_.subscribers + opt_.churn_subscribers) return;
     sh_->go.store(true);
     uint64_t ms = now + static_cast<uint64_t>(opt_.warmup * 1e9);
     sh_->measure_start_ns.store(ms == 0 ? 1 : ms);
@@ -563,6 +606,29 @@ void Worker::drive_publishers(uint64_t now) {
   }
 }
 
+void Worker::churn(uint64_t now) {
+  if (my_churn_.empty() || opt_.churn_rate <= 0 || !sh_->go.load(std::memory_order_relaxed)) return;
+  uint64_t start = sh_->measure_start_ns.load(std::memory_order_relaxed);
+  if (now < start) return;
+  double per_worker = opt_.churn_rate / opt_.threads;
+  uint64_t due = static_cast<uint64_t>(static_cast<double>(now - start) / 1e9 * per_worker);
+  while (churn_done_ < due) {
+    int index = my_churn_[churn_next_++ % my_churn_.size()];
+    for (auto& c : subs_) {
+      if (c->index == index && !c->closed) {
+        close_conn(c.get(), false);
+        break;
+      }
+    }
+    if (!open_conn(kSub, index)) {
+      sh_->failed_connects.fetch_add(1);
+      return;
+    }
+    ++churn_done_;
+    sh_->churn_reconnects.fetch_add(1, std::memory_order_relaxed);
+  }
+}
+
 void Worker::snapshot(uint64_t now) {
   sh_->delivered[id_].store(delivered_local_, std::memory_order_relaxed);
   sh_->received_normal[id_].store(received_normal_local_, std::memory_order_relaxed);
@@ -618,8 +684,10 @@ void Worker::run() {
       if (!c->closed && (evs[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP)) && c->reading) on_readable(c, now);
     }
     refill_throttled(now);
+    churn(now);
     snapshot(now);
   }
+  sh_->churn_received.fetch_add(churn_local_received_);
   snapshot(now_ns() + 1'000'000'000);
   struct rusage ru;
   getrusage(RUSAGE_THREAD, &ru);  // this worker's own thread
@@ -632,6 +700,7 @@ WorkerResult Worker::result() {
   r.latency = latency_;
   r.closed_by_server = closed_by_server_;
   for (auto& c : subs_) {
+    if (c->churn) continue;
     for (int p = 0; p < opt_.publishers; ++p) {
       c->verifier.finish(static_cast<uint32_t>(p), sh_->pub_seq[static_cast<size_t>(p) * opt_.topics + c->topic]);
     }

@@ -41,6 +41,11 @@ struct Shared {
   std::atomic<bool> expected_ready{false};
   std::atomic<uint64_t> server_cpu_start_ticks{0}, server_cpu_end_ticks{0};
   std::vector<std::string> topic_names;
+  // Size mix: cumulative weights and sizes; a message's size is chosen from its publish number.
+  std::vector<std::pair<double, size_t>> size_cdf;
+  size_t size_for(uint64_t n) const;
+  std::atomic<uint64_t> churn_reconnects{0};
+  std::atomic<uint64_t> churn_received{0};
   std::unique_ptr<std::atomic<uint64_t>[]> done_round;  // per worker
   std::unique_ptr<std::atomic<uint64_t>[]> delivered;   // per worker, measured deliveries
   // pub_seq[p * topics + t]: messages publisher p sent to topic t (final after stop).
@@ -101,12 +106,18 @@ class Worker {
   void set_events(Conn* c, bool in, bool out);
 
   void refill_throttled(uint64_t now);
+  void churn(uint64_t now);
 
   const int id_;
   Shared* sh_;
   std::vector<Conn*> throttled_;
   uint64_t delivered_local_ = 0, received_normal_local_ = 0;
   double cpu_seconds_ = 0;
+  // Churn subscribers (indices from opt.subscribers on), owned by this worker.
+  std::vector<int> my_churn_;
+  size_t churn_next_ = 0;   // which of my_churn_ reconnects next
+  uint64_t churn_done_ = 0;
+  uint64_t churn_local_received_ = 0;
   const Options& opt_;
   int ep_ = -1;
   std::vector<std::unique_ptr<Conn>> subs_;
