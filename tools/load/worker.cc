@@ -484,6 +484,7 @@ void Worker::flush_publishers() {
 
 void Worker::start_round() {
   uint64_t now = now_ns();
+  round_start_ns_ = now;
   ++pub_round_;  // rounds are numbered from 0 in payloads: pub_round_ - 1
   for (int m = 0; m < opt_.window; ++m) {
     queue_publish(m % opt_.publishers, sh_->round_topic(pub_round_ - 1, m), now);
@@ -550,7 +551,10 @@ void Worker::drive_publishers(uint64_t now) {
     if (round_open_ && round_complete()) {
       round_open_ = false;
       last_progress_ns_ = now;
-      if (now >= end || enough) {
+      // Time alone ends a run only once a round that started inside the measurement window has
+      // completed: a round longer than the window must still be measured, not reported as zero.
+      bool measured_round = round_start_ns_ >= ms;
+      if ((now >= end && measured_round) || enough) {
         publishing_done_ = true;
         sh_->measure_end_ns.store(now);
         if (opt_.server_pid > 0) sh_->server_cpu_end_ticks.store(read_proc_cpu_ticks(opt_.server_pid) + 1);

@@ -135,6 +135,7 @@ class Worker {
   // Worker 0: publishing.
   uint64_t pub_round_ = 0;       // next round to start
   bool round_open_ = false;
+  uint64_t round_start_ns_ = 0;
   uint64_t last_progress_ns_ = 0;
   uint64_t open_sent_ = 0;
   uint64_t open_start_ns_ = 0;
