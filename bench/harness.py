@@ -19,10 +19,8 @@ usage: bench/harness.py [--quick] [--reps N] [--duration S] [--out DIR]
 import argparse
 import json
 import os
-import re
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -31,6 +29,8 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FANOUTD = os.path.join(ROOT, "bazel-bin/tools/fanoutd")
 LOAD = os.path.join(ROOT, "bazel-bin/tools/load/fanout-load")
+sys.path.insert(0, os.path.join(ROOT, "tools", "pylib"))
+from local_servers import free_port, wait_port  # noqa: E402
 
 
 def log(msg):
@@ -41,25 +41,6 @@ def cpus():
     n = os.cpu_count() or 1
     # Server on the first CPU, load on the rest (with one CPU both share it, and we say so).
     return ("0", "1" if n >= 2 else "0")
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
-
-
-def wait_port(port, timeout=10):
-    end = time.time() + timeout
-    while time.time() < end:
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.2).close()
-            return True
-        except OSError:
-            time.sleep(0.05)
-    return False
 
 
 class Server:

@@ -20,6 +20,15 @@ import time
 
 import redis
 
+# local_servers.py comes from //tools/pylib: beside this file's runfiles copy, or in the tree.
+_here = os.path.dirname(os.path.abspath(__file__))
+for _cand in (os.path.join(_here, "..", "..", "tools", "pylib"),
+              os.path.join(os.path.dirname(os.path.realpath(__file__)), "..", "..", "tools", "pylib")):
+    if os.path.exists(os.path.join(_cand, "local_servers.py")):
+        sys.path.insert(0, _cand)
+        break
+from local_servers import free_port, wait_port  # noqa: E402
+
 PASSED = []
 FAILED = []
 
@@ -28,25 +37,6 @@ def check(name, cond, detail=""):
     (PASSED if cond else FAILED).append(name)
     if not cond:
         print(f"FAIL {name} {detail}", flush=True)
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
-
-
-def wait_port(port, timeout=10):
-    end = time.time() + timeout
-    while time.time() < end:
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.2).close()
-            return True
-        except OSError:
-            time.sleep(0.05)
-    return False
 
 
 def start_fanoutd(binary, backend):
