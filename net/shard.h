@@ -7,8 +7,10 @@
 //   3. retry work that waited (mailbox space, ENOBUFS back-off); apply receive changes;
 //   4. flush the pending-write list: one send per connection, at most iov_batch iovecs and
 //      max_send_bytes bytes;
+//   4. (before flushing) make ring batches visible, waking a peer only on empty->non-empty, so
+//      an acknowledged PUBLISH is already visible to every shard;
 //   5. cancel and free connections marked for close once no op is outstanding;
-//   6. push returned blocks and make ring batches visible, waking a peer only on empty->non-empty;
+//   6. push the blocks those connections released back to their shards;
 //   7. choose the wait timeout: zero if work remains, else sleep (offline for QSBR).
 // Thread: run() on the shard's own thread; nothing else touches it while it runs.
 #pragma once
@@ -213,13 +215,16 @@ void Shard<Backend>::run() {
     drain_mailboxes(kMailBudget);
     retry_blocked();
     retry_backoff();
+    // Hand this iteration's publishes to the other shards before flushing the PUBLISH replies:
+    // a client that has its reply knows every other shard can already see the message.
+    publish_mailboxes();
     apply_recv_changes();
     flush();
-    if (draining && (drained() || now_ms_ >= deadline)) {
+    if (draining && ((drained() && mailboxes_idle()) || now_ms_ >= deadline)) {
       for_each_conn([this](Conn* c) { close_conn(c, "server shutting down"); });
     }
     apply_closes();
-    bool more = publish_mailboxes();
+    bool more = publish_mailboxes();  // blocks returned by the connections just freed
     copy_counters();
     if (draining && connections() == 0) break;
 

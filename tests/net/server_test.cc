@@ -216,9 +216,15 @@ TEST_P(ServerTest, MaxClientsRejectsWithRedisError) {
 TEST_P(ServerTest, ShutdownDrainsQueuedOutput) {
   cfg.shutdown_timeout_ms = 10000;
   start();
+  // A publisher on the other shard: its messages reach the subscriber through the ring, and an
+  // acknowledged PUBLISH must already be visible there when shutdown starts.
+  auto shard_of = [](TestClient& c) { return c.call({"CLIENT", "INFO"}).str.find("shard=0") != std::string::npos; };
   auto s = client(16 * 1024);
+  bool sub_shard = shard_of(*s);
   subscribe(*s, "SUBSCRIBE", "d");
-  auto p = client();
+  std::unique_ptr<TestClient> p;
+  for (int i = 0; i < 64 && (!p || shard_of(*p) == sub_shard); ++i) p = client();
+  ASSERT_NE(shard_of(*p), sub_shard);
   constexpr int kN = 300;
   std::string payload(4096, 'y');
   for (int i = 0; i < kN; ++i) p->command({"PUBLISH", "d", payload});
