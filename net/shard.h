@@ -4,13 +4,13 @@
 // One loop iteration:
 //   1. wait, then dispatch completions (accepts, received bytes -> commands, send results);
 //   2. drain the inbound rings from other shards (bounded);
-//   3. retry work that waited (mailbox space, ENOBUFS back-off); apply receive changes;
-//   4. flush the pending-write list: one send per connection, at most iov_batch iovecs and
-//      max_send_bytes bytes;
-//   4. (before flushing) make ring batches visible, waking a peer only on empty->non-empty, so
-//      an acknowledged PUBLISH is already visible to every shard;
-//   5. cancel and free connections marked for close once no op is outstanding;
-//   6. push the blocks those connections released back to their shards;
+//   3. retry work that waited (mailbox space, ENOBUFS back-off);
+//   4. make ring batches visible, waking a peer only on empty->non-empty; this comes before the
+//      flush so that a client holding its PUBLISH reply knows every shard can see the message;
+//   5. apply receive changes, then flush the pending-write list: one send per connection, at
+//      most iov_batch iovecs and max_send_bytes bytes;
+//   6. cancel and free connections marked for close once no op is outstanding, and push the
+//      blocks they released back to their shards;
 //   7. choose the wait timeout: zero if work remains, else sleep (offline for QSBR).
 // Thread: run() on the shard's own thread; nothing else touches it while it runs.
 #pragma once
