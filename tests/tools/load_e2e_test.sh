@@ -44,6 +44,22 @@ run churn --subscribers 200 --topics 4 --publishers 2 --size-mix 64:0.8,2048:0.2
   --churn-subscribers 40 --churn-rate 100 --window 16 --duration 2 --warmup 0.2
 grep -q '"lost": 0,' "$tmp/churn.json" || { echo "FAIL churn: lost"; fail=$((fail + 1)); }
 grep -q '"churn_reconnects": 0,' "$tmp/churn.json" && { echo "FAIL churn: no reconnects"; fail=$((fail + 1)); }
+# The NATS protocol against a real nats-server (tools/setup.sh installs it; missing is a failure).
+if command -v nats-server > /dev/null; then
+  nats-server -a 127.0.0.1 -p -1 > "$tmp/nats.log" 2>&1 &  # -1: nats-server picks a free port
+  npid=$!
+  for _ in $(seq 50); do grep -qs "Server is ready" "$tmp/nats.log" && break; sleep 0.1; done
+  nport=$(sed -n 's/.*Listening for client connections on [0-9.]*:\([0-9]*\).*/\1/p' "$tmp/nats.log" | head -1)
+  if "$load" --proto nats --port "$nport" --quiet --json "$tmp/nats.json" --subscribers 200 --topics 2 \
+      --publishers 2 --window 16 --duration 1 --warmup 0.2 > "$tmp/nats.txt"; then
+    pass=$((pass + 1))
+  else
+    echo "FAIL nats"; cat "$tmp/nats.txt" "$tmp/nats.log"; fail=$((fail + 1))
+  fi
+  kill "$npid"; wait "$npid" 2>/dev/null || true
+else
+  echo "FAIL nats-server missing: run tools/setup.sh"; fail=$((fail + 1))
+fi
 # The tool refuses non-loopback targets.
 if "$load" --host 10.0.0.1 --port "$port" --duration 1 > /dev/null 2>&1; then
   echo "FAIL non-loopback target accepted"; fail=$((fail + 1))

@@ -296,11 +296,14 @@ void Worker::deliver(Conn* c, std::string_view payload, uint64_t now) {
   }
 }
 
-size_t Worker::handle_sub_redis(Conn* c, const char* buf, size_t len, uint64_t now) {
+// Parses frames from buf[0, len) with `parse`, handing each to `on_frame`. A malformed frame
+// counts a protocol error and closes the connection. Returns the bytes consumed.
+template <class Frame, class Parse, class OnFrame>
+size_t Worker::for_each_frame(Conn* c, const char* buf, size_t len, Parse parse, OnFrame on_frame) {
   size_t off = 0;
-  RespFrame f;
-  while (off < len) {
-    long n = parse_resp_frame(buf + off, len - off, &f);
+  Frame f;
+  while (off < len && !c->closed) {
+    long n = parse(buf + off, len - off, &f);
     if (n == 0) break;
     if (n < 0) {
       sh_->protocol_errors.fetch_add(1, std::memory_order_relaxed);
@@ -308,40 +311,30 @@ size_t Worker::handle_sub_redis(Conn* c, const char* buf, size_t len, uint64_t n
       return len;
     }
     off += static_cast<size_t>(n);
-    if ((f.type == '*' || f.type == '>') && f.n >= 3) {
-      std::string_view kind = f.elems[0];
-      if (kind == "message" && f.n == 3) {
-        deliver(c, f.elems[2], now);
-        continue;
-      }
-      if (kind == "pmessage" && f.n == 4) {
-        deliver(c, f.elems[3], now);
-        continue;
-      }
-      if (kind == "subscribe" && !c->ready) {
-        c->ready = true;
-        if (!sh_->go.load(std::memory_order_relaxed)) sh_->ready.fetch_add(1);
-        if (c->stopped) set_events(c, false, c->writing);
-        continue;
-      }
-    }
-    sh_->protocol_errors.fetch_add(1, std::memory_order_relaxed);
+    on_frame(f);
   }
   return off;
 }
 
-size_t Worker::handle_sub_nats(Conn* c, const char* buf, size_t len, uint64_t now) {
-  size_t off = 0;
-  NatsFrame f;
-  while (off < len) {
-    long n = parse_nats_frame(buf + off, len - off, &f);
-    if (n == 0) break;
-    if (n < 0) {
-      sh_->protocol_errors.fetch_add(1, std::memory_order_relaxed);
-      close_conn(c, false);
-      return len;
+size_t Worker::handle_sub_redis(Conn* c, const char* buf, size_t len, uint64_t now) {
+  return for_each_frame<RespFrame>(c, buf, len, parse_resp_frame, [&](const RespFrame& f) {
+    if ((f.type == '*' || f.type == '>') && f.n >= 3) {
+      std::string_view kind = f.elems[0];
+      if (kind == "message" && f.n == 3) return deliver(c, f.elems[2], now);
+      if (kind == "pmessage" && f.n == 4) return deliver(c, f.elems[3], now);
+      if (kind == "subscribe" && !c->ready) {
+        c->ready = true;
+        if (!sh_->go.load(std::memory_order_relaxed)) sh_->ready.fetch_add(1);
+        if (c->stopped) set_events(c, false, c->writing);
+        return;
+      }
     }
-    off += static_cast<size_t>(n);
+    sh_->protocol_errors.fetch_add(1, std::memory_order_relaxed);
+  });
+}
+
+size_t Worker::handle_sub_nats(Conn* c, const char* buf, size_t len, uint64_t now) {
+  return for_each_frame<NatsFrame>(c, buf, len, parse_nats_frame, [&](const NatsFrame& f) {
     switch (f.kind) {
       case NatsFrame::kMsg:
         if (c->role == kSub) deliver(c, f.payload, now);
@@ -365,31 +358,20 @@ size_t Worker::handle_sub_nats(Conn* c, const char* buf, size_t len, uint64_t no
       default:
         break;
     }
-  }
-  return off;
+  });
 }
 
 size_t Worker::handle_pub(Conn* c, const char* buf, size_t len) {
   if (opt_.proto == "nats") return handle_sub_nats(c, buf, len, 0);
-  size_t off = 0;
-  RespFrame f;
-  while (off < len) {
-    long n = parse_resp_frame(buf + off, len - off, &f);
-    if (n == 0) break;
-    if (n < 0 || f.type != ':' || c->expect_counts.empty()) {
+  return for_each_frame<RespFrame>(c, buf, len, parse_resp_frame, [&](const RespFrame& f) {
+    if (f.type != ':' || c->expect_counts.empty()) {
       sh_->protocol_errors.fetch_add(1, std::memory_order_relaxed);
-      if (n < 0) {
-        close_conn(c, false);
-        return len;
-      }
-    } else {
-      int want = c->expect_counts.front();
-      if (want >= 0 && f.integer != want) sh_->count_mismatches.fetch_add(1, std::memory_order_relaxed);
-      c->expect_counts.pop_front();
+      return;
     }
-    off += static_cast<size_t>(n);
-  }
-  return off;
+    int want = c->expect_counts.front();
+    if (want >= 0 && f.integer != want) sh_->count_mismatches.fetch_add(1, std::memory_order_relaxed);
+    c->expect_counts.pop_front();
+  });
 }
 
 void Worker::on_readable(Conn* c, uint64_t now) {

@@ -91,6 +91,8 @@ class Worker {
   bool open_conn(int role, int index);
   void on_readable(Conn* c, uint64_t now);
   void on_writable(Conn* c);
+  template <class Frame, class Parse, class OnFrame>
+  size_t for_each_frame(Conn* c, const char* buf, size_t len, Parse parse, OnFrame on_frame);
   // Parse frames from buf[0, len); return the bytes consumed.
   size_t handle_sub_redis(Conn* c, const char* buf, size_t len, uint64_t now);
   size_t handle_sub_nats(Conn* c, const char* buf, size_t len, uint64_t now);
