@@ -285,33 +285,22 @@ uint32_t ShardCore::deliver(Block* b, Hold* h) {
 uint32_t ShardCore::deliver_to_subscribers(Block* b, Hold* h) {
   uint32_t n = 0;
   std::string_view ch = b->channel();
-  if (b->kind == 1) {
-    if (TopicNode* node = table_.find(TopicKind::kShardChannel, ch)) {
-      for (const SubRef& s : node->subs) {
-        Conn* c = static_cast<Conn*>(s.owner);
-        if (c->closing) continue;
-        ++n;
-        if (c->proto == 3) {
-          push_message(c, kSMessageHeader3, h, b->body());
-        } else {
-          push_message(c, {}, h, b->frame());
-        }
-      }
-    }
-    return n;
-  }
-  if (TopicNode* node = table_.find(TopicKind::kChannel, ch)) {
+  // SPUBLISH reaches shard-channel subscribers only; PUBLISH reaches channel, then pattern ones.
+  const bool shard = b->kind == 1;
+  std::string_view header3 = shard ? kSMessageHeader3 : kMessageHeader3;
+  if (TopicNode* node = table_.find(shard ? TopicKind::kShardChannel : TopicKind::kChannel, ch)) {
     for (const SubRef& s : node->subs) {
       Conn* c = static_cast<Conn*>(s.owner);
       if (c->closing) continue;
       ++n;
       if (c->proto == 3) {
-        push_message(c, kMessageHeader3, h, b->body());
+        push_message(c, header3, h, b->body());
       } else {
         push_message(c, {}, h, b->frame());
       }
     }
   }
+  if (shard) return n;
   for (TopicNode* p = table_.patterns_head(); p; p = p->next.load(std::memory_order_relaxed)) {
     if (!glob_match(p->key, ch)) continue;
     for (const SubRef& s : p->subs) {
