@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include "net/epoll_backend.h"
+#include "net/io_uring_backend.h"
 #include "net/log.h"
 #include "net/shard.h"
 #include "net/socket.h"
@@ -40,8 +41,8 @@ bool Broker::start(std::string* err) {
     }
   }
   if (cfg_.backend == "epoll") return start_shards<EpollBackend>(err);
-  *err = "backend '" + cfg_.backend +
-         "' is not available in this build; use --backend epoll";
+  if (cfg_.backend == "io_uring") return start_shards<IoUringBackend>(err);
+  *err = "unknown backend '" + cfg_.backend + "'; use --backend epoll or --backend io_uring";
   return false;
 }
 
@@ -52,6 +53,9 @@ bool Broker::start_shards(std::string* err) {
   for (int i = 0; i < nshards_; ++i) {
     auto s = std::make_unique<Shard<Backend>>(i, shared_.get(), listen_fds_[i]);
     if (!s->init(err)) return false;
+    if constexpr (requires { s->backend().setup_description(); }) {
+      shared_->backend_setup = s->backend().setup_description();
+    }
     typed.push_back(s.get());
     shards_.push_back(std::move(s));
   }

@@ -518,22 +518,41 @@ void ShardCore::cmd_info(Conn* c, std::span<const std::string_view> args) {
     o += "\r\n";
   }
   if (want("backend")) {
+    auto ratio = [&](const char* name, uint64_t num, uint64_t den) {
+      uint64_t x100 = den ? num * 100 / den : 0;
+      o += std::string(name) + ":" + std::to_string(x100 / 100) + "." + (x100 % 100 < 10 ? "0" : "") +
+           std::to_string(x100 % 100) + "\r\n";
+    };
     o += "# Backend\r\n";
     sline("backend", shared_->backend_name);
+    if (!shared_->backend_setup.empty()) sline("io_uring_setup", shared_->backend_setup);
+    uint64_t sendmsg = sum(&ShardStats::sendmsg_calls), recv = sum(&ShardStats::recv_calls),
+             waits = sum(&ShardStats::wait_calls), ctl = sum(&ShardStats::ctl_calls),
+             accepts = sum(&ShardStats::accept_calls), enters = sum(&ShardStats::enter_calls);
     line("loop_iterations", sum(&ShardStats::loop_iterations));
-    line("sendmsg_calls", sum(&ShardStats::sendmsg_calls));
-    line("recv_calls", sum(&ShardStats::recv_calls));
-    line("wait_calls", sum(&ShardStats::wait_calls));
-    line("epoll_ctl_calls", sum(&ShardStats::ctl_calls));
+    // Syscalls the backend made for I/O: on epoll every sendmsg, recv, accept4, epoll_wait and
+    // epoll_ctl; on io_uring every io_uring_enter (its recv_calls count multishot arms, not
+    // syscalls).
+    bool uring = enters != 0;
+    line("syscalls", uring ? enters : sendmsg + recv + waits + ctl + accepts);
+    line("sendmsg_calls", sendmsg);
+    line("recv_calls", recv);
+    line("accept_calls", accepts);
+    line("wait_calls", waits);
+    line("epoll_ctl_calls", ctl);
+    line("io_uring_enter_calls", enters);
     line("sends_submitted", sum(&ShardStats::sends_submitted));
     line("sends_completed", sum(&ShardStats::sends_completed));
     line("short_sends", sum(&ShardStats::short_sends));
     line("send_eagain", sum(&ShardStats::eagain));
     line("completions", sum(&ShardStats::completions));
+    line("cq_overflows", sum(&ShardStats::cq_overflows));
+    line("recv_buffers_exhausted", sum(&ShardStats::buffers_exhausted));
+    line("stale_completions", sum(&ShardStats::stale_completions));
     uint64_t sends = sum(&ShardStats::sends_completed);
-    uint64_t msgs_x100 = sends ? sum(&ShardStats::delivered) * 100 / sends : 0;
-    o += "messages_per_send:" + std::to_string(msgs_x100 / 100) + "." +
-         (msgs_x100 % 100 < 10 ? "0" : "") + std::to_string(msgs_x100 % 100) + "\r\n";
+    ratio("messages_per_send", sum(&ShardStats::delivered), sends);
+    ratio("bytes_per_send", sum(&ShardStats::bytes_sent), sends);
+    ratio("completions_per_wait", sum(&ShardStats::completions), waits);
     o += "\r\n";
   }
   if (want("shards")) {

@@ -12,8 +12,10 @@
 //                           -errno; -EAGAIN means "no bytes moved, the socket can take more now:
 //                           submit again". At most one send per socket is outstanding.
 //   cancel(fd, id, sink)    ends every op on fd; each still outstanding gets its final completion.
-//   wait(timeout_ms)        blocks until completions or a wake; dispatch(sink) then delivers them.
-//   wake()                  any thread: interrupts wait().
+//   wait(timeout_ms)        submits what is queued, then blocks until completions or a wake;
+//                           dispatch(sink) then delivers them.
+//   start() / finish()      on the shard's own thread, before the first and after the last op.
+// Wake-ups: any thread adds to the shard's eventfd, which every backend watches.
 // A shard counts outstanding ops per connection and frees it only when that count is zero.
 #pragma once
 
@@ -45,6 +47,10 @@ struct BackendCounters {
   uint64_t eagain = 0;
   uint64_t completions = 0;
   uint64_t accept_calls = 0;
+  uint64_t enter_calls = 0;         // io_uring_enter, submitting and waiting alike
+  uint64_t cq_overflows = 0;        // waits that found the completion queue overflowed
+  uint64_t buffers_exhausted = 0;   // multishot receives ended by an empty buffer ring
+  uint64_t stale_completions = 0;   // completions for an fd that has a new owner
 };
 
 }  // namespace fanout

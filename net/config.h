@@ -26,6 +26,8 @@ struct ServerConfig {
   size_t max_send_bytes = 512u << 10;      // bytes per client per loop iteration
   size_t mailbox_depth = 16'384;           // items per shard-to-shard ring
   int shutdown_timeout_ms = 5'000;
+  size_t uring_buffers = 1024;             // io_uring: receive buffers per shard (a power of two)
+  size_t uring_buffer_size = 16u << 10;    // io_uring: bytes per receive buffer
 };
 
 }  // namespace fanout

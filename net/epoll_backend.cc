@@ -8,7 +8,7 @@ EpollBackend::~EpollBackend() {
   if (ep_ >= 0) ::close(ep_);
 }
 
-bool EpollBackend::init(int wake_fd, std::string* err) {
+bool EpollBackend::init(int wake_fd, const ServerConfig& cfg, std::string* err) {
   ep_ = epoll_create1(EPOLL_CLOEXEC);
   if (ep_ < 0) {
     *err = std::string("epoll_create1: ") + strerror(errno);

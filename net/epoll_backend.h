@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "net/completion.h"
+#include "net/config.h"
 
 namespace fanout {
 
@@ -34,7 +35,9 @@ class EpollBackend {
   EpollBackend(const EpollBackend&) = delete;
   EpollBackend& operator=(const EpollBackend&) = delete;
 
-  bool init(int wake_fd, std::string* err);
+  bool init(int wake_fd, const ServerConfig& cfg, std::string* err);
+  bool start(std::string* err) { return true; }
+  void finish() {}
   void listen(int fd, uint64_t token);
   void stop_listen(int fd);
   void recv(int fd, uint64_t id);

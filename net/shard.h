@@ -18,6 +18,7 @@
 #include <sys/uio.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -42,7 +43,7 @@ class Shard : public ShardCore {
 
   bool init(std::string* err) {
     wake_fd_ = shared_->wake_fds[id_];
-    return backend_.init(wake_fd_, err);
+    return backend_.init(wake_fd_, cfg_, err);
   }
 
   void run();
@@ -96,11 +97,11 @@ void Shard<Backend>::on_completion(const Completion& e) {
         on_input(c, e.data, static_cast<size_t>(e.res));
       } else if (e.res == 0) {
         close_conn(c, "client closed the connection");
-      } else if (e.res != -ECANCELED && e.res != -ENOBUFS) {
+      } else if (e.res != -ECANCELED && e.res != -ENOBUFS && e.res != -EAGAIN) {
         close_conn(c, strerror(-e.res));
       }
-      // A multishot receive that ended while still wanted (for example out of buffers) is
-      // re-armed, never treated as a close.
+      // A multishot receive that ended while still wanted (out of provided buffers, or a
+      // spurious EAGAIN) is re-armed, never treated as a close.
       if (final && c->want_recv && !c->closing) set_want_recv(c, true);
       return;
     }
@@ -187,6 +188,11 @@ void Shard<Backend>::copy_counters() {
   stats_->short_sends.set(b.short_sends);
   stats_->eagain.set(b.eagain);
   stats_->completions.set(b.completions);
+  stats_->accept_calls.set(b.accept_calls);
+  stats_->enter_calls.set(b.enter_calls);
+  stats_->cq_overflows.set(b.cq_overflows);
+  stats_->buffers_exhausted.set(b.buffers_exhausted);
+  stats_->stale_completions.set(b.stale_completions);
   stats_->loop_iterations.add();
 }
 
@@ -195,6 +201,13 @@ void Shard<Backend>::run() {
   Qsbr& qsbr = shared_->qsbr;
   qsbr.online(id_);
   set_now(monotonic_ms());
+  std::string err;
+  if (!backend_.start(&err)) {
+    // The ring was created and checked in init(); failing to enable it now leaves nothing to
+    // serve with.
+    LOG_ERROR("shard %d: %s backend failed to start: %s", id_, Backend::kName, err.c_str());
+    std::abort();
+  }
   backend_.listen(listen_fd_, kListenToken);
   bool draining = false;
   int64_t deadline = 0;
@@ -241,6 +254,7 @@ void Shard<Backend>::run() {
     }
     if (timeout != 0 && !mailboxes_idle()) timeout = 0;
   }
+  backend_.finish();
   qsbr.offline(id_);
 }
 

@@ -41,7 +41,8 @@ struct alignas(64) ShardStats {
   Counter queued_bytes, channels, patterns, shard_channels;
   // Backend counters, copied once per iteration.
   Counter sendmsg_calls, recv_calls, wait_calls, ctl_calls, sends_submitted, sends_completed,
-      short_sends, eagain, completions, loop_iterations;
+      short_sends, eagain, completions, loop_iterations, accept_calls, enter_calls, cq_overflows,
+      buffers_exhausted, stale_completions;
 };
 
 struct SharedState {
@@ -66,6 +67,7 @@ struct SharedState {
   int64_t start_ms = 0;
   int port = 0;
   std::string backend_name;
+  std::string backend_setup;  // io_uring: the setup flags the kernel accepted
 };
 
 }  // namespace fanout

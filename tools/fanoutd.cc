@@ -22,11 +22,11 @@ int main(int argc, char** argv) {
   int64_t soft_seconds = cfg.output.soft_ms / 1000;
   Flags flags(
       "fanoutd: a sharded pub/sub relay that speaks the Redis pub/sub protocol.\n"
-      "usage: fanoutd [--bind 127.0.0.1] [--port 7379] [--shards N] [--backend epoll]");
+      "usage: fanoutd [--bind 127.0.0.1] [--port 7379] [--shards N] [--backend epoll|io_uring]");
   flags.add_string("bind", &cfg.bind, "address to listen on (IPv4 or IPv6)");
   flags.add_int("port", &cfg.port, "TCP port; 0 picks a free one");
   flags.add_int("shards", &cfg.shards, "event-loop threads; 0 means one per core");
-  flags.add_string("backend", &cfg.backend, "event backend: epoll");
+  flags.add_string("backend", &cfg.backend, "event backend: epoll or io_uring");
   flags.add_size("max-clients", &cfg.max_clients, "connections accepted at once");
   flags.add_custom("policy", "disconnect", "slow-subscriber policy: disconnect|drop-oldest|drop-newest",
                    [&](const std::string& s) {
@@ -48,6 +48,8 @@ int main(int argc, char** argv) {
   flags.add_size("iov-batch", &cfg.iov_batch, "iovecs per sendmsg (at most IOV_MAX)");
   flags.add_size("max-send-bytes", &cfg.max_send_bytes, "bytes sent per client per loop iteration");
   flags.add_size("mailbox-depth", &cfg.mailbox_depth, "messages per shard-to-shard ring");
+  flags.add_size("uring-buffers", &cfg.uring_buffers, "io_uring: receive buffers per shard (a power of two)");
+  flags.add_size("uring-buffer-size", &cfg.uring_buffer_size, "io_uring: bytes per receive buffer");
   flags.add_int("shutdown-timeout-ms", &cfg.shutdown_timeout_ms, "how long shutdown waits to flush queued output");
   flags.add_string("log-level", &log_level, "debug|info|warn|error");
   int exit_code = 0;

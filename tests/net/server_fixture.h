@@ -9,13 +9,29 @@
 
 #include "net/broker.h"
 #include "net/config.h"
+#include "net/io_uring_backend.h"
 #include "tests/net/test_client.h"
 
 namespace fanout::test {
 
+// Every backend the suites run on. One the kernel cannot offer is skipped with the reason.
+inline const std::string kBackends[] = {"epoll", "io_uring"};
+
+// Empty when `backend` can run here, else why not.
+inline std::string backend_unavailable(const std::string& backend) {
+  return backend == "io_uring" ? io_uring_unavailable_reason() : std::string();
+}
+
+#define SKIP_IF_BACKEND_UNAVAILABLE(backend)                                     \
+  do {                                                                           \
+    std::string why_ = ::fanout::test::backend_unavailable(backend);            \
+    if (!why_.empty()) GTEST_SKIP() << (backend) << " backend skipped: " << why_; \
+  } while (0)
+
 class ServerTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
+    SKIP_IF_BACKEND_UNAVAILABLE(GetParam());
     cfg.backend = GetParam();
     cfg.shards = 2;
     cfg.port = 0;

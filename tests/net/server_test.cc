@@ -241,7 +241,7 @@ TEST_P(ServerTest, ShutdownDrainsQueuedOutput) {
   EXPECT_TRUE(s->wait_closed(100));
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, ServerTest, ::testing::Values("epoll"),
+INSTANTIATE_TEST_SUITE_P(Backends, ServerTest, ::testing::ValuesIn(kBackends),
                          [](const auto& info) { return info.param; });
 
 }  // namespace
