@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets up and runs the whole test suite: plain (optimised), then under ASan+UBSan and under TSan.
-# Prints one summary line "N passed, N failed" and exits non-zero if anything failed.
+# Prints one summary line "N passed, N failed, N skipped cases" and exits non-zero if anything
+# failed.
 #   tools/test.sh            everything
 #   tools/test.sh --quick    plain build only
 set -uo pipefail
@@ -12,6 +13,7 @@ if [ "${1:-}" = "--quick" ]; then configs=(""); fi
 
 passed=0
 failed=0
+skipped=0
 status=0
 for cfg in "${configs[@]}"; do
   label=${cfg:-plain}
@@ -20,6 +22,16 @@ for cfg in "${configs[@]}"; do
   # shellcheck disable=SC2086
   bazel test //... $cfg --test_output=errors 2>&1 | tee "$log" | grep -E "PASSED|FAILED|TIMEOUT|NO STATUS|ERROR|Executed" >&2
   rc=${PIPESTATUS[0]}
+  # Cases a kernel cannot run (say, no io_uring) are skipped, never passed silently: gtest
+  # prints "[  SKIPPED ] Suite.Case", the script tests "SKIPPED: why".
+  s=$(cat bazel-testlogs/tests/*/*/test.log 2>/dev/null |
+      grep -cE '^\[  SKIPPED \] [A-Za-z]|^SKIPPED: ')
+  if [ "$s" -gt 0 ]; then
+    echo "  ${label}: ${s} case(s) skipped:" >&2
+    cat bazel-testlogs/tests/*/*/test.log 2>/dev/null |
+      grep -E '^\[  SKIPPED \] [A-Za-z]|^SKIPPED: |backend skipped: ' | sort -u | head -20 >&2
+  fi
+  skipped=$((skipped + s))
   p=$(grep -cE '^//.* PASSED in' "$log")
   f=$(grep -cE '^//.* (FAILED|TIMEOUT|NO STATUS|FAILED TO BUILD)' "$log")
   passed=$((passed + p))
@@ -30,5 +42,5 @@ for cfg in "${configs[@]}"; do
   fi
   rm -f "$log"
 done
-echo "tests: ${passed} passed, ${failed} failed"
+echo "tests: ${passed} passed, ${failed} failed, ${skipped} skipped cases"
 exit $status

@@ -5,7 +5,7 @@ against both: byte-for-byte replies to raw RESP sequences (differential: Redis i
 reference, not our reading of it), redis-py (Debian python3-redis), redis-cli,
 redis-benchmark and ioredis (Node.js, from third_party/node). Run with Debian's /usr/bin/python3, which sees python3-redis.
 
-usage: compat_test.py FANOUTD_BINARY [--backend epoll]
+usage: compat_test.py FANOUTD_BINARY [--backend epoll|io_uring]
 """
 import json
 import os
@@ -27,6 +27,7 @@ for _cand in (os.path.join(_here, "..", "..", "tools", "pylib"),
     if os.path.exists(os.path.join(_cand, "local_servers.py")):
         sys.path.insert(0, _cand)
         break
+import local_servers  # noqa: E402
 from local_servers import free_port, wait_port  # noqa: E402
 
 PASSED = []
@@ -40,14 +41,8 @@ def check(name, cond, detail=""):
 
 
 def start_fanoutd(binary, backend):
-    p = subprocess.Popen([binary, "--port", "0", "--shards", "2", "--backend", backend,
-                          "--log-level", "warn"], stdout=subprocess.PIPE, text=True)
-    line = p.stdout.readline()
-    m = re.match(r"listening on 127\.0\.0\.1:(\d+)", line)
-    if not m:
-        p.kill()
-        raise SystemExit(f"fanoutd did not start: {line!r}")
-    return p, int(m.group(1))
+    p, port, _ = local_servers.start_fanoutd(binary, backend, ["--shards", "2", "--log-level", "warn"])
+    return p, port
 
 
 def start_redis():

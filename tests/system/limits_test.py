@@ -1,15 +1,21 @@
 """System limits on the real fanoutd binary: out of file descriptors, accept must not spin the
 loop, existing clients keep working, and accepting resumes once descriptors free up.
 
-usage: limits_test.py FANOUTD_BINARY [--backend epoll]
+usage: limits_test.py FANOUTD_BINARY [--backend epoll|io_uring]
 """
 import os
-import re
 import resource
 import socket
-import subprocess
 import sys
 import time
+
+_here = os.path.dirname(os.path.abspath(__file__))
+for _cand in (os.path.join(_here, "..", "..", "tools", "pylib"),
+              os.path.join(os.path.dirname(os.path.realpath(__file__)), "..", "..", "tools", "pylib")):
+    if os.path.exists(os.path.join(_cand, "local_servers.py")):
+        sys.path.insert(0, _cand)
+        break
+import local_servers  # noqa: E402
 
 PASSED, FAILED = [], []
 
@@ -38,10 +44,8 @@ def main():
     def low_fds():
         resource.setrlimit(resource.RLIMIT_NOFILE, (48, 48))
 
-    p = subprocess.Popen([binary, "--port", "0", "--shards", "1", "--backend", backend],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=low_fds)
+    p, port, log_path = local_servers.start_fanoutd(binary, backend, ["--shards", "1"], preexec_fn=low_fds)
     try:
-        port = int(re.search(r":(\d+)$", p.stdout.readline().strip()).group(1))
         first = socket.create_connection(("127.0.0.1", port), timeout=5)
         check("serves before exhaustion", ping(first))
         # Far more connections than descriptors: the kernel completes them into the backlog,
@@ -62,7 +66,9 @@ def main():
         late.close()
         first.close()
         p.terminate()
-        err = p.communicate(timeout=15)[1]
+        p.wait(timeout=15)
+        with open(log_path) as f:
+            err = f.read()
         check("exits 0 on SIGTERM", p.returncode == 0, p.returncode)
         emfile = err.count("accept failed")
         check("EMFILE logged, rate-limited", 1 <= emfile <= 6, f"{emfile} lines")

@@ -1,0 +1,205 @@
+// The cases where backends differ underneath: sends that stay in flight while a reader has
+// stopped, connections closed with a send in flight, the receive buffer ring running dry, and
+// connection churn while publishing. Run on every backend; the io_uring-only counters (buffer
+// exhaustion) are asserted only there.
+#include <sys/socket.h>
+
+#include <atomic>
+#include <chrono>
+#include <thread>
+
+#include "tests/net/server_fixture.h"
+#include "tests/net/subscribers.h"
+
+namespace fanout::test {
+namespace {
+
+class BackendEdgeTest : public ServerTest {};
+
+// "seq:" followed by filler up to `size` bytes.
+std::string numbered(long seq, size_t size) {
+  std::string s = "0:" + std::to_string(seq) + ":";
+  s.resize(std::max(size, s.size()), 'x');
+  return s;
+}
+
+long seq_of(const RespValue& v) {
+  const std::string& p = v.elements[2].str;
+  size_t a = p.find(':'), b = p.find(':', a + 1);
+  return std::stol(p.substr(a + 1, b - a - 1));
+}
+
+// Publishes `n` numbered messages of `size` bytes to `channel`, pipelined, and reads the replies.
+void publish_numbered(TestClient& pub, std::string_view channel, long from, long n, size_t size) {
+  std::string batch;
+  for (long i = from; i < from + n; ++i) {
+    batch += encode_command({"PUBLISH", std::string(channel), numbered(i, size)});
+  }
+  pub.send_raw(batch);
+  RespValue r;
+  for (long i = 0; i < n; ++i) ASSERT_TRUE(pub.read(&r)) << i;
+}
+
+TEST_P(BackendEdgeTest, StoppedReaderHoldsASendInFlightThenResumesAtTheExactByte) {
+  cfg.shards = 1;
+  cfg.output.hard_bytes = 64u << 20;  // nothing is dropped: every byte must arrive in order
+  cfg.output.soft_bytes = 0;
+  start();
+  auto sub = client(4096);
+  subscribe(*sub, "SUBSCRIBE", "s");
+  auto pub = client();
+  constexpr long kN = 800;
+  constexpr size_t kSize = 8192;  // 6.4 MiB: far more than the socket buffers take
+  publish_numbered(*pub, "s", 0, kN, kSize);
+  // The reader has not read: the server must have a send waiting on this socket (on io_uring a
+  // SENDMSG in flight, on epoll one armed for EPOLLOUT) after a short one.
+  std::string in = info();
+  EXPECT_GT(info_field(in, "short_sends"), 0) << in;
+  EXPECT_GT(info_field(in, "sends_submitted"), info_field(in, "sends_completed")) << in;
+  for (long i = 0; i < kN; ++i) {
+    RespValue v;
+    ASSERT_TRUE(sub->read(&v, 10000)) << i;
+    ASSERT_TRUE(is_push(v, "message")) << i;
+    ASSERT_EQ(v.elements[2].str.size(), kSize) << i;
+    ASSERT_EQ(seq_of(v), i);
+  }
+}
+
+TEST_P(BackendEdgeTest, ConnectionsClosedWithSendsInFlightAreFreed) {
+  cfg.shards = 2;
+  cfg.output.hard_bytes = 64u << 20;
+  cfg.output.soft_bytes = 0;
+  start();
+  auto keeper = client();
+  subscribe(*keeper, "SUBSCRIBE", "s");
+  std::vector<std::unique_ptr<TestClient>> stuck;
+  for (int i = 0; i < 20; ++i) {
+    stuck.push_back(client(4096));
+    subscribe(*stuck.back(), "SUBSCRIBE", "s");
+  }
+  auto pub = client();
+  publish_numbered(*pub, "s", 0, 200, 8192);
+  for (int i = 0; i < 200; ++i) {
+    RespValue v;
+    ASSERT_TRUE(keeper->read(&v, 10000)) << i;
+    ASSERT_EQ(seq_of(v), i);
+  }
+  // Half vanish with a reset, half close with unread data: both while the server is sending.
+  for (size_t i = 0; i < stuck.size(); ++i) {
+    if (i % 2) stuck[i]->reset(); else stuck[i]->close();
+  }
+  stuck.clear();
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  int64_t clients = -1;
+  while (std::chrono::steady_clock::now() < deadline) {
+    clients = stat("connected_clients");
+    if (clients == 3) break;  // keeper, pub, and the INFO client
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_EQ(clients, 3);
+  // The server still serves: a new message reaches the subscriber that kept reading.
+  publish_numbered(*pub, "s", 200, 1, 16);
+  RespValue v;
+  ASSERT_TRUE(keeper->read(&v));
+  EXPECT_EQ(seq_of(v), 200);
+  EXPECT_EQ(stat("stale_completions"), 0);
+}
+
+TEST_P(BackendEdgeTest, ReceiveBufferExhaustionRearmsWithoutLosingInput) {
+  cfg.shards = 1;
+  cfg.uring_buffers = 2;  // io_uring: two 512-byte buffers for every connection of the shard
+  cfg.uring_buffer_size = 512;
+  start();
+  auto sub = client();
+  subscribe(*sub, "SUBSCRIBE", "s");
+  constexpr int kPublishers = 16;
+  constexpr long kEach = 300;
+  std::vector<std::unique_ptr<TestClient>> pubs;
+  for (int i = 0; i < kPublishers; ++i) pubs.push_back(client());
+  // Every publisher writes its whole pipeline before any reply is read, so many sockets have
+  // input at once: far more than two buffers' worth.
+  for (int p = 0; p < kPublishers; ++p) {
+    std::string batch;
+    for (long i = 0; i < kEach; ++i) {
+      batch += encode_command({"PUBLISH", "s", std::to_string(p) + ":" + std::to_string(i) + ":payload"});
+    }
+    pubs[p]->send_raw(batch);
+  }
+  for (int p = 0; p < kPublishers; ++p) {
+    RespValue r;
+    for (long i = 0; i < kEach; ++i) {
+      ASSERT_TRUE(pubs[p]->read(&r, 10000)) << p << " " << i;
+      ASSERT_EQ(r.integer, 1);
+    }
+  }
+  std::vector<std::unique_ptr<TestClient>> subs;
+  subs.push_back(std::move(sub));
+  Collector col(&subs);
+  col.run(kPublishers * kEach, 20000);
+  EXPECT_EQ(col.errors(), 0u);
+  EXPECT_EQ(col.complete(kPublishers * kEach), 1u);
+  if (GetParam() == "io_uring") {
+    EXPECT_GT(stat("recv_buffers_exhausted"), 0);
+  }
+}
+
+TEST_P(BackendEdgeTest, ThousandsOfConnectionsOpenAndCloseWhilePublishing) {
+  cfg.shards = 2;
+  start();
+  std::vector<std::unique_ptr<TestClient>> subs;
+  subs.push_back(client());
+  subscribe(*subs[0], "SUBSCRIBE", "s");
+  std::atomic<bool> done{false};
+  std::atomic<long> published{0};
+  std::thread publisher([&] {
+    auto pub = TestClient::connect(port);
+    long i = 0;
+    while (!done.load() && i < 200'000) {
+      publish_numbered(*pub, "s", i, 50, 32);
+      i += 50;
+      published = i;
+    }
+  });
+  // Churn: connect, subscribe (so publishes reach it), then close or reset while messages flow.
+  constexpr int kChurn = 3000;
+  std::atomic<int> ok{0};
+  std::thread churn([&] {
+    for (int i = 0; i < kChurn; ++i) {
+      auto c = TestClient::connect(port);
+      if (!c) continue;
+      c->command({"SUBSCRIBE", "s"});
+      if (i % 3 == 0) {
+        RespValue v;
+        if (c->read(&v)) ++ok;
+      }
+      if (i % 2) c->reset(); else c->close();
+    }
+    done = true;
+  });
+  // The subscriber that stays reads throughout, checking order.
+  Collector col(&subs);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (!done.load() && std::chrono::steady_clock::now() < deadline) col.run(~size_t{0}, 50);
+  churn.join();
+  publisher.join();
+  col.run(static_cast<size_t>(published.load()), 30000);
+  EXPECT_GE(ok.load(), kChurn / 3 - 5);
+  EXPECT_GT(published.load(), 0);
+  EXPECT_EQ(col.errors(), 0u);
+  EXPECT_EQ(col.complete(static_cast<size_t>(published.load())), 1u);
+  int64_t clients = -1;
+  deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (std::chrono::steady_clock::now() < deadline) {
+    clients = stat("connected_clients");
+    if (clients == 2) break;  // the subscriber and the INFO client
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_EQ(clients, 2);
+  EXPECT_GE(stat("total_connections_received"), kChurn + 2);
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, BackendEdgeTest, ::testing::ValuesIn(kBackends),
+                         [](const auto& info) { return info.param; });
+
+}  // namespace
+}  // namespace fanout::test
