@@ -528,19 +528,22 @@ void ShardCore::cmd_info(Conn* c, std::span<const std::string_view> args) {
     if (!shared_->backend_setup.empty()) sline("io_uring_setup", shared_->backend_setup);
     uint64_t sendmsg = sum(&ShardStats::sendmsg_calls), recv = sum(&ShardStats::recv_calls),
              waits = sum(&ShardStats::wait_calls), ctl = sum(&ShardStats::ctl_calls),
-             accepts = sum(&ShardStats::accept_calls), enters = sum(&ShardStats::enter_calls);
+             accepts = sum(&ShardStats::accept_calls), enters = sum(&ShardStats::enter_calls),
+             registers = sum(&ShardStats::register_calls);
     line("loop_iterations", sum(&ShardStats::loop_iterations));
     // Syscalls the backend made for I/O: on epoll every sendmsg, recv, accept4, epoll_wait and
     // epoll_ctl; on io_uring every io_uring_enter (its recv_calls count multishot arms, not
-    // syscalls).
+    // syscalls) and io_uring_register (registered-file updates, one per connection opened and
+    // one per connection closed).
     bool uring = enters != 0;
-    line("syscalls", uring ? enters : sendmsg + recv + waits + ctl + accepts);
+    line("syscalls", uring ? enters + registers : sendmsg + recv + waits + ctl + accepts);
     line("sendmsg_calls", sendmsg);
     line("recv_calls", recv);
     line("accept_calls", accepts);
     line("wait_calls", waits);
     line("epoll_ctl_calls", ctl);
     line("io_uring_enter_calls", enters);
+    line("io_uring_register_calls", registers);
     line("sends_submitted", sum(&ShardStats::sends_submitted));
     line("sends_completed", sum(&ShardStats::sends_completed));
     line("short_sends", sum(&ShardStats::short_sends));

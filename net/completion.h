@@ -51,6 +51,7 @@ struct BackendCounters {
   uint64_t cq_overflows = 0;        // waits that found the completion queue overflowed
   uint64_t buffers_exhausted = 0;   // multishot receives ended by an empty buffer ring
   uint64_t stale_completions = 0;   // completions for an fd that has a new owner
+  uint64_t register_calls = 0;      // io_uring_register (registered-file table updates)
 };
 
 }  // namespace fanout

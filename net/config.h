@@ -28,6 +28,7 @@ struct ServerConfig {
   int shutdown_timeout_ms = 5'000;
   size_t uring_buffers = 1024;             // io_uring: receive buffers per shard (a power of two)
   size_t uring_buffer_size = 16u << 10;    // io_uring: bytes per receive buffer
+  bool uring_fixed_files = true;           // io_uring: sockets in the registered file table
 };
 
 }  // namespace fanout

@@ -1,9 +1,11 @@
 #include "net/io_uring_backend.h"
 
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 
@@ -168,6 +170,16 @@ bool IoUringBackend::init(int wake_fd, const ServerConfig& cfg, std::string* err
   }
   io_uring_buf_ring_advance(br_, static_cast<int>(nbufs_));
 
+  if (cfg.uring_fixed_files) {
+    struct rlimit rl {};
+    getrlimit(RLIMIT_NOFILE, &rl);
+    unsigned slots = static_cast<unsigned>(std::min<rlim_t>(rl.rlim_cur, 1u << 17));  // fds above use plain fds
+    // Optional: without a table every op names its socket by plain fd.
+    if (io_uring_register_files_sparse(&ring_, slots) == 0) {
+      file_slots_ = slots;
+      setup_desc_ += ",registered_files";
+    }
+  }
   msgs_.resize(kSqEntries);
   iovs_.resize(kStagedIovecs);
   return true;
@@ -246,6 +258,22 @@ void IoUringBackend::recycle(uint16_t bid) {
                         io_uring_buf_ring_mask(nbufs_), buf_adds_++);
 }
 
+void IoUringBackend::register_fd(int fd) {
+  FdState& st = state(fd);
+  if (st.fixed || static_cast<unsigned>(fd) >= file_slots_) return;
+  ++c_.register_calls;
+  st.fixed = io_uring_register_files_update(&ring_, static_cast<unsigned>(fd), &fd, 1) == 1;
+}
+
+void IoUringBackend::unregister_fd(int fd) {
+  FdState& st = state(fd);
+  if (!st.fixed) return;
+  int none = -1;
+  ++c_.register_calls;
+  io_uring_register_files_update(&ring_, static_cast<unsigned>(fd), &none, 1);
+  st.fixed = false;
+}
+
 void IoUringBackend::listen(int fd, uint64_t token) {
   FdState& st = state(fd);
   st.id = token;
@@ -268,8 +296,10 @@ void IoUringBackend::recv(int fd, uint64_t id) {
   st.id = id;
   st.recv_armed = true;
   st.recv_cancel_sent = false;
+  register_fd(fd);
   struct io_uring_sqe* s = sqe();
   io_uring_prep_recv_multishot(s, fd, nullptr, 0, 0);
+  set_fd_target(s, fd);
   s->flags |= IOSQE_BUFFER_SELECT;
   s->buf_group = kBufferGroup;
   s->user_data = user_data(kRecvOp, id, fd);

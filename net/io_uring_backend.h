@@ -81,6 +81,7 @@ class IoUringBackend {
     bool recv_cancel_sent = false;
     bool listening = false;   // wanted: a listener between listen() and stop_listen()
     bool accept_armed = false;
+    bool fixed = false;       // in the registered file table, at index fd
   };
   static constexpr int kBufferGroup = 0;
   static constexpr int kAcceptBackoffMs = 100;
@@ -101,6 +102,13 @@ class IoUringBackend {
   void arm_accept(int fd);
   void arm_wake();
   void recycle(uint16_t bid);
+  // Registered files: sockets enter the ring's file table (at index = fd) on their first receive
+  // and leave it on cancel, so each SQE skips the per-op file reference count.
+  void set_fd_target(struct io_uring_sqe* s, int fd) {
+    if (state(fd).fixed) s->flags |= IOSQE_FIXED_FILE;
+  }
+  void register_fd(int fd);
+  void unregister_fd(int fd);
   template <class Sink>
   void on_cqe(const struct io_uring_cqe* cqe, Sink& sink);
 
@@ -124,6 +132,7 @@ class IoUringBackend {
   size_t nmsgs_ = 0, niovs_ = 0;
 
   std::vector<FdState> fds_;
+  unsigned file_slots_ = 0;  // size of the registered file table (0: not used)
   std::vector<int> paused_listeners_;
   std::chrono::steady_clock::time_point listen_retry_at_{};
   std::string setup_desc_;
@@ -154,6 +163,7 @@ void IoUringBackend::send(int fd, uint64_t id, const struct iovec* iov, int n, s
   state(fd).send_bytes = static_cast<uint32_t>(bytes);
   struct io_uring_sqe* s = sqe();
   io_uring_prep_sendmsg(s, fd, &m, MSG_NOSIGNAL);
+  set_fd_target(s, fd);
   s->user_data = user_data(kSendOp, id, fd);
   ++c_.sends_submitted;
 }
@@ -161,9 +171,13 @@ void IoUringBackend::send(int fd, uint64_t id, const struct iovec* iov, int n, s
 template <class Sink>
 void IoUringBackend::cancel(int fd, uint64_t id, Sink& sink) {
   struct io_uring_sqe* s = sqe();
+  // By the plain fd: the cancel matches ops by their file, however they named it.
   io_uring_prep_cancel_fd(s, fd, IORING_ASYNC_CANCEL_ALL);
   s->user_data = user_data(kCancelOp, id, fd);
   state(fd).recv_cancel_sent = true;
+  // Ops in flight keep their own hold on the file; the table's goes now, so the socket closes
+  // when the shard closes the fd.
+  unregister_fd(fd);
 }
 
 template <class Sink>

@@ -193,6 +193,7 @@ void Shard<Backend>::copy_counters() {
   stats_->cq_overflows.set(b.cq_overflows);
   stats_->buffers_exhausted.set(b.buffers_exhausted);
   stats_->stale_completions.set(b.stale_completions);
+  stats_->register_calls.set(b.register_calls);
   stats_->loop_iterations.add();
 }
 

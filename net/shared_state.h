@@ -42,7 +42,7 @@ struct alignas(64) ShardStats {
   // Backend counters, copied once per iteration.
   Counter sendmsg_calls, recv_calls, wait_calls, ctl_calls, sends_submitted, sends_completed,
       short_sends, eagain, completions, loop_iterations, accept_calls, enter_calls, cq_overflows,
-      buffers_exhausted, stale_completions;
+      buffers_exhausted, stale_completions, register_calls;
 };
 
 struct SharedState {

@@ -50,6 +50,7 @@ int main(int argc, char** argv) {
   flags.add_size("mailbox-depth", &cfg.mailbox_depth, "messages per shard-to-shard ring");
   flags.add_size("uring-buffers", &cfg.uring_buffers, "io_uring: receive buffers per shard (a power of two)");
   flags.add_size("uring-buffer-size", &cfg.uring_buffer_size, "io_uring: bytes per receive buffer");
+  flags.add_bool("uring-fixed-files", &cfg.uring_fixed_files, "io_uring: put sockets in the registered file table");
   flags.add_int("shutdown-timeout-ms", &cfg.shutdown_timeout_ms, "how long shutdown waits to flush queued output");
   flags.add_string("log-level", &log_level, "debug|info|warn|error");
   int exit_code = 0;

@@ -282,6 +282,10 @@ int main(int argc, char** argv) {
   };
   long long d_sendmsg = delta("sendmsg_calls"), d_delivered = delta("messages_delivered");
   long long d_wait = delta("wait_calls");
+  // Backend-neutral: sends completed (sendmsg calls or SENDMSG completions) and every I/O
+  // syscall the backend made (on io_uring, io_uring_enter).
+  long long d_sends = delta("sends_completed"), d_syscalls = delta("syscalls");
+  long long d_enter = delta("io_uring_enter_calls"), d_completions = delta("completions");
 
   uint64_t errors = shared.protocol_errors.load() + shared.count_mismatches.load();
   bool stalled = shared.stalled.load();
@@ -315,9 +319,12 @@ int main(int argc, char** argv) {
                 static_cast<unsigned long long>(shared.churn_received.load()));
   }
   if (server_cpu_per_delivery_ns > 0) std::printf("  server CPU: %.0f ns per delivery\n", server_cpu_per_delivery_ns);
-  if (d_sendmsg > 0 && d_delivered > 0) {
-    std::printf("  server syscalls: %lld sendmsg (%.1f messages per sendmsg), %lld waits\n", d_sendmsg,
-                static_cast<double>(d_delivered) / static_cast<double>(d_sendmsg), d_wait);
+  if (d_sends > 0 && d_delivered > 0) {
+    std::printf("  server sends: %lld (%.1f messages per send); syscalls: %lld (%.2f per 1,000 deliveries): "
+                "%lld sendmsg, %lld io_uring_enter, %lld waits\n",
+                d_sends, static_cast<double>(d_delivered) / static_cast<double>(d_sends), d_syscalls,
+                d_syscalls > 0 ? 1000.0 * static_cast<double>(d_syscalls) / static_cast<double>(d_delivered) : 0.0,
+                d_sendmsg, d_enter, d_wait);
   }
   std::printf("  load generator: %.1f CPU-s over %.1f s wall; busiest thread %.0f%% of a core%s\n", loader_cpu, wall,
               busiest * 100, saturated ? "  WARNING: saturated, figures may understate the server" : "");
@@ -391,6 +398,10 @@ int main(int argc, char** argv) {
     num("server_sendmsg_calls", static_cast<double>(d_sendmsg));
     num("server_messages_delivered", static_cast<double>(d_delivered));
     num("server_wait_calls", static_cast<double>(d_wait));
+    num("server_sends", static_cast<double>(d_sends));
+    num("server_syscalls", static_cast<double>(d_syscalls));
+    num("server_enter_calls", static_cast<double>(d_enter));
+    num("server_completions", static_cast<double>(d_completions));
     num("loader_cpu_seconds", loader_cpu);
     num("loader_busiest_thread_share", busiest);
     j << "  \"loader_saturated\": " << (saturated ? "true" : "false") << "\n}\n";
