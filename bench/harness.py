@@ -8,13 +8,17 @@ machines: server on CPU 0, load on CPU 1), restarted for every grid point. Each 
 Writes, under --out (default results/):
   results.json         every run's raw fanout-load JSON plus the per-point summary
   results.md           the table: deliveries/s, MB/s, p50/p99/p99.9, server CPU per delivery,
-                       fanoutd's messages per sendmsg, and fanoutd/Redis ratios
+                       fanoutd's messages per send and syscalls per 1,000 deliveries, and
+                       fanoutd/Redis ratios; then, when both backends ran, epoll and io_uring
+                       side by side
+  backends.png         server CPU per delivery against subscribers, epoll and io_uring
   throughput_<size>.png  deliveries/s against subscribers, one line per server and backend
   latency.png          latency percentiles at 1,000 subscribers, per server and size
 
 usage: bench/harness.py [--quick] [--reps N] [--duration S] [--out DIR]
-                        [--servers fanoutd-epoll,redis,nats] [--subscribers 100,1000,5000,10000]
-                        [--sizes 64,1024]
+                        [--servers fanoutd-epoll,fanoutd-io_uring,redis,nats]
+                        [--subscribers 100,1000,5000,10000] [--sizes 64,1024]
+A fanoutd backend this kernel cannot run (say, io_uring disabled) is skipped with its reason.
 """
 import argparse
 import json
@@ -24,6 +28,7 @@ import signal
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -41,6 +46,10 @@ def cpus():
     n = os.cpu_count() or 1
     # Server on the first CPU, load on the rest (with one CPU both share it, and we say so).
     return ("0", "1" if n >= 2 else "0")
+
+
+class Unavailable(Exception):
+    """The server cannot run on this machine (a backend the kernel lacks)."""
 
 
 class Server:
@@ -69,10 +78,15 @@ class Server:
             cmd = pin + ["nats-server", "-a", "127.0.0.1", "-p", str(self.port)]
         else:
             raise SystemExit(f"unknown server {self.name}")
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.err = tempfile.TemporaryFile(mode="w+")
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=self.err)
         if not wait_port(self.port):
             self.stop()
-            raise SystemExit(f"{self.name} did not start")
+            self.err.seek(0)
+            why = self.err.read().strip()
+            if "is not available" in why:
+                raise Unavailable(why)
+            raise SystemExit(f"{self.name} did not start: {why}")
         # The pid to sample for CPU time is the server itself (taskset execs it).
         return self
 
@@ -134,12 +148,13 @@ def summarize(runs):
         "backend": ok[0].get("backend", ""),
         "kernel": ok[0].get("kernel", ""),
     }
-    sends = [r["server_sendmsg_calls"] for r in ok if r.get("server_sendmsg_calls", -1) > 0]
-    if sends:
-        s["messages_per_sendmsg"] = statistics.median(
-            r["server_messages_delivered"] / r["server_sendmsg_calls"] for r in ok if r["server_sendmsg_calls"] > 0)
-        s["sendmsg_per_delivery"] = statistics.median(
-            r["server_sendmsg_calls"] / r["deliveries"] for r in ok if r["deliveries"] > 0 and r["server_sendmsg_calls"] > 0)
+    # fanoutd's own counters over the measured window (INFO before and after): sends completed
+    # (sendmsg calls on epoll, SENDMSG completions on io_uring) and I/O syscalls.
+    fan = [r for r in ok if r.get("server_sends", -1) > 0 and r.get("server_messages_delivered", -1) > 0]
+    if fan:
+        s["messages_per_send"] = statistics.median(r["server_messages_delivered"] / r["server_sends"] for r in fan)
+        s["syscalls_per_1k_deliveries"] = statistics.median(
+            1000 * r["server_syscalls"] / r["server_messages_delivered"] for r in fan)
     return s
 
 
@@ -159,8 +174,8 @@ def write_table(points, args, path):
                  "two shards on both CPUs, unpinned, sharing them with the load generator.")
     lines.append("")
     lines.append("| size | subscribers | server | deliveries/s (min-max) | MB/s | p50 ms | p99 ms | p99.9 ms | "
-                 "server CPU ns/delivery | msgs/sendmsg | vs redis | lost |")
-    lines.append("|---:|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+                 "server CPU ns/delivery | msgs/send | syscalls/1k deliveries | vs redis | lost |")
+    lines.append("|---:|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for size in args.sizes:
         for subs in args.subscribers:
             redis = points.get(("redis", subs, size), {})
@@ -168,22 +183,98 @@ def write_table(points, args, path):
                 s = points.get((name, subs, size))
                 if not s:
                     continue
+                if s.get("unavailable"):
+                    lines.append(f"| {size} | {subs:,} | {name} | not available here | | | | | | | | | |")
+                    continue
                 if s.get("failed"):
-                    lines.append(f"| {size} | {subs:,} | {name} | failed | | | | | | | | |")
+                    lines.append(f"| {size} | {subs:,} | {name} | failed | | | | | | | | | |")
                     continue
                 ratio = ""
                 if redis and not redis.get("failed") and name != "redis":
                     ratio = f"{s['deliveries_per_second'] / redis['deliveries_per_second']:.2f}x"
-                mps = f"{s['messages_per_sendmsg']:.1f}" if "messages_per_sendmsg" in s else ""
+                mps = f"{s['messages_per_send']:.1f}" if "messages_per_send" in s else ""
+                spd = f"{s['syscalls_per_1k_deliveries']:.2f}" if "syscalls_per_1k_deliveries" in s else ""
                 sat = " (loader saturated)" if s["loader_saturated"] else ""
                 lines.append(
                     f"| {size} | {subs:,} | {name} | {fmt_rate(s['deliveries_per_second'])} "
                     f"({fmt_rate(s['deliveries_per_second_min'])}-{fmt_rate(s['deliveries_per_second_max'])}){sat} | "
                     f"{s['payload_mb_per_second']:.0f} | {fmt_ms(s['p50_ns'])} | {fmt_ms(s['p99_ns'])} | "
-                    f"{fmt_ms(s['p999_ns'])} | {s['server_cpu_ns_per_delivery']:.0f} | {mps} | {ratio} | {s['lost']} |")
+                    f"{fmt_ms(s['p999_ns'])} | {s['server_cpu_ns_per_delivery']:.0f} | {mps} | {spd} | {ratio} | {s['lost']} |")
+    lines += backend_table(points, args)
     with open(path, "w") as f:
         f.write("\n".join(lines) + "\n")
     return "\n".join(lines)
+
+
+def backend_pairs(args):
+    """(epoll, io_uring) server names run with the same shard count, e.g. fanoutd-epoll and
+    fanoutd-io_uring."""
+    pairs = []
+    for name in args.servers:
+        if name.startswith("fanoutd-epoll"):
+            other = name.replace("fanoutd-epoll", "fanoutd-io_uring")
+            if other in args.servers:
+                pairs.append((name, other))
+    return pairs
+
+
+def backend_table(points, args):
+    """epoll and io_uring side by side on the same workload."""
+    lines = []
+    for ep, ur in backend_pairs(args):
+        lines += ["", f"{ep} against {ur} (same workload, same pinning; ratio = io_uring / epoll):", "",
+                  "| size | subscribers | deliveries/s epoll | io_uring | ratio | p99 ms epoll | io_uring | "
+                  "CPU ns/delivery epoll | io_uring | syscalls/1k deliveries epoll | io_uring | msgs/send epoll | io_uring |",
+                  "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+        for size in args.sizes:
+            for subs in args.subscribers:
+                a, b = points.get((ep, subs, size)), points.get((ur, subs, size))
+                if not a or not b or a.get("failed") or b.get("failed") or b.get("unavailable"):
+                    continue
+                lines.append(
+                    f"| {size} | {subs:,} | {fmt_rate(a['deliveries_per_second'])} | {fmt_rate(b['deliveries_per_second'])} | "
+                    f"{b['deliveries_per_second'] / a['deliveries_per_second']:.2f}x | {fmt_ms(a['p99_ns'])} | {fmt_ms(b['p99_ns'])} | "
+                    f"{a['server_cpu_ns_per_delivery']:.0f} | {b['server_cpu_ns_per_delivery']:.0f} | "
+                    f"{a.get('syscalls_per_1k_deliveries', 0):.2f} | {b.get('syscalls_per_1k_deliveries', 0):.2f} | "
+                    f"{a.get('messages_per_send', 0):.1f} | {b.get('messages_per_send', 0):.1f} |")
+    return lines
+
+
+def plot_backends(points, args, out_dir):
+    """Server CPU per delivery against subscribers: one line per backend and size."""
+    series = []
+    for ep, ur in backend_pairs(args):
+        for name in (ep, ur):
+            for size in args.sizes:
+                rows = [(subs, points[(name, subs, size)]) for subs in args.subscribers
+                        if (name, subs, size) in points and not points[(name, subs, size)].get("failed")
+                        and not points[(name, subs, size)].get("unavailable")]
+                if rows:
+                    series.append((f"{name} {size}B", rows))
+    if not series:
+        return []
+    dat = os.path.join(out_dir, "backends.dat")
+    with open(dat, "w") as f:
+        for title, rows in series:
+            f.write(f'"{title}"\n')
+            for subs, s in rows:
+                f.write(f"{subs} {s['server_cpu_ns_per_delivery']:.1f}\n")
+            f.write("\n\n")
+    png = os.path.join(out_dir, "backends.png")
+    script = f"""
+set terminal pngcairo size 900,560 font ",11"
+set output "{png}"
+set title "Server CPU per delivered message: epoll against io_uring (closed loop, window {args.window})"
+set xlabel "subscribers"
+set ylabel "server CPU ns per delivery"
+set logscale x
+set grid
+set key outside right
+set yrange [0:*]
+plot for [i=0:{len(series) - 1}] "{dat}" index i using 1:2 with linespoints lw 2 title columnheader(1)
+"""
+    subprocess.run(["gnuplot"], input=script, text=True, check=True)
+    return [png]
 
 
 def plot(points, args, out_dir):
@@ -198,7 +289,7 @@ def plot(points, args, out_dir):
                 f.write(f'"{name}"\n')
                 for subs in args.subscribers:
                     s = points.get((name, subs, size))
-                    if s and not s.get("failed"):
+                    if s and not s.get("failed") and not s.get("unavailable"):
                         f.write(f"{subs} {s['deliveries_per_second'] / 1e6:.4f} "
                                 f"{s['deliveries_per_second_min'] / 1e6:.4f} {s['deliveries_per_second_max'] / 1e6:.4f}\n")
                 f.write("\n\n")
@@ -225,7 +316,7 @@ plot for [i=0:{len(args.servers) - 1}] "{dat}" index i using 1:2:3:4 with yerror
         for size in args.sizes:
             for name in args.servers:
                 s = points.get((name, subs, size))
-                if s and not s.get("failed"):
+                if s and not s.get("failed") and not s.get("unavailable"):
                     f.write(f'"{name} {size}B" {s["p50_ns"] / 1e6:.3f} {s["p99_ns"] / 1e6:.3f} '
                             f'{s["p999_ns"] / 1e6:.3f} {s["max_ns"] / 1e6:.3f}\n')
     png = os.path.join(out_dir, "latency.png")
@@ -245,7 +336,7 @@ plot "{dat}" using 2:xtic(1) title "p50", "" using 3 title "p99", "" using 4 tit
 """
     subprocess.run(["gnuplot"], input=script, text=True, check=True)
     made.append(png)
-    return made
+    return made + plot_backends(points, args, out_dir)
 
 
 def main():
@@ -255,7 +346,8 @@ def main():
     ap.add_argument("--duration", type=float, default=3.0)
     ap.add_argument("--warmup", type=float, default=1.0)
     ap.add_argument("--window", type=int, default=64)
-    ap.add_argument("--servers", default="fanoutd-epoll,redis,nats,fanoutd-epoll-2shards")
+    ap.add_argument("--servers", default="fanoutd-epoll,fanoutd-io_uring,redis,nats,fanoutd-epoll-2shards,"
+                                         "fanoutd-io_uring-2shards")
     ap.add_argument("--subscribers", default="100,1000,5000,10000")
     ap.add_argument("--sizes", default="64,1024")
     ap.add_argument("--out", default=os.path.join(ROOT, "results"))
@@ -277,12 +369,21 @@ def main():
     os.makedirs(raw_dir, exist_ok=True)
     server_cpu, load_cpu = cpus()
     started = time.time()
-    points, raw = {}, []
+    points, raw, unavailable = {}, [], {}
     for size in args.sizes:
         for subs in args.subscribers:
             for name in args.servers:
+                if name in unavailable:
+                    points[(name, subs, size)] = {"unavailable": unavailable[name]}
+                    continue
                 log(f"[{time.time() - started:6.0f}s] {name}: {subs} subscribers, {size} B")
-                srv = Server(name, server_cpu).start()
+                try:
+                    srv = Server(name, server_cpu).start()
+                except Unavailable as e:
+                    log(f"          skipped: {e}")
+                    unavailable[name] = str(e)
+                    points[(name, subs, size)] = {"unavailable": str(e)}
+                    continue
                 try:
                     runs = run_point(srv, subs, size, args, load_cpu, raw_dir)
                 finally:
@@ -301,6 +402,8 @@ def main():
     print(table)
     print(f"\nwrote {args.out}/results.json, results.md" + "".join(f", {os.path.basename(p)}" for p in plots)
           + f" in {elapsed:.0f} s")
+    for name, why in unavailable.items():
+        print(f"skipped {name}: {why}")
     failed = [k for k, s in points.items() if s.get("failed")]
     return 1 if failed else 0
 

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
 #include "net/uring_compat.h"
@@ -128,6 +129,8 @@ std::string io_uring_unavailable_reason() {
 
 IoUringBackend::~IoUringBackend() {
   if (!ring_ok_) return;
+  // Normally finish() unregistered the buffer ring on the issuing thread; if the shard never
+  // ran, nothing has used it and this thread may.
   if (br_ != nullptr) uring::free_buf_ring(&ring_, br_, nbufs_, kBufferGroup);
   io_uring_queue_exit(&ring_);
 }
@@ -218,24 +221,38 @@ void IoUringBackend::finish() {
     } sink;
     dispatch(sink);
   }
+  if (br_ != nullptr) {
+    uring::free_buf_ring(&ring_, br_, nbufs_, kBufferGroup);
+    br_ = nullptr;
+  }
 }
 
 struct io_uring_sqe* IoUringBackend::sqe() {
   struct io_uring_sqe* s = io_uring_get_sqe(&ring_);
   if (s == nullptr) {
     submit_now();
-    s = io_uring_get_sqe(&ring_);
+    s = io_uring_get_sqe(&ring_);  // non-null: submit_now() returns only with the queue empty
   }
-  return s;  // non-null: submit_now() emptied the queue
+  return s;
 }
 
 void IoUringBackend::submit_now() {
-  ++c_.enter_calls;
-  int r;
-  do {
-    r = io_uring_submit(&ring_);
-  } while (r == -EINTR);
-  if (io_uring_sq_ready(&ring_) == 0) nmsgs_ = niovs_ = 0;
+  for (int attempt = 0; attempt < 10'000; ++attempt) {
+    ++c_.enter_calls;
+    int r = io_uring_submit(&ring_);
+    if (io_uring_sq_ready(&ring_) == 0) {
+      nmsgs_ = niovs_ = 0;
+      return;
+    }
+    if (r < 0 && r != -EINTR && r != -EBUSY && r != -EAGAIN) {
+      std::fprintf(stderr, "fatal: io_uring submit failed: %s\n", strerror(-r));
+      std::abort();
+    }
+    // The kernel is short of memory or its completion backlog is full: let it make progress.
+    io_uring_get_events(&ring_);
+  }
+  std::fprintf(stderr, "fatal: io_uring submission queue stuck full\n");
+  std::abort();
 }
 
 void IoUringBackend::arm_accept(int fd) {

@@ -97,7 +97,8 @@ class IoUringBackend {
   }
   // An SQE, submitting what is queued first if the submission queue is full.
   struct io_uring_sqe* sqe();
-  // Submits without waiting (the SQ or the send staging area is full).
+  // Submits without waiting (the SQ or the send staging area is full). Retries while the kernel
+  // refuses (EBUSY, EAGAIN); gives up only after many tries, as a fatal error.
   void submit_now();
   void arm_accept(int fd);
   void arm_wake();
@@ -152,7 +153,7 @@ void IoUringBackend::stop_recv(int fd, uint64_t id, Sink& sink) {
 template <class Sink>
 void IoUringBackend::send(int fd, uint64_t id, const struct iovec* iov, int n, size_t bytes,
                           Sink& sink) {
-  if (nmsgs_ == msgs_.size() || niovs_ + static_cast<size_t>(n) > iovs_.size()) submit_now();
+  while (nmsgs_ == msgs_.size() || niovs_ + static_cast<size_t>(n) > iovs_.size()) submit_now();
   struct iovec* staged = &iovs_[niovs_];
   for (int i = 0; i < n; ++i) staged[i] = iov[i];
   niovs_ += static_cast<size_t>(n);
@@ -212,16 +213,16 @@ void IoUringBackend::on_cqe(const struct io_uring_cqe* cqe, Sink& sink) {
     case kCancelOp:
       return;
     case kAcceptOp: {
-      FdState& st = state(fd);
-      if (!more) st.accept_armed = false;
-      if (res >= 0 && !st.listening) {
+      // Copied out: the sink's accept arms a receive, which may grow fds_.
+      const uint64_t token = state(fd).id;
+      const bool listening = state(fd).listening;
+      if (!more) state(fd).accept_armed = false;
+      if (res >= 0 && !listening) {
         ::close(res);  // raced with stop_listen: nobody will own it
-      } else if (res >= 0) {
-        sink.on_completion(Completion{st.id, Op::kAccept, kMore, res, nullptr});
-      } else if (res != -ECANCELED && st.listening) {
-        sink.on_completion(Completion{st.id, Op::kAccept, kMore, res, nullptr});
+      } else if (res >= 0 || (res != -ECANCELED && listening)) {
+        sink.on_completion(Completion{token, Op::kAccept, kMore, res, nullptr});
       }
-      if (!more && st.listening) {
+      if (!more && listening) {
         if (res >= 0) {
           arm_accept(fd);  // ended for a reason of its own (say, CQ overflow): go on at once
         } else {
