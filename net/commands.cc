@@ -556,6 +556,7 @@ void ShardCore::cmd_info(Conn* c, std::span<const std::string_view> args) {
     ratio("messages_per_send", sum(&ShardStats::delivered), sends);
     ratio("bytes_per_send", sum(&ShardStats::bytes_sent), sends);
     ratio("completions_per_wait", sum(&ShardStats::completions), waits);
+    ratio("completions_per_enter", sum(&ShardStats::completions), enters);  // io_uring only
     o += "\r\n";
   }
   if (want("shards")) {

@@ -198,6 +198,37 @@ TEST_P(BackendEdgeTest, ThousandsOfConnectionsOpenAndCloseWhilePublishing) {
   EXPECT_GE(stat("total_connections_received"), kChurn + 2);
 }
 
+TEST_P(BackendEdgeTest, InfoCountersExplainTheBackend) {
+  cfg.shards = 1;
+  start();
+  auto sub = client();
+  subscribe(*sub, "SUBSCRIBE", "s");
+  auto pub = client();
+  publish_numbered(*pub, "s", 0, 100, 64);
+  for (int i = 0; i < 100; ++i) {
+    RespValue v;
+    ASSERT_TRUE(sub->read(&v));
+  }
+  std::string in = pub->call({"INFO", "backend"}).str;
+  EXPECT_NE(in.find("backend:" + GetParam() + "\r\n"), std::string::npos) << in;
+  EXPECT_GT(info_field(in, "sends_completed"), 0) << in;
+  EXPECT_GE(info_field(in, "sends_submitted"), info_field(in, "sends_completed")) << in;
+  EXPECT_GT(info_field(in, "syscalls"), 0) << in;
+  EXPECT_GE(info_field(in, "completions_per_wait"), 0) << in;
+  if (GetParam() == "io_uring") {
+    EXPECT_NE(in.find("io_uring_setup:"), std::string::npos) << in;
+    EXPECT_GT(info_field(in, "io_uring_enter_calls"), 0) << in;
+    EXPECT_EQ(info_field(in, "sendmsg_calls"), 0) << in;  // sends are SQEs, not syscalls
+    EXPECT_EQ(info_field(in, "epoll_ctl_calls"), 0) << in;
+    EXPECT_EQ(info_field(in, "cq_overflows"), 0) << in;
+  } else {
+    EXPECT_EQ(in.find("io_uring_setup:"), std::string::npos) << in;
+    EXPECT_EQ(info_field(in, "io_uring_enter_calls"), 0) << in;
+    EXPECT_GE(info_field(in, "sendmsg_calls"), info_field(in, "sends_completed")) << in;
+    EXPECT_GT(info_field(in, "epoll_ctl_calls"), 0) << in;
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, BackendEdgeTest, ::testing::ValuesIn(kBackends),
                          [](const auto& info) { return info.param; });
 
