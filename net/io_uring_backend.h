@@ -19,6 +19,8 @@
 //            its own completion, and the shard frees the connection after the last one.
 //   wait     one io_uring_enter that submits everything the iteration queued and waits.
 //   wake     a READ on the shard's eventfd is always in flight.
+// Sockets enter the ring's registered file table (at index = fd) on their first receive and
+// leave it on cancel, so sends and receives skip the per-op file lookup (--uring-fixed-files).
 // user_data: op (8 bits) | low 24 bits of the connection generation | fd (32 bits). A completion
 // whose generation does not match the fd's current owner is stale and dropped.
 #pragma once
