@@ -77,6 +77,9 @@ RequestParser::Status RequestParser::parse_multibulk(const char* buf, size_t len
       if (len > limits_.max_inline_len) return fail("Protocol error: too big mbulk count string");
       return Status::kNeedMore;
     }
+    // The same limit whether or not the line's end has arrived yet, so the outcome does not
+    // depend on how the input was split into reads.
+    if (cr >= limits_.max_inline_len) return fail("Protocol error: too big mbulk count string");
     int64_t n;
     if (!parse_int(buf + 1, buf + cr, &n) || n > static_cast<int64_t>(limits_.max_args)) {
       return fail("Protocol error: invalid multibulk length");
@@ -103,6 +106,7 @@ RequestParser::Status RequestParser::parse_multibulk(const char* buf, size_t len
         if (len - pos_ > limits_.max_inline_len) return fail("Protocol error: too big bulk count string");
         return Status::kNeedMore;
       }
+      if (cr - pos_ >= limits_.max_inline_len) return fail("Protocol error: too big bulk count string");
       int64_t n;
       if (!parse_int(buf + pos_ + 1, buf + cr, &n) || n < 0 ||
           static_cast<uint64_t>(n) > limits_.max_bulk_len) {

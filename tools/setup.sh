@@ -9,6 +9,7 @@ PACKAGES=(
   liburing-dev libgtest-dev libbenchmark-dev         # system libraries linked by //third_party/system
   redis-server redis-tools python3-redis             # reference server and real clients for the tests
   nats-server gnuplot-nox                            # the benchmark harness: a second peer, and plots
+  clang-14 libclang-rt-14-dev                        # libFuzzer for tools/fuzz.sh
 )
 
 node_clients() {

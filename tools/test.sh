@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Sets up and runs the whole test suite: plain (optimised), then under ASan+UBSan and under TSan.
+# Sets up and runs the whole test suite: plain (optimised), then under ASan+UBSan and under TSan,
+# then each libFuzzer target for FUZZ_SECONDS (default 60) from its seed corpus (tools/fuzz.sh).
 # Prints one summary line "N passed, N failed, N skipped cases" and exits non-zero if anything
 # failed.
 #   tools/test.sh            everything
-#   tools/test.sh --quick    plain build only
+#   tools/test.sh --quick    plain build only, no fuzzing
 set -uo pipefail
 cd "$(dirname "$0")/.."
 tools/setup.sh || exit 1
@@ -42,5 +43,14 @@ for cfg in "${configs[@]}"; do
   fi
   rm -f "$log"
 done
+if [ "${1:-}" != "--quick" ]; then
+  echo "=== fuzzing, ${FUZZ_SECONDS:-60} s per target" >&2
+  if tools/fuzz.sh "${FUZZ_SECONDS:-60}" >&2; then
+    passed=$((passed + 1))
+  else
+    failed=$((failed + 1))
+    status=1
+  fi
+fi
 echo "tests: ${passed} passed, ${failed} failed, ${skipped} skipped cases"
 exit $status

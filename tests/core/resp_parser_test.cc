@@ -149,6 +149,23 @@ TEST(RequestParser, Limits) {
   }
 }
 
+// Found by tools/fuzz.sh: an over-long count line must fail the same way whether its CRLF has
+// arrived (one read) or not yet (split reads).
+TEST(RequestParser, OverlongCountLinesFailAlikeWholeOrSplit) {
+  RequestLimits lim;
+  lim.max_inline_len = 16;
+  for (std::string line : {"*3" + std::string(20, '\r') + "\n", "*1\r\n$3" + std::string(20, '\r') + "\n"}) {
+    RequestParser whole(lim);
+    ASSERT_EQ(whole.parse(line.data(), line.size()), Status::kError);
+    RequestParser split(lim);
+    Status st = Status::kNeedMore;
+    for (size_t n = 1; n <= line.size() && st == Status::kNeedMore; ++n) st = split.parse(line.data(), n);
+    ASSERT_EQ(st, Status::kError);
+    EXPECT_EQ(whole.error(), split.error());
+    EXPECT_NE(whole.error().find("too big"), std::string::npos) << whole.error();
+  }
+}
+
 TEST(SplitInlineArgs, QuotesAndEscapes) {
   std::string storage;
   std::vector<std::pair<size_t, size_t>> out;

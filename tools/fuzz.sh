@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Coverage-guided fuzzing of the parsers and the command dispatcher with libFuzzer (clang 14,
+# from Debian). Builds each target in tests/fuzz with -fsanitize=fuzzer,address,undefined and
+# runs it for a bounded time from its committed seed corpus. A crash is written to
+# tests/fuzz/crashes/<target>/, where the Bazel replay tests pick it up as a regression input.
+#   tools/fuzz.sh                 every target, 60 s each (what tools/test.sh runs in CI)
+#   tools/fuzz.sh 3600            every target, an hour each
+#   tools/fuzz.sh 600 glob_fuzz   one target
+# Prints one line per target: executions, corpus size, and crashes.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+seconds=${1:-60}
+only=${2:-}
+command -v clang++-14 >/dev/null || tools/setup.sh >&2 || exit 1
+
+core="core/resp_parser.cc core/resp_value.cc core/glob.cc core/qsbr.cc core/topic_table.cc
+      core/message.cc core/outbound_queue.cc core/backpressure.cc core/histogram.cc"
+net="net/shard_core.cc net/commands.cc net/log.cc net/socket.cc"
+declare -A srcs=(
+  [resp_parser_fuzz]="core/resp_parser.cc"
+  [glob_fuzz]="core/glob.cc"
+  [dispatch_fuzz]="$core $net"
+)
+declare -A dicts=([resp_parser_fuzz]=resp.dict [glob_fuzz]=glob.dict [dispatch_fuzz]=resp.dict)
+out=${FUZZ_OUT:-/tmp/fanout-fuzz}
+mkdir -p "$out"
+status=0
+for t in resp_parser_fuzz glob_fuzz dispatch_fuzz; do
+  [ -n "$only" ] && [ "$only" != "$t" ] && continue
+  # shellcheck disable=SC2086
+  if ! clang++-14 -std=c++20 -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined \
+      -fno-sanitize-recover=undefined -I. ${srcs[$t]} "tests/fuzz/$t.cc" -o "$out/$t" 2>"$out/$t.build.log"; then
+    echo "fuzz: $t failed to build:" >&2
+    cat "$out/$t.build.log" >&2
+    status=1
+    continue
+  fi
+  crashes="tests/fuzz/crashes/$t"
+  work="$out/corpus-$t"
+  mkdir -p "$crashes" "$work"
+  before=$(ls "$crashes" | wc -l)
+  # New inputs go to the work corpus; the committed seeds stay as they are.
+  "$out/$t" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=4096 \
+    -dict="tests/fuzz/${dicts[$t]}" -artifact_prefix="$crashes/" -print_final_stats=1 \
+    "$work" "tests/fuzz/corpus/$t" >"$out/$t.log" 2>&1
+  rc=$?
+  after=$(ls "$crashes" | wc -l)
+  execs=$(grep -oE 'stat::number_of_executed_units: *[0-9]+' "$out/$t.log" | grep -oE '[0-9]+$' | tail -1)
+  corpus=$(ls "$work" | wc -l)
+  echo "fuzz: $t: ${seconds} s, ${execs:-?} executions, work corpus ${corpus} inputs, $((after - before)) new crash(es)"
+  if [ "$rc" -ne 0 ] || [ "$after" -ne "$before" ]; then
+    status=1
+    grep -E "ERROR|property failed|SUMMARY|Test unit written" "$out/$t.log" | head -20 >&2
+  fi
+done
+exit $status
