@@ -501,6 +501,8 @@ void ShardCore::cmd_info(Conn* c, std::span<const std::string_view> args) {
     line("total_net_output_bytes", sum(&ShardStats::bytes_sent));
     line("protocol_errors", sum(&ShardStats::protocol_errors));
     line("query_buffer_closes", sum(&ShardStats::query_buffer_closes));
+    line("idle_timeouts", sum(&ShardStats::idle_timeouts));
+    line("request_timeouts", sum(&ShardStats::request_timeouts));
     line("send_errors", sum(&ShardStats::send_errors));
     line("blocked_on_mailbox", sum(&ShardStats::blocked_on_mailbox));
     o += "\r\n";

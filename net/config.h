@@ -26,6 +26,9 @@ struct ServerConfig {
   size_t max_send_bytes = 512u << 10;      // bytes per client per loop iteration
   size_t mailbox_depth = 16'384;           // items per shard-to-shard ring
   int shutdown_timeout_ms = 5'000;
+  int idle_timeout_s = 0;      // close clients silent this long (0: never); subscribers exempt, as in Redis
+  int request_timeout_s = 60;  // close a client whose command stays incomplete this long (slowloris)
+  int tcp_keepalive_s = 300;   // TCP keepalive on accepted sockets, to find half-open peers (0: off)
   size_t uring_buffers = 1024;             // io_uring: receive buffers per shard (a power of two)
   size_t uring_buffer_size = 16u << 10;    // io_uring: bytes per receive buffer
   bool uring_fixed_files = true;           // io_uring: sockets in the registered file table

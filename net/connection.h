@@ -57,6 +57,9 @@ struct Conn {
   bool blocked = false;            // a PUBLISH waits for mailbox space
   bool paused_for_output = false;  // input paused until the client reads its replies
   int64_t created_ms = 0;
+  int64_t last_input_ms = 0;    // for --idle-timeout
+  int64_t partial_since_ms = -1;  // when the buffered, incomplete command began (-1: none)
+  uint64_t commands = 0;          // commands executed
 };
 
 }  // namespace fanout

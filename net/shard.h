@@ -229,6 +229,7 @@ void Shard<Backend>::run() {
     drain_mailboxes(kMailBudget);
     retry_blocked();
     retry_backoff();
+    reap_stalled();
     // Hand this iteration's publishes to the other shards before flushing the PUBLISH replies:
     // a client that has its reply knows every other shard can already see the message.
     publish_mailboxes();

@@ -53,7 +53,7 @@ Conn* ShardCore::accept(int fd) {
     ::close(fd);
     return nullptr;
   }
-  tune_accepted(fd);
+  tune_accepted(fd, cfg_.tcp_keepalive_s);
   uint32_t slot;
   if (!free_slots_.empty()) {
     slot = free_slots_.back();
@@ -70,6 +70,7 @@ Conn* ShardCore::accept(int fd) {
   c->fd = fd;
   c->client_id = shared_->next_client_id.fetch_add(1, std::memory_order_relaxed);
   c->created_ms = now_ms_;
+  c->last_input_ms = now_ms_;
   ++live_;
   stats_->clients.set(live_);
   stats_->connections_accepted.add();
@@ -119,6 +120,8 @@ void ShardCore::update_topic_gauges() {
 
 void ShardCore::on_input(Conn* c, const char* data, size_t n) {
   if (c->closing || c->close_after_flush) return;
+  c->last_input_ms = now_ms_;
+  const uint64_t commands_before = c->commands;
   if (c->in.empty() && !c->blocked) {
     size_t used = process(c, data, n);
     if (used < n && !c->closing && !c->close_after_flush) {
@@ -137,7 +140,35 @@ void ShardCore::on_input(Conn* c, const char* data, size_t n) {
     close_conn(c, "query buffer limit");
     return;
   }
+  // The request clock runs while a command is incomplete, from the read that began it: a
+  // pipelining client whose reads end mid-command keeps completing commands and restarts it.
+  // Input held while the client is blocked on a full mailbox is not the client's delay.
+  if (c->in.empty() || c->blocked) {
+    c->partial_since_ms = -1;
+  } else if (c->partial_since_ms < 0 || c->commands != commands_before) {
+    c->partial_since_ms = now_ms_;
+  }
   maybe_pause_input(c);
+}
+
+void ShardCore::reap_stalled() {
+  if (now_ms_ < next_reap_ms_) return;
+  next_reap_ms_ = now_ms_ + 1000;
+  const int64_t idle_ms = static_cast<int64_t>(cfg_.idle_timeout_s) * 1000;
+  const int64_t request_ms = static_cast<int64_t>(cfg_.request_timeout_s) * 1000;
+  if (idle_ms <= 0 && request_ms <= 0) return;
+  for (auto& owned : conns_) {
+    Conn* c = owned.get();
+    if (c == nullptr || c->closing) continue;
+    if (request_ms > 0 && c->partial_since_ms >= 0 && !c->blocked &&
+        now_ms_ - c->partial_since_ms >= request_ms) {
+      stats_->request_timeouts.add();
+      close_conn(c, "command incomplete past --request-timeout");
+    } else if (idle_ms > 0 && !c->pubsub_mode() && now_ms_ - c->last_input_ms >= idle_ms) {
+      stats_->idle_timeouts.add();
+      close_conn(c, "idle past --idle-timeout");
+    }
+  }
 }
 
 void ShardCore::maybe_pause_input(Conn* c) {
@@ -168,6 +199,7 @@ size_t ShardCore::process(Conn* c, const char* buf, size_t len) {
       return len;
     }
     auto args = c->parser.args();
+    ++c->commands;
     if (!args.empty() && !execute(c, args)) {
       c->parser.reset();
       if (!c->blocked) {

@@ -47,6 +47,9 @@ class ShardCore {
   size_t drain_mailboxes(size_t budget);
   void retry_blocked();
   void retry_backoff();
+  // Once a second: closes clients idle past --idle-timeout and clients whose command has stayed
+  // incomplete past --request-timeout.
+  void reap_stalled();
   bool publish_mailboxes();  // end of iteration: push returns, make batches visible, wake peers
   bool mailboxes_idle();     // before sleeping: true when no inbound ring has items
   void begin_shutdown();
@@ -102,6 +105,7 @@ class ShardCore {
   uint64_t delivered_ = 0;  // pushes enqueued by the current deliver()
   size_t queued_cap_;
   int64_t now_ms_ = 0;
+  int64_t next_reap_ms_ = 0;
   bool shutting_down_ = false;
   std::vector<uint32_t> remote_counts_;
   std::vector<uint8_t> ring_dirty_;

@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -61,9 +62,15 @@ std::string format_endpoint(const std::string& host, int port) {
   return host + ":" + std::to_string(port);
 }
 
-void tune_accepted(int fd) {
+void tune_accepted(int fd, int keepalive_s) {
   int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  if (keepalive_s <= 0) return;
+  int idle = keepalive_s, intvl = std::max(1, keepalive_s / 3), cnt = 3;
+  setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+  setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
+  setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl));
+  setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
 }
 
 int make_eventfd() { return eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC); }

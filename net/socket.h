@@ -16,8 +16,10 @@ int listen_tcp(const std::string& host, int port, int backlog, bool join, std::s
 int local_port(int fd);
 // "127.0.0.1:6379" or "[::1]:6379".
 std::string format_endpoint(const std::string& host, int port);
-// TCP_NODELAY on an accepted socket (replies and pushes are already batched per iteration).
-void tune_accepted(int fd);
+// TCP_NODELAY on an accepted socket (replies and pushes are already batched per iteration), and
+// TCP keepalive probes after `keepalive_s` idle seconds (0: off), as Redis's tcp-keepalive, so a
+// peer that vanished without a FIN or RST (a half-open connection) is found and closed.
+void tune_accepted(int fd, int keepalive_s = 0);
 // Creates an eventfd for cross-shard wake-ups.
 int make_eventfd();
 // Adds one to an eventfd (async-signal-safe, any thread).

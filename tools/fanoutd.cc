@@ -51,6 +51,9 @@ int main(int argc, char** argv) {
   flags.add_size("uring-buffers", &cfg.uring_buffers, "io_uring: receive buffers per shard (a power of two)");
   flags.add_size("uring-buffer-size", &cfg.uring_buffer_size, "io_uring: bytes per receive buffer");
   flags.add_bool("uring-fixed-files", &cfg.uring_fixed_files, "io_uring: put sockets in the registered file table");
+  flags.add_int("idle-timeout", &cfg.idle_timeout_s, "close a client silent this many seconds (0: never; subscribers exempt, as in Redis)");
+  flags.add_int("request-timeout", &cfg.request_timeout_s, "close a client whose command stays incomplete this many seconds (0: never)");
+  flags.add_int("tcp-keepalive", &cfg.tcp_keepalive_s, "TCP keepalive idle seconds on client sockets, to find half-open peers (0: off)");
   flags.add_int("shutdown-timeout-ms", &cfg.shutdown_timeout_ms, "how long shutdown waits to flush queued output");
   flags.add_string("log-level", &log_level, "debug|info|warn|error");
   int exit_code = 0;
