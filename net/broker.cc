@@ -21,7 +21,26 @@ Broker::~Broker() {
 
 std::string Broker::endpoint() const { return format_endpoint(cfg_.bind, port_); }
 
+namespace {
+
+bool is_loopback(const std::string& host) {
+  return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
+}
+
+}  // namespace
+
 bool Broker::start(std::string* err) {
+  // Redis's protected mode, made strict: a relay open to the network with no password is a
+  // mistake far more often than a choice, so it needs saying explicitly.
+  if (!is_loopback(cfg_.bind) && cfg_.requirepass.empty() && cfg_.protected_mode) {
+    *err = "refusing to listen on " + cfg_.bind +
+           " without authentication: set --requirepass, or pass --protected-mode=false to serve "
+           "anyone who can connect";
+    return false;
+  }
+  if (!is_loopback(cfg_.bind) && cfg_.requirepass.empty()) {
+    LOG_WARN("protected mode is off: %s accepts unauthenticated clients from the network", cfg_.bind.c_str());
+  }
   shared_ = std::make_unique<SharedState>(cfg_, nshards_);
   shared_->start_ms = monotonic_ms();
   int port = cfg_.port;

@@ -9,6 +9,7 @@
 
 #include "core/glob.h"
 #include "core/resp_writer.h"
+#include "net/log.h"
 #include "net/shard_core.h"
 
 namespace fanout {
@@ -117,6 +118,11 @@ bool ShardCore::execute(Conn* c, std::span<const std::string_view> args) {
     reply_error(c, wrong_args(spec->name));
     return true;
   }
+  if (!c->authenticated && spec->cmd != Cmd::kAuth && spec->cmd != Cmd::kHello &&
+      spec->cmd != Cmd::kQuit && spec->cmd != Cmd::kReset) {
+    reply_error(c, "NOAUTH Authentication required.");
+    return true;
+  }
   if (c->proto == 2 && c->pubsub_mode() && !spec->pubsub_ok) {
     reply_error(c, "ERR Can't execute '" + std::string(spec->name) +
                        "': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are "
@@ -163,13 +169,11 @@ bool ShardCore::execute(Conn* c, std::span<const std::string_view> args) {
     case Cmd::kAuth:
       if (argc > 3) {
         reply_error(c, wrong_args("auth"));
-      } else if (argc == 2) {
+      } else if (argc == 2 && cfg_.requirepass.empty()) {
         reply_error(c, "ERR AUTH <password> called without any password configured for the "
                        "default user. Are you sure your configuration is correct?");
-      } else if (args[1] == "default") {
-        resp::simple(c->out, "OK");  // the default user has no password: any is accepted
-      } else {
-        reply_error(c, "WRONGPASS invalid username-password pair or user is disabled.");
+      } else if (check_auth(c, argc == 3 ? args[1] : "default", args[argc - 1])) {
+        resp::simple(c->out, "OK");
       }
       break;
     case Cmd::kSelect: {
@@ -347,10 +351,7 @@ void ShardCore::cmd_hello(Conn* c, std::span<const std::string_view> args) {
   for (size_t i = 2; i < args.size(); ++i) {
     size_t more = args.size() - i - 1;
     if (iequals(args[i], "auth") && more >= 2) {
-      if (args[i + 1] != "default") {
-        reply_error(c, "WRONGPASS invalid username-password pair or user is disabled.");
-        return;
-      }
+      if (!check_auth(c, args[i + 1], args[i + 2])) return;
       i += 2;
     } else if (iequals(args[i], "setname") && more >= 1) {
       name = args[i + 1];
@@ -360,6 +361,12 @@ void ShardCore::cmd_hello(Conn* c, std::span<const std::string_view> args) {
       reply_error(c, "ERR Syntax error in HELLO option '" + sanitize(std::string(args[i])) + "'");
       return;
     }
+  }
+  if (!c->authenticated) {
+    reply_error(c, "NOAUTH HELLO must be called with the client already authenticated, otherwise the "
+                   "HELLO AUTH <user> <pass> option can be used to authenticate the client and select "
+                   "the RESP protocol version at the same time");
+    return;
   }
   if (set_name && !valid_client_name(name)) {
     reply_error(c, "ERR Client names cannot contain spaces, newlines or special characters.");
@@ -412,8 +419,44 @@ void ShardCore::cmd_client(Conn* c, std::span<const std::string_view> args) {
   }
 }
 
+bool ShardCore::check_auth(Conn* c, std::string_view user, std::string_view pass) {
+  // With no password, the default user takes any; otherwise compare in time independent of
+  // where the strings differ.
+  const std::string& want = cfg_.requirepass;
+  bool ok = user == "default";
+  if (ok && !want.empty()) {
+    unsigned diff = pass.size() == want.size() ? 0u : 1u;
+    for (size_t i = 0; i < pass.size(); ++i) diff |= static_cast<unsigned char>(pass[i] ^ want[i % want.size()]);
+    ok = diff == 0;
+  }
+  if (ok) {
+    c->authenticated = true;
+    return true;
+  }
+  reply_error(c, "WRONGPASS invalid username-password pair or user is disabled.");
+  stats_->auth_failures.add();
+  // Guessing is rate-limited: a client gets kAuthTries failures, and while this shard sees more
+  // than kAuthBurst failures in a second, every failing client is closed at its first.
+  constexpr int kAuthTries = 3, kAuthBurst = 100;
+  if (now_ms_ - auth_window_ms_ >= 1000) {
+    auth_window_ms_ = now_ms_;
+    if (auth_window_failures_ > kAuthBurst) {
+      LOG_WARN("shard %d: %d failed AUTH attempts in a second", id_, auth_window_failures_);
+    }
+    auth_window_failures_ = 0;
+  }
+  ++auth_window_failures_;
+  if (++c->auth_failures >= kAuthTries || auth_window_failures_ > kAuthBurst) {
+    stats_->auth_closes.add();
+    c->close_after_flush = true;
+    set_want_recv(c, false);
+  }
+  return false;
+}
+
 void ShardCore::cmd_reset(Conn* c) {
   unsubscribe_all(c);
+  c->authenticated = cfg_.requirepass.empty();  // as Redis: RESET signs the client out
   c->proto = 2;
   c->name.clear();
   resp::simple(c->out, "RESET");
@@ -503,6 +546,8 @@ void ShardCore::cmd_info(Conn* c, std::span<const std::string_view> args) {
     line("query_buffer_closes", sum(&ShardStats::query_buffer_closes));
     line("idle_timeouts", sum(&ShardStats::idle_timeouts));
     line("request_timeouts", sum(&ShardStats::request_timeouts));
+    line("auth_failures", sum(&ShardStats::auth_failures));
+    line("auth_failure_closes", sum(&ShardStats::auth_closes));
     line("send_errors", sum(&ShardStats::send_errors));
     line("blocked_on_mailbox", sum(&ShardStats::blocked_on_mailbox));
     o += "\r\n";

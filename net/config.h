@@ -28,7 +28,9 @@ struct ServerConfig {
   int shutdown_timeout_ms = 5'000;
   int idle_timeout_s = 0;      // close clients silent this long (0: never); subscribers exempt, as in Redis
   int request_timeout_s = 60;  // close a client whose command stays incomplete this long (slowloris)
-  int tcp_keepalive_s = 300;   // TCP keepalive on accepted sockets, to find half-open peers (0: off)
+  int tcp_keepalive_s = 300;
+  std::string requirepass;     // AUTH password for the default user (empty: none, as in Redis)
+  bool protected_mode = true;  // refuse a non-loopback bind without requirepass   // TCP keepalive on accepted sockets, to find half-open peers (0: off)
   size_t uring_buffers = 1024;             // io_uring: receive buffers per shard (a power of two)
   size_t uring_buffer_size = 16u << 10;    // io_uring: bytes per receive buffer
   bool uring_fixed_files = true;           // io_uring: sockets in the registered file table

@@ -60,6 +60,8 @@ struct Conn {
   int64_t last_input_ms = 0;    // for --idle-timeout
   int64_t partial_since_ms = -1;  // when the buffered, incomplete command began (-1: none)
   uint64_t commands = 0;          // commands executed
+  bool authenticated = true;      // false until AUTH when --requirepass is set
+  int auth_failures = 0;
 };
 
 }  // namespace fanout

@@ -71,6 +71,7 @@ Conn* ShardCore::accept(int fd) {
   c->client_id = shared_->next_client_id.fetch_add(1, std::memory_order_relaxed);
   c->created_ms = now_ms_;
   c->last_input_ms = now_ms_;
+  c->authenticated = cfg_.requirepass.empty();
   ++live_;
   stats_->clients.set(live_);
   stats_->connections_accepted.add();

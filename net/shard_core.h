@@ -106,6 +106,8 @@ class ShardCore {
   size_t queued_cap_;
   int64_t now_ms_ = 0;
   int64_t next_reap_ms_ = 0;
+  int64_t auth_window_ms_ = 0;   // the second auth_window_failures_ counts in
+  int auth_window_failures_ = 0;
   bool shutting_down_ = false;
   std::vector<uint32_t> remote_counts_;
   std::vector<uint8_t> ring_dirty_;
@@ -133,6 +135,9 @@ class ShardCore {
   void cmd_client(Conn* c, std::span<const std::string_view> args);
   void cmd_info(Conn* c, std::span<const std::string_view> args);
   void cmd_reset(Conn* c);
+  // Checks a default-user password. On failure replies WRONGPASS, counts it, and closes a client
+  // that keeps failing (or any failing client while this shard sees a burst of failures).
+  bool check_auth(Conn* c, std::string_view user, std::string_view pass);
   void hello_reply(Conn* c);
   void subscription_reply(Conn* c, std::string_view kind, std::string_view name, bool null_name,
                           size_t count);

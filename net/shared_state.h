@@ -38,7 +38,7 @@ struct alignas(64) ShardStats {
   Counter overflow_hard, overflow_soft, overflow_messages, overflow_cap;
   Counter disconnected, dropped_newest, dropped_oldest;
   Counter protocol_errors, query_buffer_closes, send_errors, blocked_on_mailbox;
-  Counter idle_timeouts, request_timeouts;
+  Counter idle_timeouts, request_timeouts, auth_failures, auth_closes;
   Counter queued_bytes, channels, patterns, shard_channels;
   // Backend counters, copied once per iteration.
   Counter sendmsg_calls, recv_calls, wait_calls, ctl_calls, sends_submitted, sends_completed,

@@ -54,6 +54,8 @@ int main(int argc, char** argv) {
   flags.add_int("idle-timeout", &cfg.idle_timeout_s, "close a client silent this many seconds (0: never; subscribers exempt, as in Redis)");
   flags.add_int("request-timeout", &cfg.request_timeout_s, "close a client whose command stays incomplete this many seconds (0: never)");
   flags.add_int("tcp-keepalive", &cfg.tcp_keepalive_s, "TCP keepalive idle seconds on client sockets, to find half-open peers (0: off)");
+  flags.add_string("requirepass", &cfg.requirepass, "password clients must AUTH with (default user); empty: none");
+  flags.add_bool("protected-mode", &cfg.protected_mode, "refuse to listen on a non-loopback address without --requirepass");
   flags.add_int("shutdown-timeout-ms", &cfg.shutdown_timeout_ms, "how long shutdown waits to flush queued output");
   flags.add_string("log-level", &log_level, "debug|info|warn|error");
   int exit_code = 0;
