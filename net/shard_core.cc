@@ -161,7 +161,9 @@ void ShardCore::reap_stalled() {
   for (auto& owned : conns_) {
     Conn* c = owned.get();
     if (c == nullptr || c->closing) continue;
-    if (request_ms > 0 && c->partial_since_ms >= 0 && !c->blocked &&
+    // A client whose input this server has paused (mailbox full, or replies unread) cannot
+    // finish its command: its clock is not charged.
+    if (request_ms > 0 && c->partial_since_ms >= 0 && !c->blocked && !c->paused_for_output &&
         now_ms_ - c->partial_since_ms >= request_ms) {
       stats_->request_timeouts.add();
       close_conn(c, "command incomplete past --request-timeout");
@@ -252,6 +254,7 @@ void ShardCore::on_sent(Conn* c, int res) {
     }
     if (c->paused_for_output && c->out.bytes() <= kPauseInputBytes / 2) {
       c->paused_for_output = false;
+      if (c->partial_since_ms >= 0) c->partial_since_ms = now_ms_;  // the pause was ours
       if (!c->blocked) set_want_recv(c, true);
     }
     return;
