@@ -93,6 +93,10 @@ class IoUringBackend {
     return (static_cast<uint64_t>(op) << 56) | (((id >> 32) & 0xFFFFFF) << 32) |
            static_cast<uint32_t>(fd);
   }
+  // False for a completion whose connection generation is not the fd's current owner's.
+  static bool same_owner(const FdState& st, uint64_t ud) {
+    return ((st.id >> 32) & 0xFFFFFF) == ((ud >> 32) & 0xFFFFFF);
+  }
   FdState& state(int fd) {
     if (static_cast<size_t>(fd) >= fds_.size()) fds_.resize(fd * 2 + 64);
     return fds_[fd];
@@ -239,7 +243,7 @@ void IoUringBackend::on_cqe(const struct io_uring_cqe* cqe, Sink& sink) {
       FdState& st = state(fd);
       bool has_buf = (cqe->flags & IORING_CQE_F_BUFFER) != 0;
       auto bid = static_cast<uint16_t>(cqe->flags >> IORING_CQE_BUFFER_SHIFT);
-      if (((st.id >> 32) & 0xFFFFFF) != ((ud >> 32) & 0xFFFFFF)) {
+      if (!same_owner(st, ud)) {
         ++c_.stale_completions;
         if (has_buf) recycle(bid);
         return;
@@ -256,7 +260,7 @@ void IoUringBackend::on_cqe(const struct io_uring_cqe* cqe, Sink& sink) {
     }
     case kSendOp: {
       FdState& st = state(fd);
-      if (((st.id >> 32) & 0xFFFFFF) != ((ud >> 32) & 0xFFFFFF)) {
+      if (!same_owner(st, ud)) {
         ++c_.stale_completions;
         return;
       }

@@ -136,22 +136,16 @@ void Shard<Backend>::apply_recv_changes() {
 
 template <class Backend>
 void Shard<Backend>::flush() {
-  Conn* list = pending_head_;
-  pending_head_ = nullptr;
-  while (list) {
-    Conn* c = list;
-    list = c->next_pending;
-    c->pending = false;
-    c->next_pending = nullptr;
-    if (c->closing || c->send_inflight) continue;
+  take_pending([this](Conn* c) {
+    if (c->send_inflight) return;
     size_t n = c->out.fill(iov_.data(), iov_.size(), cfg_.max_send_bytes);
-    if (n == 0) continue;
+    if (n == 0) return;
     size_t bytes = 0;
     for (size_t i = 0; i < n; ++i) bytes += iov_[i].iov_len;
     c->send_inflight = true;
     ++c->ops;
     backend_.send(c->fd, c->id(), iov_.data(), static_cast<int>(n), bytes, *this);
-  }
+  });
 }
 
 template <class Backend>

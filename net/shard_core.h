@@ -78,6 +78,20 @@ class ShardCore {
   std::vector<Conn*> backoff_;
   int64_t backoff_until_ms_ = 0;
 
+  // Empties the pending-write list, calling send(c) for each connection still open: the one
+  // walk both the loop's flush and test harnesses use.
+  template <class F>
+  void take_pending(F&& send) {
+    Conn* list = pending_head_;
+    pending_head_ = nullptr;
+    while (list) {
+      Conn* c = list;
+      list = c->next_pending;
+      c->pending = false;
+      c->next_pending = nullptr;
+      if (!c->closing) send(c);
+    }
+  }
   void mark_pending(Conn* c) {
     if (c->pending || c->closing) return;
     c->pending = true;

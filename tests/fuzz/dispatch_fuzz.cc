@@ -33,20 +33,13 @@ class FuzzShard : public ShardCore {
     publish_mailboxes();
     for (Conn* c : recv_changes_) c->recv_queued = false;
     recv_changes_.clear();
-    Conn* list = pending_head_;
-    pending_head_ = nullptr;
-    while (list) {
-      Conn* c = list;
-      list = c->next_pending;
-      c->pending = false;
-      c->next_pending = nullptr;
-      if (c->closing) continue;
+    take_pending([&](Conn* c) {
       struct iovec iov[64];
       size_t n = c->out.fill(iov, 64, 256 * 1024);
-      if (n == 0) continue;
+      if (n == 0) return;
       if (c == stopped) {
         on_sent(c, -EAGAIN);
-        continue;
+        return;
       }
       size_t bytes = 0;
       for (size_t i = 0; i < n; ++i) {
@@ -56,7 +49,7 @@ class FuzzShard : public ShardCore {
         bytes += iov[i].iov_len;
       }
       on_sent(c, static_cast<int>(bytes));
-    }
+    });
     for (Conn* c : close_list_) {
       unsubscribe_all(c);
       shared_->clients.fetch_sub(1, std::memory_order_relaxed);

@@ -89,14 +89,7 @@ TEST_P(BackendEdgeTest, ConnectionsClosedWithSendsInFlightAreFreed) {
     if (i % 2) stuck[i]->reset(); else stuck[i]->close();
   }
   stuck.clear();
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  int64_t clients = -1;
-  while (std::chrono::steady_clock::now() < deadline) {
-    clients = stat("connected_clients");
-    if (clients == 3) break;  // keeper, pub, and the INFO client
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  EXPECT_EQ(clients, 3);
+  EXPECT_EQ(await_stat("connected_clients", 3), 3);  // keeper, pub, and the INFO client
   // The server still serves: a new message reaches the subscriber that kept reading.
   publish_numbered(*pub, "s", 200, 1, 16);
   RespValue v;
@@ -187,14 +180,7 @@ TEST_P(BackendEdgeTest, ThousandsOfConnectionsOpenAndCloseWhilePublishing) {
   EXPECT_GT(published.load(), 0);
   EXPECT_EQ(col.errors(), 0u);
   EXPECT_EQ(col.complete(static_cast<size_t>(published.load())), 1u);
-  int64_t clients = -1;
-  deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (std::chrono::steady_clock::now() < deadline) {
-    clients = stat("connected_clients");
-    if (clients == 2) break;  // the subscriber and the INFO client
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  EXPECT_EQ(clients, 2);
+  EXPECT_EQ(await_stat("connected_clients", 2), 2);  // the subscriber and the INFO client
   EXPECT_GE(stat("total_connections_received"), kChurn + 2);
 }
 

@@ -4,7 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <memory>
+#include <thread>
 #include <string>
 
 #include "net/broker.h"
@@ -60,6 +62,16 @@ class ServerTest : public ::testing::TestWithParam<std::string> {
     return c->call({"INFO", section}).str;
   }
   int64_t stat(std::string_view name) { return info_field(info(), name); }
+  // Polls INFO until `name` equals `want` or timeout_ms passes; returns the last value seen.
+  int64_t await_stat(std::string_view name, int64_t want, int timeout_ms = 10000) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+    int64_t v = stat(name);
+    while (v != want && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      v = stat(name);
+    }
+    return v;
+  }
 
   ServerConfig cfg;
   std::unique_ptr<Broker> broker;
