@@ -45,7 +45,7 @@ void ChunkPool::put(Chunk* c) {
   std::free(c);
 }
 
-OutboundQueue::OutboundQueue(ChunkPool* pool, size_t* gauge) : pool_(pool), gauge_(gauge), ring_(8) {}
+OutboundQueue::OutboundQueue(ChunkPool* pool, QueueGauge* gauge) : pool_(pool), gauge_(gauge), ring_(8) {}
 
 OutboundQueue::~OutboundQueue() { clear(); }
 
@@ -126,6 +126,7 @@ void OutboundQueue::append_push(std::string_view header, Hold* hold, std::string
   }
   add_bytes(header.size() + body.size());
   ++pushes_;
+  if (gauge_) ++gauge_->pushes;
 }
 
 size_t OutboundQueue::fill(struct iovec* iov, size_t max_iov, size_t max_bytes) {
@@ -171,13 +172,13 @@ void OutboundQueue::release(Entry& e) {
   } else {
     hold_release(reinterpret_cast<Hold*>(ptr));
   }
-  if (e.p & kPush) --pushes_;
   e.p = 0;
 }
 
-void OutboundQueue::complete(size_t n) {
+size_t OutboundQueue::complete(size_t n) {
   assert(n <= bytes_);
   sub_bytes(n);
+  size_t sent = 0;
   while (count() != 0) {
     Entry& e = at(head_);
     if (e.p == 0) {
@@ -191,12 +192,17 @@ void OutboundQueue::complete(size_t n) {
     }
     n -= left;
     head_off_ = 0;
+    bool part_of_push = (e.p & (kPush | kCont)) != 0;
     release(e);
     ++head_;
+    // A push ends with its last entry: the next one is not its continuation.
+    if (part_of_push && (count() == 0 || !(at(head_).p & kCont))) ++sent;
     if (n == 0) break;
   }
   inflight_ = 0;
+  sub_pushes(sent);
   if (count() == 0 && tail_chunk_ && tail_chunk_->live == 0) tail_chunk_->used = 0;
+  return sent;
 }
 
 size_t OutboundQueue::drop_oldest(size_t target, size_t* freed) {
@@ -221,11 +227,13 @@ size_t OutboundQueue::drop_oldest(size_t target, size_t* freed) {
     *freed += len;
     ++dropped;
   }
+  sub_pushes(dropped);
   return dropped;
 }
 
-void OutboundQueue::clear() {
+size_t OutboundQueue::clear() {
   assert(inflight_ == 0);
+  const size_t discarded = pushes_;
   while (count() != 0) {
     Entry& e = at(head_++);
     if (e.p != 0) release(e);
@@ -233,12 +241,13 @@ void OutboundQueue::clear() {
   head_ = tail_ = 0;
   head_off_ = 0;
   sub_bytes(bytes_);
-  pushes_ = 0;
+  sub_pushes(discarded);
   if (tail_chunk_) {
     Chunk* c = tail_chunk_;
     tail_chunk_ = nullptr;
     if (c->live == 0) pool_->put(c);
   }
+  return discarded;
 }
 
 }  // namespace fanout

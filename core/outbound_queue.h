@@ -10,9 +10,12 @@
 //   2. fill() describes the unsent bytes from the head as iovecs (merging adjacent memory),
 //      bounded in count and bytes, and marks those entries in flight.
 //   3. complete(n) consumes exactly n bytes from the head (a short send resumes at the exact
-//      byte), releasing each finished entry's hold and chunk space.
+//      byte), releasing each finished entry's hold and chunk space, and reports how many pushes
+//      it finished (their last byte went out).
 //   4. drop_oldest() releases unsent pushes that are not in flight; clear() releases everything
-//      once no send is in flight (connection teardown).
+//      once no send is in flight (connection teardown) and reports the pushes it discarded.
+// Every push appended therefore leaves exactly once: sent by complete(), dropped by
+// drop_oldest() or discarded by clear(). The shard's delivery accounting rests on this.
 #pragma once
 
 #include <sys/uio.h>
@@ -56,11 +59,15 @@ class ChunkPool {
   size_t allocated_bytes_ = 0;
 };
 
+// Totals over every queue sharing it (a shard's queued output): bytes() and messages() summed.
+struct QueueGauge {
+  size_t bytes = 0;
+  size_t pushes = 0;
+};
+
 class OutboundQueue {
  public:
-  // `gauge`, if given, is kept equal to the sum of bytes() over every queue sharing it (the
-  // shard's queued-output figure).
-  explicit OutboundQueue(ChunkPool* pool, size_t* gauge = nullptr);
+  explicit OutboundQueue(ChunkPool* pool, QueueGauge* gauge = nullptr);
   ~OutboundQueue();
   OutboundQueue(const OutboundQueue&) = delete;
   OutboundQueue& operator=(const OutboundQueue&) = delete;
@@ -74,17 +81,18 @@ class OutboundQueue {
 
   // Step 2. Returns the number of iovecs written (0 when empty).
   size_t fill(struct iovec* iov, size_t max_iov, size_t max_bytes);
-  // Step 3.
-  void complete(size_t bytes);
+  // Step 3. Returns the number of pushes whose last byte these were.
+  size_t complete(size_t bytes);
   // Step 3, for a send that moved no bytes (an error, or "try again"): nothing is in flight.
   void send_failed() { inflight_ = 0; }
   // Step 4. Drops unsent, not-in-flight pushes, oldest first, until bytes() <= target. Returns
   // the number of pushes dropped; *freed gets their bytes.
   size_t drop_oldest(size_t target_bytes, size_t* freed);
-  void clear();
+  // Returns the number of pushes discarded (not fully sent).
+  size_t clear();
 
   size_t bytes() const { return bytes_; }      // unsent bytes, as charged to the client
-  size_t messages() const { return pushes_; }  // queued pushes
+  size_t messages() const { return pushes_; }  // pushes not yet fully sent
   bool empty() const { return bytes_ == 0; }
   bool in_flight() const { return inflight_ != 0; }
 
@@ -115,21 +123,25 @@ class OutboundQueue {
   void grow();
   void add_chunk_entry(Chunk* c, const char* p, size_t n, uintptr_t tags);
   void release(Entry& e);
+  void sub_pushes(size_t n) {
+    pushes_ -= n;
+    if (gauge_) gauge_->pushes -= n;
+  }
   void release_chunk(Chunk* c);
   size_t count() const { return tail_ - head_; }
   Entry& at(size_t i) { return ring_[i & (ring_.size() - 1)]; }
 
   void add_bytes(size_t n) {
     bytes_ += n;
-    if (gauge_) *gauge_ += n;
+    if (gauge_) gauge_->bytes += n;
   }
   void sub_bytes(size_t n) {
     bytes_ -= n;
-    if (gauge_) *gauge_ -= n;
+    if (gauge_) gauge_->bytes -= n;
   }
 
   ChunkPool* pool_;
-  size_t* gauge_;
+  QueueGauge* gauge_;
   std::vector<Entry> ring_;
   size_t head_ = 0, tail_ = 0;  // monotonically increasing indices
   uint32_t head_off_ = 0;       // bytes of the head entry already sent

@@ -31,6 +31,8 @@ class Broker {
   int shards() const { return nshards_; }
   void stop();
   void join();
+  // Delivery accounting summed over the shards; exact after join().
+  DeliveryTotals deliveries() const { return shared_ ? shared_->deliveries() : DeliveryTotals{}; }
 
  private:
   template <class Backend>

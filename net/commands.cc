@@ -562,6 +562,13 @@ void ShardCore::cmd_info(Conn* c, std::span<const std::string_view> args) {
     line("slow_disconnected", sum(&ShardStats::disconnected));
     line("dropped_newest", sum(&ShardStats::dropped_newest));
     line("dropped_oldest", sum(&ShardStats::dropped_oldest));
+    // deliveries_due = deliveries_sent + dropped_newest + dropped_oldest + deliveries_discarded
+    // + deliveries_queued (DeliveryTotals).
+    DeliveryTotals d = shared_->deliveries();
+    line("deliveries_due", d.due);
+    line("deliveries_sent", d.sent);
+    line("deliveries_discarded", d.discarded);
+    line("deliveries_queued", d.queued);
     o += "\r\n";
   }
   if (want("backend")) {

@@ -21,7 +21,7 @@
 namespace fanout {
 
 struct Conn {
-  Conn(ChunkPool* pool, size_t* gauge, const RequestLimits& limits) : out(pool, gauge), parser(limits) {}
+  Conn(ChunkPool* pool, QueueGauge* gauge, const RequestLimits& limits) : out(pool, gauge), parser(limits) {}
 
   uint64_t id() const { return (static_cast<uint64_t>(gen) << 32) | slot; }
   // Channel and pattern subscriptions: the count Redis reports for (P)(UN)SUBSCRIBE.

@@ -63,7 +63,7 @@ Conn* ShardCore::accept(int fd) {
     conns_.emplace_back();
   }
   if (slot >= gens_.size()) gens_.resize(slot + 1, 0);
-  conns_[slot] = std::make_unique<Conn>(&chunks_, &queued_bytes_, cfg_.request);
+  conns_[slot] = std::make_unique<Conn>(&chunks_, &queued_, cfg_.request);
   Conn* c = conns_[slot].get();
   c->slot = slot;
   c->gen = ++gens_[slot];  // a late completion for the previous occupant will not match
@@ -79,7 +79,7 @@ Conn* ShardCore::accept(int fd) {
 }
 
 void ShardCore::free_conn(Conn* c) {
-  c->out.clear();
+  stats_->discarded.add(c->out.clear());
   if (c->fd >= 0) ::close(c->fd);
   c->fd = -1;
   uint32_t slot = c->slot;
@@ -243,7 +243,7 @@ void ShardCore::reply_error(Conn* c, std::string_view msg) {
 
 void ShardCore::on_sent(Conn* c, int res) {
   if (res >= 0) {
-    c->out.complete(static_cast<size_t>(res));
+    stats_->sent.add(c->out.complete(static_cast<size_t>(res)));
     stats_->bytes_sent.add(static_cast<uint64_t>(res));
     if (c->closing) return;
     if (!c->out.empty()) {
@@ -314,7 +314,9 @@ int64_t ShardCore::publish(TopicKind kind, std::string_view channel, std::string
 uint32_t ShardCore::deliver(Block* b, Hold* h) {
   delivered_ = 0;
   uint32_t n = deliver_to_subscribers(b, h);
-  stats_->delivered.add(delivered_);  // one counter update per message, not per subscriber
+  // One counter update per message, not per subscriber.
+  stats_->due.add(n);
+  stats_->delivered.add(delivered_);
   return n;
 }
 
@@ -352,7 +354,7 @@ uint32_t ShardCore::deliver_to_subscribers(Block* b, Hold* h) {
 void ShardCore::push_message(Conn* c, std::string_view header, Hold* h, std::string_view body) {
   size_t len = header.size() + body.size();
   Overflow why = classify_push(cfg_.output, &c->soft, c->out.bytes(), c->out.messages(), len,
-                               queued_bytes_ > queued_cap_, now_ms_);
+                               queued_.bytes > queued_cap_, now_ms_);
   if (why != Overflow::kNone && !admit_overflow(c, why, len)) return;
   c->out.append_push(header, h, body, len <= cfg_.copy_threshold);
   ++delivered_;
@@ -376,6 +378,7 @@ __attribute__((noinline)) bool ShardCore::admit_overflow(Conn* c, Overflow why, 
                static_cast<unsigned long long>(c->client_id), kWhy[static_cast<int>(why)],
                c->out.bytes());
       close_conn(c, kWhy[static_cast<int>(why)]);
+      stats_->discarded.add();  // this push; the queue's pushes are counted when it is freed
       return false;
     }
     case OverflowPolicy::kDropNewest:
@@ -441,7 +444,8 @@ bool ShardCore::publish_mailboxes() {
     if (ring.publish()) signal_eventfd(shared_->wake_fds[d]);
   }
   if (!more) arena_.clear_returns_count();
-  stats_->queued_bytes.set(queued_bytes_);
+  stats_->queued_bytes.set(queued_.bytes);
+  stats_->queued_pushes.set(queued_.pushes);
   retire_.collect();
   return more;
 }
@@ -495,12 +499,14 @@ void ShardCore::final_release() {
   for (auto& c : conns_) {
     if (!c) continue;
     if (!c->cancelled) unsubscribe_all(c.get());
-    c->out.clear();
+    stats_->discarded.add(c->out.clear());
     if (c->fd >= 0) ::close(c->fd);
     c->fd = -1;
     c.reset();
   }
   live_ = 0;
+  stats_->queued_bytes.set(queued_.bytes);
+  stats_->queued_pushes.set(queued_.pushes);
 }
 
 }  // namespace fanout

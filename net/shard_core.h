@@ -115,7 +115,7 @@ class ShardCore {
   std::vector<uint32_t> free_slots_;
   std::vector<uint32_t> gens_;  // per slot, survives the connection
   size_t live_ = 0;
-  size_t queued_bytes_ = 0;
+  QueueGauge queued_;  // every client queue's bytes and pushes, summed
   uint64_t delivered_ = 0;  // pushes enqueued by the current deliver()
   size_t queued_cap_;
   int64_t now_ms_ = 0;

@@ -37,6 +37,8 @@ struct alignas(64) ShardStats {
   Counter published, delivered, forwarded, remote_batches, bytes_sent;
   Counter overflow_hard, overflow_soft, overflow_messages, overflow_cap;
   Counter disconnected, dropped_newest, dropped_oldest;
+  // Delivery accounting (see DeliveryTotals).
+  Counter due, sent, discarded, queued_pushes;
   Counter protocol_errors, query_buffer_closes, send_errors, blocked_on_mailbox;
   Counter idle_timeouts, request_timeouts, auth_failures, auth_closes;
   Counter queued_bytes, channels, patterns, shard_channels;
@@ -44,6 +46,18 @@ struct alignas(64) ShardStats {
   Counter sendmsg_calls, recv_calls, wait_calls, ctl_calls, sends_submitted, sends_completed,
       short_sends, eagain, completions, loop_iterations, accept_calls, enter_calls, cq_overflows,
       buffers_exhausted, stale_completions, register_calls;
+};
+
+// Every push owed to a subscriber (a message matched on the subscriber's shard) ends in exactly
+// one of: sent (its last byte written to the socket), dropped by the newest- or oldest-first
+// policy, discarded (still queued when its connection closed, including the push that
+// triggered a disconnect), or still queued. Exact once the shards are quiescent; INFO reads
+// the shards without stopping them, so a live snapshot may be off by what is in motion.
+struct DeliveryTotals {
+  uint64_t due = 0, sent = 0, dropped_newest = 0, dropped_oldest = 0, discarded = 0, queued = 0;
+  bool balanced() const {
+    return due == sent + dropped_newest + dropped_oldest + discarded + queued;
+  }
 };
 
 struct SharedState {
@@ -69,6 +83,19 @@ struct SharedState {
   int port = 0;
   std::string backend_name;
   std::string backend_setup;  // io_uring: the setup flags the kernel accepted
+
+  DeliveryTotals deliveries() const {
+    DeliveryTotals t;
+    for (const ShardStats& s : stats) {
+      t.due += s.due.get();
+      t.sent += s.sent.get();
+      t.dropped_newest += s.dropped_newest.get();
+      t.dropped_oldest += s.dropped_oldest.get();
+      t.discarded += s.discarded.get();
+      t.queued += s.queued_pushes.get();
+    }
+    return t;
+  }
 };
 
 }  // namespace fanout

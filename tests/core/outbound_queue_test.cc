@@ -168,18 +168,56 @@ TEST_F(OutboundQueueTest, DropOldestStopsAtTarget) {
 }
 
 TEST_F(OutboundQueueTest, GaugeTracksEveryQueue) {
-  size_t gauge = 0;
+  QueueGauge gauge;
   Block* b = arena.create(0, "c", "x");
   {
     OutboundQueue a(&pool, &gauge), c(&pool, &gauge);
     a.append("+OK\r\n");
     c.append_push({}, &b->origin_hold, b->frame(), false);
-    EXPECT_EQ(gauge, 5 + b->frame().size());
+    c.append_push({}, &b->origin_hold, b->frame(), true);
+    EXPECT_EQ(gauge.bytes, 5 + 2 * b->frame().size());
+    EXPECT_EQ(gauge.pushes, 2u);
     a.complete(2);
-    EXPECT_EQ(gauge, 3 + b->frame().size());
+    EXPECT_EQ(gauge.bytes, 3 + 2 * b->frame().size());
+    EXPECT_EQ(c.complete(b->frame().size()), 1u);
+    EXPECT_EQ(gauge.pushes, 1u);
   }
-  EXPECT_EQ(gauge, 0u);
+  EXPECT_EQ(gauge.bytes, 0u);
+  EXPECT_EQ(gauge.pushes, 0u);
   hold_release(&b->origin_hold);
+}
+
+// Every push leaves the queue exactly once: sent (complete() reports it when its last byte,
+// not its first, goes out), dropped, or discarded by clear().
+TEST_F(OutboundQueueTest, EveryPushIsSentDroppedOrDiscardedExactlyOnce) {
+  Block* b = arena.create(0, "chan", "payload-0123456789");
+  const std::string header = ">3\r\n$7\r\nmessage\r\n";  // copied header, referenced body
+  const size_t len = header.size() + b->body().size();
+  OutboundQueue q(&pool);
+  for (int i = 0; i < 6; ++i) q.append_push(header, &b->origin_hold, b->body(), false);
+  q.append("+reply\r\n");
+  for (int i = 0; i < 4; ++i) q.append_push({}, &b->origin_hold, b->frame(), i % 2 == 0);
+  const size_t total = 10;
+  struct iovec iov[64];
+  // The header of push 1 alone: nothing finished yet.
+  ASSERT_GT(q.fill(iov, 64, header.size()), 0u);
+  EXPECT_EQ(q.complete(header.size()), 0u);
+  EXPECT_EQ(q.messages(), total);
+  // The rest of push 1 and a byte of push 2.
+  ASSERT_GT(q.fill(iov, 64, 1 << 20), 0u);
+  EXPECT_EQ(q.complete(len - header.size() + 1), 1u);
+  size_t freed = 0;
+  size_t dropped = q.drop_oldest(q.bytes() - 2 * len, &freed);  // push 2 is in flight: kept
+  EXPECT_EQ(dropped, 2u);
+  size_t sent = 1;
+  ASSERT_GT(q.fill(iov, 64, 1 << 20), 0u);
+  sent += q.complete(len - 1 + 2 * len);  // push 2, then the two after the dropped ones
+  EXPECT_EQ(sent, 4u);
+  size_t discarded = q.clear();
+  EXPECT_EQ(sent + dropped + discarded, total);
+  EXPECT_EQ(q.messages(), 0u);
+  hold_release(&b->origin_hold);
+  EXPECT_EQ(arena.live_blocks(), 0u);
 }
 
 TEST_F(OutboundQueueTest, ClearReleasesEverything) {

@@ -3,6 +3,7 @@
 // chunks sent by them, and a small loop plays the backend's part between chunks (sends complete
 // in full, except for connection 2, which stops reading unless told to). Properties: nothing
 // crashes or trips a sanitizer; every connection's output is a well-formed RESP stream; and
+// after every round each push owed is sent, dropped, discarded or queued (DeliveryTotals); and
 // once every connection is gone the shard holds no subscriptions and no queued bytes.
 //
 // Input: a sequence of [op][len][len bytes]. op bits 0-1: connection (0-2, 3 means 0); bit 2:
@@ -58,7 +59,7 @@ class FuzzShard : public ShardCore {
     close_list_.clear();
     publish_mailboxes();
   }
-  size_t queued() const { return queued_bytes_; }
+  size_t queued() const { return queued_.bytes; }
 };
 
 // Parses every complete value in `wire` (dropping it); false if the stream is malformed.
@@ -123,6 +124,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       shard.iterate((op & 4) ? nullptr : live[2], &wire, live);
       shared.qsbr.quiescent(0);
       for (size_t j = 0; j < 3; ++j) FUZZ_CHECK(well_formed(&wire[j]));
+      FUZZ_CHECK(shared.deliveries().balanced());
     }
     for (size_t j = 0; j < 3; ++j) {
       if (conn(j)) shard.close_conn(conn(j), "fuzz: done");
@@ -130,6 +132,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     shard.iterate(nullptr, &wire, {nullptr, nullptr, nullptr});
     FUZZ_CHECK(shard.connections() == 0);
     FUZZ_CHECK(shard.queued() == 0);
+    FUZZ_CHECK(shared.deliveries().balanced() && shared.deliveries().queued == 0);
     for (TopicKind kind : {TopicKind::kChannel, TopicKind::kPattern, TopicKind::kShardChannel}) {
       FUZZ_CHECK(shard.table().size(kind) == 0);
     }

@@ -6,8 +6,9 @@
 
 #include <chrono>
 #include <memory>
-#include <thread>
 #include <string>
+#include <thread>
+#include <tuple>
 
 #include "net/broker.h"
 #include "net/config.h"
@@ -30,11 +31,29 @@ inline std::string backend_unavailable(const std::string& backend) {
     if (!why_.empty()) GTEST_SKIP() << (backend) << " backend skipped: " << why_; \
   } while (0)
 
-class ServerTest : public ::testing::TestWithParam<std::string> {
+// The delivery accounting invariant, checked by every suite that publishes once its server has
+// stopped: each push owed to a subscriber was sent, dropped by policy or discarded with its
+// connection, exactly once, and nothing is left queued.
+inline void expect_deliveries_balanced(const Broker& broker) {
+  DeliveryTotals d = broker.deliveries();
+  EXPECT_TRUE(d.balanced()) << "due " << d.due << " != sent " << d.sent << " + dropped_newest "
+                            << d.dropped_newest << " + dropped_oldest " << d.dropped_oldest
+                            << " + discarded " << d.discarded << " + queued " << d.queued;
+  EXPECT_EQ(d.queued, 0u);
+}
+
+// Runs one broker per test. Param is the backend name, or a tuple whose first element is.
+template <class Param>
+class BasicServerTest : public ::testing::TestWithParam<Param> {
  protected:
+  static const std::string& backend_of(const std::string& p) { return p; }
+  template <class... T>
+  static const std::string& backend_of(const std::tuple<std::string, T...>& p) { return std::get<0>(p); }
+
   void SetUp() override {
-    SKIP_IF_BACKEND_UNAVAILABLE(GetParam());
-    cfg.backend = GetParam();
+    const std::string& backend = backend_of(this->GetParam());
+    SKIP_IF_BACKEND_UNAVAILABLE(backend);
+    cfg.backend = backend;
     cfg.shards = 2;
     cfg.port = 0;
   }
@@ -50,6 +69,7 @@ class ServerTest : public ::testing::TestWithParam<std::string> {
     if (!broker) return;
     broker->stop();
     broker->join();
+    expect_deliveries_balanced(*broker);
     broker.reset();
   }
   std::unique_ptr<TestClient> client(int rcvbuf = 0) {
@@ -77,5 +97,16 @@ class ServerTest : public ::testing::TestWithParam<std::string> {
   std::unique_ptr<Broker> broker;
   int port = 0;
 };
+
+using ServerTest = BasicServerTest<std::string>;
+// Backend × slow-consumer policy.
+using PolicyTest = BasicServerTest<std::tuple<std::string, std::string>>;
+
+// "epoll_drop_oldest": a test-name suffix for PolicyTest parameters.
+inline std::string policy_test_name(const ::testing::TestParamInfo<std::tuple<std::string, std::string>>& info) {
+  std::string n = std::get<0>(info.param) + "_" + std::get<1>(info.param);
+  for (char& c : n) if (c == '-') c = '_';
+  return n;
+}
 
 }  // namespace fanout::test

@@ -8,30 +8,16 @@
 namespace fanout::test {
 namespace {
 
-class SlowConsumerTest : public ::testing::TestWithParam<std::tuple<std::string, std::string>> {
+class SlowConsumerTest : public PolicyTest {
  protected:
   void SetUp() override {
-    SKIP_IF_BACKEND_UNAVAILABLE(std::get<0>(GetParam()));
-    cfg.backend = std::get<0>(GetParam());
-    cfg.shards = 2;
-    cfg.port = 0;
+    PolicyTest::SetUp();
+    if (IsSkipped()) return;
     cfg.output.policy = *parse_policy(std::get<1>(GetParam()));
     cfg.output.hard_bytes = 256 * 1024;
     cfg.output.soft_bytes = 0;
-    broker = std::make_unique<Broker>(cfg);
-    std::string err;
-    ASSERT_TRUE(broker->start(&err)) << err;
+    start();
   }
-  void TearDown() override {
-    if (!broker) return;
-    broker->stop();
-    broker->join();
-  }
-  std::unique_ptr<TestClient> client(int rcvbuf = 0) { return TestClient::connect(broker->port(), rcvbuf); }
-  std::string info() { return client()->call({"INFO", "everything"}).str; }
-
-  ServerConfig cfg;
-  std::unique_ptr<Broker> broker;
 };
 
 TEST_P(SlowConsumerTest, PolicyFiresAndOthersKeepReceiving) {
@@ -97,11 +83,7 @@ TEST_P(SlowConsumerTest, PolicyFiresAndOthersKeepReceiving) {
 INSTANTIATE_TEST_SUITE_P(BackendsAndPolicies, SlowConsumerTest,
                          ::testing::Combine(::testing::ValuesIn(kBackends),
                                             ::testing::Values("disconnect", "drop-oldest", "drop-newest")),
-                         [](const auto& info) {
-                           std::string n = std::get<0>(info.param) + "_" + std::get<1>(info.param);
-                           for (char& c : n) if (c == '-') c = '_';
-                           return n;
-                         });
+                         policy_test_name);
 
 }  // namespace
 }  // namespace fanout::test
