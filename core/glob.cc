@@ -81,4 +81,32 @@ bool glob_match(std::string_view pat, std::string_view s) {
   return p == m;
 }
 
+size_t glob_wildcards(std::string_view pat) {
+  size_t n = 0;
+  for (size_t p = 0; p < pat.size(); ++p) {
+    switch (pat[p]) {
+      case '\\':
+        ++p;  // the next character is a literal
+        break;
+      case '*':
+        ++n;
+        while (p + 1 < pat.size() && pat[p + 1] == '*') ++p;
+        break;
+      case '?':
+        ++n;
+        break;
+      case '[': {
+        ++n;
+        size_t next;
+        match_token(pat, p, '\0', &next);  // only for where the set ends
+        p = next - 1;
+        break;
+      }
+      default:
+        break;
+    }
+  }
+  return n;
+}
+
 }  // namespace fanout

@@ -6,10 +6,16 @@
 // recent star, so adversarial patterns like "*a*a*a*a*b" stay bounded. Pure; thread-agnostic.
 #pragma once
 
+#include <cstddef>
 #include <string_view>
 
 namespace fanout {
 
 bool glob_match(std::string_view pattern, std::string_view subject);
+
+// How many wildcards the pattern has: each run of '*', each '?', each '[...]' set (escaped
+// characters are literals). With its length, what a server may bound per pattern: every
+// PUBLISH matches each pattern against its channel.
+size_t glob_wildcards(std::string_view pattern);
 
 }  // namespace fanout

@@ -236,11 +236,47 @@ void ShardCore::cmd_subscribe(Conn* c, TopicKind kind, std::span<const std::stri
                           : kind == TopicKind::kPattern ? "psubscribe"
                                                         : "ssubscribe";
   for (size_t i = 1; i < args.size(); ++i) {
+    // A name over a limit gets an error in its place; the others are still subscribed, so the
+    // client gets one reply per name as it expects.
+    if (subs->find(std::string(args[i])) == subs->end()) {
+      if (std::string refusal = subscription_refusal(c, kind, args[i]); !refusal.empty()) {
+        stats_->subscriptions_refused.add();
+        reply_error(c, refusal);
+        continue;
+      }
+    }
     table_.subscribe(kind, args[i], c, subs);
     size_t count = kind == TopicKind::kShardChannel ? c->shard_channels.size() : c->subscriptions();
     subscription_reply(c, verb, args[i], false, count);
   }
   update_topic_gauges();
+}
+
+std::string ShardCore::subscription_refusal(const Conn* c, TopicKind kind, std::string_view name) const {
+  auto too = [](const char* what, size_t limit, const char* flag) {
+    return "ERR " + std::string(what) + " (" + std::to_string(limit) + ", " + flag + ")";
+  };
+  if (kind == TopicKind::kPattern) {
+    if (c->patterns.size() >= cfg_.max_patterns_per_client) {
+      return too("too many patterns subscribed by this client", cfg_.max_patterns_per_client,
+                 "--max-patterns-per-client");
+    }
+    if (name.size() > cfg_.max_pattern_len) {
+      return too("pattern too long", cfg_.max_pattern_len, "--max-pattern-len");
+    }
+    if (glob_wildcards(name) > cfg_.max_pattern_wildcards) {
+      return too("pattern has too many wildcards", cfg_.max_pattern_wildcards, "--max-pattern-wildcards");
+    }
+    return {};
+  }
+  if (c->channels.size() + c->shard_channels.size() >= cfg_.max_channels_per_client) {
+    return too("too many channels subscribed by this client", cfg_.max_channels_per_client,
+               "--max-channels-per-client");
+  }
+  if (name.size() > cfg_.max_channel_len) {
+    return too("channel name too long", cfg_.max_channel_len, "--max-channel-len");
+  }
+  return {};
 }
 
 void ShardCore::cmd_unsubscribe(Conn* c, TopicKind kind, std::span<const std::string_view> args) {
@@ -548,6 +584,7 @@ void ShardCore::cmd_info(Conn* c, std::span<const std::string_view> args) {
     line("request_timeouts", sum(&ShardStats::request_timeouts));
     line("auth_failures", sum(&ShardStats::auth_failures));
     line("auth_failure_closes", sum(&ShardStats::auth_closes));
+    line("subscriptions_refused", sum(&ShardStats::subscriptions_refused));
     line("send_errors", sum(&ShardStats::send_errors));
     line("blocked_on_mailbox", sum(&ShardStats::blocked_on_mailbox));
     o += "\r\n";

@@ -30,7 +30,13 @@ struct ServerConfig {
   int request_timeout_s = 60;  // close a client whose command stays incomplete this long (slowloris)
   int tcp_keepalive_s = 300;
   std::string requirepass;     // AUTH password for the default user (empty: none, as in Redis)
-  bool protected_mode = true;  // refuse a non-loopback bind without requirepass   // TCP keepalive on accepted sockets, to find half-open peers (0: off)
+  bool protected_mode = true;  // refuse a non-loopback bind without requirepass
+  // Per connection, so one client cannot make every PUBLISH expensive or hold unbounded memory.
+  size_t max_channels_per_client = 100'000;  // channels + shard channels subscribed
+  size_t max_patterns_per_client = 1'000;    // patterns subscribed
+  size_t max_channel_len = 64u << 10;        // bytes in a channel name (subscribed)
+  size_t max_pattern_len = 1024;             // bytes in a pattern
+  size_t max_pattern_wildcards = 32;         // '*' runs, '?' and '[...]' sets in a pattern
   size_t uring_buffers = 1024;             // io_uring: receive buffers per shard (a power of two)
   size_t uring_buffer_size = 16u << 10;    // io_uring: bytes per receive buffer
   bool uring_fixed_files = true;           // io_uring: sockets in the registered file table

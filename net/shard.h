@@ -63,7 +63,6 @@ class Shard : public ShardCore {
   int listen_fd_;
   int wake_fd_ = -1;
   std::vector<struct iovec> iov_;
-  int64_t last_accept_log_ms_ = -1'000'000;
 };
 
 template <class Backend>
@@ -78,11 +77,7 @@ void Shard<Backend>::on_completion(const Completion& e) {
         backend_.recv(c->fd, c->id());
         return;
       }
-      stats_->accept_errors.add();
-      if (now_ms_ - last_accept_log_ms_ >= 1000) {
-        last_accept_log_ms_ = now_ms_;
-        LOG_ERROR("shard %d: accept failed: %s (pausing accepts briefly)", id_, strerror(-e.res));
-      }
+      on_accept_error(-e.res);
       return;
     }
     case Op::kRecv: {

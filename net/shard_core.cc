@@ -47,6 +47,11 @@ Conn* ShardCore::accept(int fd) {
   if (n >= cfg_.max_clients) {
     shared_->clients.fetch_sub(1, std::memory_order_relaxed);
     stats_->rejected_max_clients.add();
+    if (refusing_clients_.hit(now_ms_)) {
+      LOG_WARN("shard %d: max clients (%zu) reached: refusing new connections with \"-ERR max "
+               "number of clients reached\" (logged once; INFO rejected_connections counts them)",
+               id_, cfg_.max_clients);
+    }
     static constexpr char kMsg[] = "-ERR max number of clients reached\r\n";
     ssize_t w = ::send(fd, kMsg, sizeof(kMsg) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
     (void)w;
@@ -76,6 +81,33 @@ Conn* ShardCore::accept(int fd) {
   stats_->clients.set(live_);
   stats_->connections_accepted.add();
   return c;
+}
+
+void ShardCore::on_accept_error(int err) {
+  stats_->accept_errors.add();
+  if (accept_failing_.hit(now_ms_)) {
+    LOG_ERROR("shard %d: accept failed: %s; pausing accepts briefly until it clears (logged once; "
+              "INFO accept_errors counts them)", id_, strerror(err));
+  }
+}
+
+void ShardCore::end_episodes() {
+  constexpr int64_t kQuietMs = 1000;
+  if (accept_failing_.end_if_quiet(now_ms_, kQuietMs)) {
+    LOG_OK("shard %d: accepting again (%llu failed accepts over %lld ms)", id_,
+           static_cast<unsigned long long>(accept_failing_.count()),
+           static_cast<long long>(accept_failing_.duration_ms()));
+  }
+  if (refusing_clients_.end_if_quiet(now_ms_, kQuietMs)) {
+    LOG_OK("shard %d: no longer refusing connections (%llu refused at max clients over %lld ms)", id_,
+           static_cast<unsigned long long>(refusing_clients_.count()),
+           static_cast<long long>(refusing_clients_.duration_ms()));
+  }
+  if (queued_.bytes <= queued_cap_ && shedding_for_cap_.end_if_quiet(now_ms_, kQuietMs)) {
+    LOG_OK("shard %d: queued output back under the cap (%llu pushes met it over %lld ms; now %zu bytes "
+           "queued)", id_, static_cast<unsigned long long>(shedding_for_cap_.count()),
+           static_cast<long long>(shedding_for_cap_.duration_ms()), queued_.bytes);
+  }
 }
 
 void ShardCore::free_conn(Conn* c) {
@@ -155,6 +187,7 @@ void ShardCore::on_input(Conn* c, const char* data, size_t n) {
 void ShardCore::reap_stalled() {
   if (now_ms_ < next_reap_ms_) return;
   next_reap_ms_ = now_ms_ + 1000;
+  end_episodes();
   const int64_t idle_ms = static_cast<int64_t>(cfg_.idle_timeout_s) * 1000;
   const int64_t request_ms = static_cast<int64_t>(cfg_.request_timeout_s) * 1000;
   if (idle_ms <= 0 && request_ms <= 0) return;
@@ -366,7 +399,15 @@ __attribute__((noinline)) bool ShardCore::admit_overflow(Conn* c, Overflow why, 
     case Overflow::kHard: stats_->overflow_hard.add(); break;
     case Overflow::kSoft: stats_->overflow_soft.add(); break;
     case Overflow::kMessages: stats_->overflow_messages.add(); break;
-    case Overflow::kTotalCap: stats_->overflow_cap.add(); break;
+    case Overflow::kTotalCap:
+      stats_->overflow_cap.add();
+      if (shedding_for_cap_.hit(now_ms_)) {
+        LOG_WARN("shard %d: queued output reached its share of --max-queued-bytes (%zu of %zu bytes): "
+                 "subscribers that are behind get policy %s (logged once; INFO overflow_total_cap "
+                 "counts them)", id_, queued_.bytes, queued_cap_,
+                 std::string(policy_name(cfg_.output.policy)).c_str());
+      }
+      break;
     case Overflow::kNone: return true;
   }
   switch (cfg_.output.policy) {

@@ -9,9 +9,11 @@
 #include <cstdint>
 #include <memory>
 #include <span>
+#include <string>
 #include <string_view>
 #include <vector>
 
+#include "core/episode.h"
 #include "core/message.h"
 #include "core/outbound_queue.h"
 #include "core/qsbr.h"
@@ -33,6 +35,8 @@ class ShardCore {
 
   // A new socket: a connection, or null if it was refused (max clients).
   Conn* accept(int fd);
+  // accept failed (EMFILE, ENFILE, ENOBUFS...): counted, logged once per episode.
+  void on_accept_error(int err);
   Conn* lookup(uint64_t id) {
     uint32_t slot = static_cast<uint32_t>(id);
     if (slot >= conns_.size() || !conns_[slot] || conns_[slot]->gen != (id >> 32)) return nullptr;
@@ -48,7 +52,7 @@ class ShardCore {
   void retry_blocked();
   void retry_backoff();
   // Once a second: closes clients idle past --idle-timeout and clients whose command has stayed
-  // incomplete past --request-timeout.
+  // incomplete past --request-timeout, and logs the end of quiet episodes.
   void reap_stalled();
   bool publish_mailboxes();  // end of iteration: push returns, make batches visible, wake peers
   bool mailboxes_idle();     // before sleeping: true when no inbound ring has items
@@ -120,6 +124,8 @@ class ShardCore {
   size_t queued_cap_;
   int64_t now_ms_ = 0;
   int64_t next_reap_ms_ = 0;
+  // Logged once when they begin and once when they end (after a quiet second).
+  Episode accept_failing_, refusing_clients_, shedding_for_cap_;
   int64_t auth_window_ms_ = 0;   // the second auth_window_failures_ counts in
   int auth_window_failures_ = 0;
   bool shutting_down_ = false;
@@ -140,10 +146,13 @@ class ShardCore {
   void push_message(Conn* c, std::string_view header, Hold* h, std::string_view body);
   bool admit_overflow(Conn* c, Overflow why, size_t len);
   void maybe_pause_input(Conn* c);
+  void end_episodes();
 
   // Commands (commands.cc).
   void cmd_subscribe(Conn* c, TopicKind kind, std::span<const std::string_view> args);
   void cmd_unsubscribe(Conn* c, TopicKind kind, std::span<const std::string_view> args);
+  // Why `name` may not be subscribed by `c` (a per-client limit), or empty.
+  std::string subscription_refusal(const Conn* c, TopicKind kind, std::string_view name) const;
   void cmd_pubsub(Conn* c, std::span<const std::string_view> args);
   void cmd_hello(Conn* c, std::span<const std::string_view> args);
   void cmd_client(Conn* c, std::span<const std::string_view> args);

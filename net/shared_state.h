@@ -40,7 +40,7 @@ struct alignas(64) ShardStats {
   // Delivery accounting (see DeliveryTotals).
   Counter due, sent, discarded, queued_pushes;
   Counter protocol_errors, query_buffer_closes, send_errors, blocked_on_mailbox;
-  Counter idle_timeouts, request_timeouts, auth_failures, auth_closes;
+  Counter idle_timeouts, request_timeouts, auth_failures, auth_closes, subscriptions_refused;
   Counter queued_bytes, channels, patterns, shard_channels;
   // Backend counters, copied once per iteration.
   Counter sendmsg_calls, recv_calls, wait_calls, ctl_calls, sends_submitted, sends_completed,

@@ -56,6 +56,11 @@ int main(int argc, char** argv) {
   flags.add_int("tcp-keepalive", &cfg.tcp_keepalive_s, "TCP keepalive idle seconds on client sockets, to find half-open peers (0: off)");
   flags.add_string("requirepass", &cfg.requirepass, "password clients must AUTH with (default user); empty: none");
   flags.add_bool("protected-mode", &cfg.protected_mode, "refuse to listen on a non-loopback address without --requirepass");
+  flags.add_size("max-channels-per-client", &cfg.max_channels_per_client, "channels (and shard channels) one client may subscribe to");
+  flags.add_size("max-patterns-per-client", &cfg.max_patterns_per_client, "patterns one client may subscribe to");
+  flags.add_size("max-channel-len", &cfg.max_channel_len, "longest channel name a client may subscribe to");
+  flags.add_size("max-pattern-len", &cfg.max_pattern_len, "longest pattern a client may subscribe to");
+  flags.add_size("max-pattern-wildcards", &cfg.max_pattern_wildcards, "most wildcards ('*' runs, '?', '[...]') in one pattern");
   flags.add_int("shutdown-timeout-ms", &cfg.shutdown_timeout_ms, "how long shutdown waits to flush queued output");
   flags.add_string("log-level", &log_level, "debug|info|warn|error");
   int exit_code = 0;

@@ -317,6 +317,8 @@ def main():
             with_redis_cli(port, label)
             with_redis_benchmark(port, label)
             with_ioredis(port, label)
+        ok, detail = local_servers.deliveries_balanced(fport)
+        check("fanoutd delivery accounting adds up", ok, detail)
         fproc.send_signal(signal.SIGTERM)
         check("fanoutd exits 0 on SIGTERM", fproc.wait(timeout=15) == 0)
     finally:

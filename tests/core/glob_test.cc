@@ -50,5 +50,21 @@ TEST(Glob, AdversarialPatternsFinish) {
   EXPECT_FALSE(glob_match("*?*?*?*?*?*?*?*?*?*?b", subject));
 }
 
+TEST(GlobWildcardsTest, CountsStarRunsQuestionMarksAndSets) {
+  EXPECT_EQ(glob_wildcards(""), 0u);
+  EXPECT_EQ(glob_wildcards("news.sports"), 0u);
+  EXPECT_EQ(glob_wildcards("news.*"), 1u);
+  EXPECT_EQ(glob_wildcards("***"), 1u);  // a run of stars is one
+  EXPECT_EQ(glob_wildcards("*a*a*a*a*b"), 5u);
+  EXPECT_EQ(glob_wildcards("h?llo"), 1u);
+  EXPECT_EQ(glob_wildcards("h[ae]llo"), 1u);
+  EXPECT_EQ(glob_wildcards("h[*?]llo"), 1u);  // wildcards inside a set are members
+  EXPECT_EQ(glob_wildcards("h[^a-z]*"), 2u);
+  EXPECT_EQ(glob_wildcards("a\\*b\\?c\\[d"), 0u);  // escaped: literals
+  EXPECT_EQ(glob_wildcards("[a\\]b]*"), 2u);  // an escaped ']' stays in the set
+  EXPECT_EQ(glob_wildcards("x[abc"), 1u);  // an unclosed set runs to the end
+  EXPECT_EQ(glob_wildcards("x\\"), 0u);  // a trailing backslash
+}
+
 }  // namespace
 }  // namespace fanout

@@ -48,3 +48,53 @@ def start_fanoutd(binary, backend, args=(), **popen_kw):
         print(f"SKIPPED: {backend} backend: {log.strip()}", flush=True)
         sys.exit(0)
     raise SystemExit(f"fanoutd did not start: {line!r} {log!r}")
+
+
+def info(port, section="everything", timeout=5):
+    """fanoutd's (or Redis's) INFO as a dict of its fields, over a raw socket."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    try:
+        body = section.encode()
+        s.sendall(b"*2\r\n$4\r\nINFO\r\n$%d\r\n%s\r\n" % (len(body), body))
+        data = b""
+        while b"\r\n" not in data:
+            chunk = s.recv(65536)
+            if not chunk:
+                raise OSError("INFO: connection closed")
+            data += chunk
+        header, rest = data.split(b"\r\n", 1)
+        if not header.startswith(b"$"):
+            raise OSError(f"INFO: unexpected reply {header!r}")
+        size = int(header[1:])
+        while len(rest) < size + 2:
+            chunk = s.recv(65536)
+            if not chunk:
+                raise OSError("INFO: connection closed")
+            rest += chunk
+    finally:
+        s.close()
+    fields = {}
+    for line in rest[:size].decode().splitlines():
+        if ":" in line and not line.startswith("#"):
+            k, v = line.split(":", 1)
+            fields[k] = int(v) if v.lstrip("-").isdigit() else v
+    return fields
+
+
+def deliveries_balanced(port, timeout=10):
+    """fanoutd's delivery accounting: every push owed to a subscriber was sent, dropped by
+    policy, discarded with its connection, or is still queued, exactly once. Polls until the
+    shards are quiescent enough for INFO's snapshot to add up (or `timeout` s). Returns
+    (ok, detail)."""
+    end = time.time() + timeout
+    while True:
+        f = info(port)
+        parts = [f["deliveries_sent"], f["dropped_newest"], f["dropped_oldest"],
+                 f["deliveries_discarded"], f["deliveries_queued"]]
+        detail = ("deliveries_due {} vs sent {} + dropped_newest {} + dropped_oldest {} + "
+                  "discarded {} + queued {}".format(f["deliveries_due"], *parts))
+        if f["deliveries_due"] == sum(parts):
+            return True, detail
+        if time.time() > end:
+            return False, detail
+        time.sleep(0.05)
