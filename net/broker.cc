@@ -1,6 +1,11 @@
 #include "net/broker.h"
 
+#include <fcntl.h>
 #include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <vector>
 
 #include "net/epoll_backend.h"
 #include "net/io_uring_backend.h"
@@ -9,6 +14,32 @@
 #include "net/socket.h"
 
 namespace fanout {
+
+namespace {
+
+bool read_file(const std::string& path, std::string* out, std::string* err) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    *err = "cannot open " + path + ": " + strerror(errno);
+    return false;
+  }
+  char buf[65536];
+  ssize_t n;
+  while ((n = ::read(fd, buf, sizeof(buf))) > 0) out->append(buf, static_cast<size_t>(n));
+  int e = errno;
+  ::close(fd);
+  if (n < 0) {
+    *err = "cannot read " + path + ": " + strerror(e);
+    return false;
+  }
+  return true;
+}
+
+bool is_loopback(const std::string& host) {
+  return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
+}
+
+}  // namespace
 
 Broker::Broker(const ServerConfig& cfg) : cfg_(cfg) {
   nshards_ = cfg_.shards > 0 ? cfg_.shards : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
@@ -19,29 +50,56 @@ Broker::~Broker() {
   join();
 }
 
-std::string Broker::endpoint() const { return format_endpoint(cfg_.bind, port_); }
-
-namespace {
-
-bool is_loopback(const std::string& host) {
-  return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
-}
-
-}  // namespace
-
-bool Broker::start(std::string* err) {
-  // Redis's protected mode, made strict: a relay open to the network with no password is a
-  // mistake far more often than a choice, so it needs saying explicitly.
-  if (!is_loopback(cfg_.bind) && cfg_.requirepass.empty() && cfg_.protected_mode) {
-    *err = "refusing to listen on " + cfg_.bind +
-           " without authentication: set --requirepass, or pass --protected-mode=false to serve "
-           "anyone who can connect";
+// Users: Redis's default user, then the ACL file, then --acl-rules lines, then --requirepass
+// (which sets the default user's password, and so cannot be combined with a file that
+// configures the default user).
+bool Broker::build_acl(Acl* acl, std::string* err) {
+  std::vector<std::string> notes;
+  std::string text, why;
+  if (!cfg_.aclfile.empty()) {
+    if (!read_file(cfg_.aclfile, &text, err)) return false;
+    if (!acl->load(text, &why, &notes)) {
+      *err = "ACL file " + cfg_.aclfile + ": " + why;
+      return false;
+    }
+  }
+  if (!acl->load(cfg_.acl_rules, &why, &notes)) {
+    *err = "ACL rules: " + why;
     return false;
   }
-  if (!is_loopback(cfg_.bind) && cfg_.requirepass.empty()) {
+  for (const std::string& n : notes) LOG_INFO("ACL: %s", n.c_str());
+  if (!cfg_.requirepass.empty()) {
+    const AclUser* d = acl->find("default");
+    if (!d->nopass || !d->enabled || !d->all_rights) {
+      *err = "--requirepass sets the default user's password, but the ACL file configures the default user: set it there";
+      return false;
+    }
+    if (!acl->set_user("default", std::vector<std::string>{"resetpass", ">" + cfg_.requirepass}, err, &notes)) return false;
+  }
+  if (acl->users() > 1) LOG_INFO("ACL: %zu users", acl->users());
+  return true;
+}
+
+std::string Broker::endpoint() const { return format_endpoint(cfg_.bind, port_); }
+
+
+bool Broker::start(std::string* err) {
+  Acl acl(server_acl_catalog());
+  if (!build_acl(&acl, err)) return false;
+  // Redis's protected mode, made strict: a relay open to the network with no password is a
+  // mistake far more often than a choice, so it needs saying explicitly.
+  const bool open = acl.initial_user() != nullptr;  // clients are signed in without a password
+  if (!is_loopback(cfg_.bind) && open && cfg_.protected_mode) {
+    *err = "refusing to listen on " + cfg_.bind +
+           " without authentication: set --requirepass (or --aclfile with a password for the "
+           "default user, or the default user off), or pass --protected-mode=false to serve anyone "
+           "who can connect";
+    return false;
+  }
+  if (!is_loopback(cfg_.bind) && open) {
     LOG_WARN("protected mode is off: %s accepts unauthenticated clients from the network", cfg_.bind.c_str());
   }
-  shared_ = std::make_unique<SharedState>(cfg_, nshards_);
+  shared_ = std::make_unique<SharedState>(cfg_, nshards_, std::move(acl));
   shared_->start_ms = monotonic_ms();
   int port = cfg_.port;
   for (int i = 0; i < nshards_; ++i) {

@@ -37,6 +37,7 @@ class Broker {
  private:
   template <class Backend>
   bool start_shards(std::string* err);
+  bool build_acl(Acl* acl, std::string* err);
 
   ServerConfig cfg_;
   int nshards_;

@@ -18,27 +18,74 @@ namespace {
 enum class Cmd {
   kUnknown, kPublish, kSPublish, kSubscribe, kUnsubscribe, kPSubscribe, kPUnsubscribe,
   kSSubscribe, kSUnsubscribe, kPubsub, kPing, kEcho, kQuit, kReset, kHello, kAuth, kSelect,
-  kClient, kInfo, kConfig, kCommand,
+  kClient, kInfo, kConfig, kCommand, kAcl,
 };
+
+// What ACL rules can grant: every command, and every subcommand of those that have them, in
+// Redis 7.0's categories.
+constexpr uint32_t kPubsubFast = kAclPubsub | kAclFast, kPubsubSlow = kAclPubsub | kAclSlow,
+                   kConnFast = kAclConnection | kAclFast, kConnSlow = kAclConnection | kAclSlow,
+                   kAdmin = kAclAdmin | kAclSlow | kAclDangerous;
+constexpr AclCommandInfo kAclCatalog[] = {
+    {"publish", kPubsubFast},        {"spublish", kPubsubFast},
+    {"subscribe", kPubsubSlow},      {"unsubscribe", kPubsubSlow},
+    {"psubscribe", kPubsubSlow},     {"punsubscribe", kPubsubSlow},
+    {"ssubscribe", kPubsubSlow},     {"sunsubscribe", kPubsubSlow},
+    {"pubsub|channels", kPubsubSlow}, {"pubsub|numsub", kPubsubSlow},
+    {"pubsub|numpat", kPubsubSlow},  {"pubsub|shardchannels", kPubsubSlow},
+    {"pubsub|shardnumsub", kPubsubSlow}, {"pubsub|help", kAclSlow},
+    {"ping", kConnFast},             {"echo", kConnFast},
+    {"select", kConnFast},           {"client|id", kConnSlow},
+    {"client|setname", kConnSlow},   {"client|getname", kConnSlow},
+    {"client|setinfo", kConnSlow},   {"client|info", kConnSlow},
+    {"client|no-evict", kConnSlow | kAclAdmin | kAclDangerous},
+    {"client|no-touch", kConnSlow},  {"client|reply", kConnSlow},
+    {"info", kAclSlow | kAclDangerous}, {"config|get", kAdmin},
+    {"config|resetstat", kAdmin},    {"command|count", kConnSlow},
+    {"command|docs", kConnSlow},     {"command|info", kConnSlow},
+    {"command|list", kConnSlow},     {"acl|whoami", kAclSlow},
+};
+
+constexpr int acl_index(std::string_view name) {
+  for (size_t i = 0; i < std::size(kAclCatalog); ++i) {
+    if (kAclCatalog[i].name == name) return static_cast<int>(i);
+  }
+  return -1;
+}
+// CmdSpec::acl for commands that are always allowed (signing in and out), and for commands
+// whose right is per subcommand.
+constexpr int kAclExempt = -1, kAclBySubcommand = -2;
 
 struct CmdSpec {
   std::string_view name;
   Cmd cmd;
   int arity;  // Redis convention: N exact, -N at least N
   bool pubsub_ok;  // allowed in RESP2 subscribed mode
+  int acl;         // index in kAclCatalog, or kAclExempt / kAclBySubcommand
 };
 
 constexpr CmdSpec kCommands[] = {
-    {"publish", Cmd::kPublish, 3, false},       {"spublish", Cmd::kSPublish, 3, false},
-    {"subscribe", Cmd::kSubscribe, -2, true},   {"unsubscribe", Cmd::kUnsubscribe, -1, true},
-    {"psubscribe", Cmd::kPSubscribe, -2, true}, {"punsubscribe", Cmd::kPUnsubscribe, -1, true},
-    {"ssubscribe", Cmd::kSSubscribe, -2, true}, {"sunsubscribe", Cmd::kSUnsubscribe, -1, true},
-    {"pubsub", Cmd::kPubsub, -2, false},        {"ping", Cmd::kPing, -1, true},
-    {"echo", Cmd::kEcho, 2, false},             {"quit", Cmd::kQuit, -1, true},
-    {"reset", Cmd::kReset, 1, true},            {"hello", Cmd::kHello, -1, false},
-    {"auth", Cmd::kAuth, -2, false},            {"select", Cmd::kSelect, 2, false},
-    {"client", Cmd::kClient, -2, false},        {"info", Cmd::kInfo, -1, false},
-    {"config", Cmd::kConfig, -2, false},        {"command", Cmd::kCommand, -1, false},
+    {"publish", Cmd::kPublish, 3, false, acl_index("publish")},
+    {"spublish", Cmd::kSPublish, 3, false, acl_index("spublish")},
+    {"subscribe", Cmd::kSubscribe, -2, true, acl_index("subscribe")},
+    {"unsubscribe", Cmd::kUnsubscribe, -1, true, acl_index("unsubscribe")},
+    {"psubscribe", Cmd::kPSubscribe, -2, true, acl_index("psubscribe")},
+    {"punsubscribe", Cmd::kPUnsubscribe, -1, true, acl_index("punsubscribe")},
+    {"ssubscribe", Cmd::kSSubscribe, -2, true, acl_index("ssubscribe")},
+    {"sunsubscribe", Cmd::kSUnsubscribe, -1, true, acl_index("sunsubscribe")},
+    {"pubsub", Cmd::kPubsub, -2, false, kAclBySubcommand},
+    {"ping", Cmd::kPing, -1, true, acl_index("ping")},
+    {"echo", Cmd::kEcho, 2, false, acl_index("echo")},
+    {"quit", Cmd::kQuit, -1, true, kAclExempt},
+    {"reset", Cmd::kReset, 1, true, kAclExempt},
+    {"hello", Cmd::kHello, -1, false, kAclExempt},
+    {"auth", Cmd::kAuth, -2, false, kAclExempt},
+    {"select", Cmd::kSelect, 2, false, acl_index("select")},
+    {"client", Cmd::kClient, -2, false, kAclBySubcommand},
+    {"info", Cmd::kInfo, -1, false, acl_index("info")},
+    {"config", Cmd::kConfig, -2, false, kAclBySubcommand},
+    {"command", Cmd::kCommand, -1, false, kAclBySubcommand},
+    {"acl", Cmd::kAcl, -2, false, kAclBySubcommand},
 };
 
 bool iequals(std::string_view a, std::string_view b) {
@@ -107,6 +154,51 @@ ClientSubs* subs_of(Conn* c, TopicKind kind) {
 
 }  // namespace
 
+std::span<const AclCommandInfo> server_acl_catalog() { return kAclCatalog; }
+
+namespace {
+
+// Why the user may not run this command (Redis's NOPERM), or empty. The command's own right
+// first, then its channels.
+std::string acl_refusal(const AclUser& u, const CmdSpec& spec, std::span<const std::string_view> args) {
+  int right = spec.acl;
+  std::string full;
+  if (right == kAclBySubcommand) {
+    if (spec.cmd == Cmd::kCommand && args.size() == 1) {
+      right = acl_index("command|list");  // bare COMMAND lists commands
+      full = "command";
+    } else if (args.size() >= 2) {
+      full = std::string(spec.name) + "|" + std::string(args[1]);
+      for (char& ch : full) {
+        if (ch >= 'A' && ch <= 'Z') ch = static_cast<char>(ch + 32);
+      }
+      right = acl_index(full);  // an unknown subcommand: the command's own error follows
+    }
+  }
+  if (right >= 0 && !u.can_run(static_cast<size_t>(right))) {
+    return sanitize("NOPERM this user has no permissions to run the '" +
+                    (full.empty() ? std::string(spec.name) : full) + "' command");
+  }
+  if (u.all_channels) return {};
+  size_t first = 1, last = 0;  // the arguments that name channels (or patterns)
+  switch (spec.cmd) {
+    case Cmd::kPublish:
+    case Cmd::kSPublish: last = 1; break;
+    case Cmd::kSubscribe:
+    case Cmd::kSSubscribe:
+    case Cmd::kPSubscribe: last = args.size() - 1; break;
+    default: break;
+  }
+  for (size_t i = first; i <= last; ++i) {
+    if (!u.can_access(args[i], spec.cmd == Cmd::kPSubscribe)) {
+      return "NOPERM this user has no permissions to access one of the channels used as arguments";
+    }
+  }
+  return {};
+}
+
+}  // namespace
+
 bool ShardCore::execute(Conn* c, std::span<const std::string_view> args) {
   const CmdSpec* spec = find_command(args[0]);
   if (spec == nullptr) {
@@ -118,10 +210,16 @@ bool ShardCore::execute(Conn* c, std::span<const std::string_view> args) {
     reply_error(c, wrong_args(spec->name));
     return true;
   }
-  if (!c->authenticated && spec->cmd != Cmd::kAuth && spec->cmd != Cmd::kHello &&
-      spec->cmd != Cmd::kQuit && spec->cmd != Cmd::kReset) {
+  if (c->user == nullptr && spec->acl != kAclExempt) {
     reply_error(c, "NOAUTH Authentication required.");
     return true;
+  }
+  if (spec->acl != kAclExempt && !c->user->all_rights) {
+    if (std::string refusal = acl_refusal(*c->user, *spec, args); !refusal.empty()) {
+      stats_->acl_denied.add();
+      reply_error(c, refusal);
+      return true;
+    }
   }
   if (c->proto == 2 && c->pubsub_mode() && !spec->pubsub_ok) {
     reply_error(c, "ERR Can't execute '" + std::string(spec->name) +
@@ -169,7 +267,7 @@ bool ShardCore::execute(Conn* c, std::span<const std::string_view> args) {
     case Cmd::kAuth:
       if (argc > 3) {
         reply_error(c, wrong_args("auth"));
-      } else if (argc == 2 && cfg_.requirepass.empty()) {
+      } else if (argc == 2 && shared_->acl.find("default")->nopass) {
         reply_error(c, "ERR AUTH <password> called without any password configured for the "
                        "default user. Are you sure your configuration is correct?");
       } else if (check_auth(c, argc == 3 ? args[1] : "default", args[argc - 1])) {
@@ -210,6 +308,15 @@ bool ShardCore::execute(Conn* c, std::span<const std::string_view> args) {
         resp::map(c->out, 0, c->proto);
       } else {
         resp::array(c->out, 0);
+      }
+      break;
+    case Cmd::kAcl:
+      if (iequals(args[1], "whoami") && argc == 2) {
+        resp::bulk(c->out, c->user->name);
+      } else if (iequals(args[1], "whoami")) {
+        reply_error(c, wrong_args("acl|whoami"));
+      } else {
+        reply_error(c, "ERR unknown subcommand '" + sanitize(std::string(args[1])) + "'. Try ACL HELP.");
       }
       break;
     case Cmd::kUnknown: break;
@@ -398,7 +505,7 @@ void ShardCore::cmd_hello(Conn* c, std::span<const std::string_view> args) {
       return;
     }
   }
-  if (!c->authenticated) {
+  if (c->user == nullptr) {
     reply_error(c, "NOAUTH HELLO must be called with the client already authenticated, otherwise the "
                    "HELLO AUTH <user> <pass> option can be used to authenticate the client and select "
                    "the RESP protocol version at the same time");
@@ -441,6 +548,7 @@ void ShardCore::cmd_client(Conn* c, std::span<const std::string_view> args) {
     resp::simple(c->out, "OK");
   } else if (iequals(sub, "info")) {
     std::string s = "id=" + std::to_string(c->client_id) + " name=" + c->name +
+                    " user=" + (c->user ? c->user->name : std::string()) +
                     " age=" + std::to_string((now_ms_ - c->created_ms) / 1000) +
                     " sub=" + std::to_string(c->channels.size()) +
                     " psub=" + std::to_string(c->patterns.size()) +
@@ -456,17 +564,10 @@ void ShardCore::cmd_client(Conn* c, std::span<const std::string_view> args) {
 }
 
 bool ShardCore::check_auth(Conn* c, std::string_view user, std::string_view pass) {
-  // With no password, the default user takes any; otherwise compare in time independent of
-  // where the strings differ.
-  const std::string& want = cfg_.requirepass;
-  bool ok = user == "default";
-  if (ok && !want.empty()) {
-    unsigned diff = pass.size() == want.size() ? 0u : 1u;
-    for (size_t i = 0; i < pass.size(); ++i) diff |= static_cast<unsigned char>(pass[i] ^ want[i % want.size()]);
-    ok = diff == 0;
-  }
-  if (ok) {
-    c->authenticated = true;
+  // Passwords are compared as SHA-256 digests, in time independent of where they differ.
+  const AclUser* u = shared_->acl.find(user);
+  if (u && u->enabled && u->check_password(pass)) {
+    c->user = u;
     return true;
   }
   reply_error(c, "WRONGPASS invalid username-password pair or user is disabled.");
@@ -492,7 +593,7 @@ bool ShardCore::check_auth(Conn* c, std::string_view user, std::string_view pass
 
 void ShardCore::cmd_reset(Conn* c) {
   unsubscribe_all(c);
-  c->authenticated = cfg_.requirepass.empty();  // as Redis: RESET signs the client out
+  c->user = shared_->acl.initial_user();  // as Redis: RESET signs the client out
   c->proto = 2;
   c->name.clear();
   resp::simple(c->out, "RESET");
@@ -585,6 +686,7 @@ void ShardCore::cmd_info(Conn* c, std::span<const std::string_view> args) {
     line("auth_failures", sum(&ShardStats::auth_failures));
     line("auth_failure_closes", sum(&ShardStats::auth_closes));
     line("subscriptions_refused", sum(&ShardStats::subscriptions_refused));
+    line("acl_denied", sum(&ShardStats::acl_denied));
     line("send_errors", sum(&ShardStats::send_errors));
     line("blocked_on_mailbox", sum(&ShardStats::blocked_on_mailbox));
     o += "\r\n";

@@ -30,6 +30,8 @@ struct ServerConfig {
   int request_timeout_s = 60;  // close a client whose command stays incomplete this long (slowloris)
   int tcp_keepalive_s = 300;
   std::string requirepass;     // AUTH password for the default user (empty: none, as in Redis)
+  std::string aclfile;         // users and rights, Redis ACL file syntax (read at start)
+  std::string acl_rules;       // more ACL file lines, applied after aclfile (tests, embedding)
   bool protected_mode = true;  // refuse a non-loopback bind without requirepass
   // Per connection, so one client cannot make every PUBLISH expensive or hold unbounded memory.
   size_t max_channels_per_client = 100'000;  // channels + shard channels subscribed

@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <string>
 
+#include "core/acl.h"
 #include "core/backpressure.h"
 #include "core/outbound_queue.h"
 #include "core/resp_parser.h"
@@ -60,7 +61,7 @@ struct Conn {
   int64_t last_input_ms = 0;    // for --idle-timeout
   int64_t partial_since_ms = -1;  // when the buffered, incomplete command began (-1: none)
   uint64_t commands = 0;          // commands executed
-  bool authenticated = true;      // false until AUTH when --requirepass is set
+  const AclUser* user = nullptr;  // signed in as; null until AUTH when the default user needs one
   int auth_failures = 0;
 };
 

@@ -76,7 +76,7 @@ Conn* ShardCore::accept(int fd) {
   c->client_id = shared_->next_client_id.fetch_add(1, std::memory_order_relaxed);
   c->created_ms = now_ms_;
   c->last_input_ms = now_ms_;
-  c->authenticated = cfg_.requirepass.empty();
+  c->user = shared_->acl.initial_user();
   ++live_;
   stats_->clients.set(live_);
   stats_->connections_accepted.add();

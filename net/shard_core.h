@@ -23,6 +23,9 @@
 
 namespace fanout {
 
+// The commands and subcommands ACL rules may name, with their Redis categories.
+std::span<const AclCommandInfo> server_acl_catalog();
+
 class ShardCore {
  public:
   ShardCore(int id, SharedState* shared);

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "core/acl.h"
 #include "core/message.h"
 #include "core/qsbr.h"
 #include "core/spsc_ring.h"
@@ -40,7 +41,7 @@ struct alignas(64) ShardStats {
   // Delivery accounting (see DeliveryTotals).
   Counter due, sent, discarded, queued_pushes;
   Counter protocol_errors, query_buffer_closes, send_errors, blocked_on_mailbox;
-  Counter idle_timeouts, request_timeouts, auth_failures, auth_closes, subscriptions_refused;
+  Counter idle_timeouts, request_timeouts, auth_failures, auth_closes, subscriptions_refused, acl_denied;
   Counter queued_bytes, channels, patterns, shard_channels;
   // Backend counters, copied once per iteration.
   Counter sendmsg_calls, recv_calls, wait_calls, ctl_calls, sends_submitted, sends_completed,
@@ -61,8 +62,8 @@ struct DeliveryTotals {
 };
 
 struct SharedState {
-  SharedState(const ServerConfig& c, int n)
-      : cfg(c), nshards(n), qsbr(n), tables(n, nullptr), stats(n), wake_fds(n, -1) {
+  SharedState(const ServerConfig& c, int n, Acl a)
+      : cfg(c), acl(std::move(a)), nshards(n), qsbr(n), tables(n, nullptr), stats(n), wake_fds(n, -1) {
     for (int i = 0; i < n * n; ++i) {
       rings.emplace_back(i / n == i % n ? nullptr : new SpscRing<MailItem>(c.mailbox_depth));
     }
@@ -70,6 +71,7 @@ struct SharedState {
   SpscRing<MailItem>& ring(int src, int dst) { return *rings[src * nshards + dst]; }
 
   const ServerConfig& cfg;
+  const Acl acl;  // users and their rights, read-only while shards run
   const int nshards;
   Qsbr qsbr;
   std::vector<TopicTable*> tables;

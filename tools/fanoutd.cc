@@ -3,7 +3,9 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <string>
 #include <thread>
 
@@ -13,6 +15,30 @@
 #include "tools/flags.h"
 
 using namespace fanout;
+
+namespace {
+
+// The first line of a file, without its line ending; false with *err if unreadable or empty.
+bool read_first_line(const std::string& path, std::string* out, std::string* err) {
+  std::FILE* f = std::fopen(path.c_str(), "r");
+  if (f == nullptr) {
+    *err = "cannot open " + path + ": " + std::strerror(errno);
+    return false;
+  }
+  char buf[4096];
+  bool got = std::fgets(buf, sizeof(buf), f) != nullptr;
+  std::fclose(f);
+  std::string line = got ? buf : "";
+  while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.pop_back();
+  if (line.empty()) {
+    *err = path + " has no password on its first line";
+    return false;
+  }
+  *out = std::move(line);
+  return true;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   ServerConfig cfg;
@@ -55,6 +81,9 @@ int main(int argc, char** argv) {
   flags.add_int("request-timeout", &cfg.request_timeout_s, "close a client whose command stays incomplete this many seconds (0: never)");
   flags.add_int("tcp-keepalive", &cfg.tcp_keepalive_s, "TCP keepalive idle seconds on client sockets, to find half-open peers (0: off)");
   flags.add_string("requirepass", &cfg.requirepass, "password clients must AUTH with (default user); empty: none");
+  std::string requirepass_file;
+  flags.add_string("requirepass-file", &requirepass_file, "read the default user's password from this file (its first line), keeping it out of the process list");
+  flags.add_string("aclfile", &cfg.aclfile, "users, passwords and rights in Redis ACL file syntax (user <name> on >pass &channel-glob +publish ...)");
   flags.add_bool("protected-mode", &cfg.protected_mode, "refuse to listen on a non-loopback address without --requirepass");
   flags.add_size("max-channels-per-client", &cfg.max_channels_per_client, "channels (and shard channels) one client may subscribe to");
   flags.add_size("max-patterns-per-client", &cfg.max_patterns_per_client, "patterns one client may subscribe to");
@@ -72,6 +101,16 @@ int main(int argc, char** argv) {
     return 2;
   }
   set_log_level(level);
+  if (!requirepass_file.empty()) {
+    if (!cfg.requirepass.empty()) {
+      std::fprintf(stderr, "fanoutd: give --requirepass or --requirepass-file, not both\n");
+      return 2;
+    }
+    if (!read_first_line(requirepass_file, &cfg.requirepass, &err)) {
+      std::fprintf(stderr, "fanoutd: --requirepass-file: %s\n", err.c_str());
+      return 2;
+    }
+  }
   cfg.output.soft_ms = soft_seconds * 1000;
   cfg.request.max_bulk_len = max_bulk;
   cfg.request.max_inline_len = max_inline;

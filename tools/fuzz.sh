@@ -14,7 +14,8 @@ only=${2:-}
 command -v clang++-14 >/dev/null || tools/setup.sh >&2 || exit 1
 
 core="core/resp_parser.cc core/resp_value.cc core/glob.cc core/qsbr.cc core/topic_table.cc
-      core/message.cc core/outbound_queue.cc core/backpressure.cc core/histogram.cc"
+      core/message.cc core/outbound_queue.cc core/backpressure.cc core/histogram.cc core/acl.cc
+      core/sha256.cc"
 net="net/shard_core.cc net/commands.cc net/log.cc net/socket.cc"
 declare -A srcs=(
   [resp_parser_fuzz]="core/resp_parser.cc"

@@ -92,7 +92,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   cfg.output.hard_bytes = 8 * 1024;
   cfg.output.soft_bytes = 0;
   cfg.output.max_messages = 64;
-  SharedState shared(cfg, 1);
+  // Users with partial rights, so AUTH, NOPERM and channel checks are reachable.
+  static const Acl acl = [] {
+    Acl a(server_acl_catalog());
+    std::string err;
+    std::vector<std::string> notes;
+    bool ok = a.load("user pub on >p resetchannels &news.* +publish +ping\n"
+                     "user sub on >s &news.* &a?c +@pubsub -publish -pubsub\n", &err, &notes);
+    FUZZ_CHECK(ok);
+    return a;
+  }();
+  SharedState shared(cfg, 1, acl);
   shared.qsbr.online(0);
   {
     FuzzShard shard(0, &shared);
