@@ -158,26 +158,28 @@ std::span<const AclCommandInfo> server_acl_catalog() { return kAclCatalog; }
 
 namespace {
 
+// The ACL right a command needs, and its Redis full name ("client|id") for errors: for commands
+// with subcommands, the subcommand's. -1 when none applies (exempt, or an unknown subcommand,
+// which the command itself reports).
+int command_right(const CmdSpec& spec, std::span<const std::string_view> args, std::string* full) {
+  *full = std::string(spec.name);
+  if (spec.acl != kAclBySubcommand) return spec.acl;
+  if (spec.cmd == Cmd::kCommand && args.size() == 1) return acl_index("command|list");
+  std::string sub = *full + "|" + std::string(args[1]);
+  for (char& ch : sub) {
+    if (ch >= 'A' && ch <= 'Z') ch = static_cast<char>(ch + 32);
+  }
+  int right = acl_index(sub);
+  if (right >= 0) *full = std::move(sub);
+  return right;
+}
+
 // Why the user may not run this command (Redis's NOPERM), or empty. The command's own right
 // first, then its channels.
-std::string acl_refusal(const AclUser& u, const CmdSpec& spec, std::span<const std::string_view> args) {
-  int right = spec.acl;
-  std::string full;
-  if (right == kAclBySubcommand) {
-    if (spec.cmd == Cmd::kCommand && args.size() == 1) {
-      right = acl_index("command|list");  // bare COMMAND lists commands
-      full = "command";
-    } else if (args.size() >= 2) {
-      full = std::string(spec.name) + "|" + std::string(args[1]);
-      for (char& ch : full) {
-        if (ch >= 'A' && ch <= 'Z') ch = static_cast<char>(ch + 32);
-      }
-      right = acl_index(full);  // an unknown subcommand: the command's own error follows
-    }
-  }
+std::string acl_refusal(const AclUser& u, const CmdSpec& spec, std::span<const std::string_view> args,
+                        int right, const std::string& full) {
   if (right >= 0 && !u.can_run(static_cast<size_t>(right))) {
-    return sanitize("NOPERM this user has no permissions to run the '" +
-                    (full.empty() ? std::string(spec.name) : full) + "' command");
+    return sanitize("NOPERM this user has no permissions to run the '" + full + "' command");
   }
   if (u.all_channels) return {};
   size_t first = 1, last = 0;  // the arguments that name channels (or patterns)
@@ -214,18 +216,23 @@ bool ShardCore::execute(Conn* c, std::span<const std::string_view> args) {
     reply_error(c, "NOAUTH Authentication required.");
     return true;
   }
-  if (spec->acl != kAclExempt && !c->user->all_rights) {
-    if (std::string refusal = acl_refusal(*c->user, *spec, args); !refusal.empty()) {
-      stats_->acl_denied.add();
-      reply_error(c, refusal);
-      return true;
+  const bool subscribed_context = c->proto == 2 && c->pubsub_mode() && !spec->pubsub_ok;
+  if ((spec->acl != kAclExempt && !c->user->all_rights) || subscribed_context) {
+    std::string full;
+    int right = command_right(*spec, args, &full);
+    if (spec->acl != kAclExempt && !c->user->all_rights) {
+      if (std::string refusal = acl_refusal(*c->user, *spec, args, right, full); !refusal.empty()) {
+        stats_->acl_denied.add();
+        reply_error(c, refusal);
+        return true;
+      }
     }
-  }
-  if (c->proto == 2 && c->pubsub_mode() && !spec->pubsub_ok) {
-    reply_error(c, "ERR Can't execute '" + std::string(spec->name) +
+    if (subscribed_context) {
+      reply_error(c, "ERR Can't execute '" + sanitize(full) +
                        "': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are "
                        "allowed in this context");
-    return true;
+      return true;
+    }
   }
   switch (spec->cmd) {
     case Cmd::kPublish:

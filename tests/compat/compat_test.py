@@ -45,12 +45,12 @@ def start_fanoutd(binary, backend):
     return p, port
 
 
-def start_redis():
+def start_redis(extra=()):
     if not shutil.which("redis-server"):
         raise SystemExit("redis-server is missing: run tools/setup.sh")
     port = free_port()
     p = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                          "--appendonly", "no", "--protected-mode", "no"],
+                          "--appendonly", "no", "--protected-mode", "no", *extra],
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     if not wait_port(port):
         p.kill()
@@ -166,6 +166,42 @@ DIFF_CASES = {
     "empty multibulk": [b"*0\r\n*1\r\n$4\r\nPING\r\n"],
     "quit": [mb("SUBSCRIBE", "a"), mb("QUIT")],
     "split command": [b"*2\r\n$4\r\nEC", b"HO\r\n$3\r\nabc\r\n"],
+    "subscribed context names the subcommand": [mb("SUBSCRIBE", "a"), mb("CLIENT", "ID"),
+                                                mb("PUBSUB", "NUMPAT")],
+}
+
+# Users for the ACL differential: both servers load this same file. The default user may only
+# subscribe to public.*; publishers and subscribers get separate rights by channel glob.
+ACL_FILE = """user default on nopass resetchannels &public.* -@all +ping +subscribe +unsubscribe
+user pub on >pubpw resetchannels &news.* +publish +ping
+user sub on #{sub_hash} resetchannels &news.* &alerts +@pubsub -publish -spublish -pubsub +acl|whoami
+user off1 off >offpw +@all allchannels
+user all on >allpw allchannels +@all
+"""
+
+# Each sequence runs on a fresh connection (signed in as the default user); at most two failed
+# AUTHs each, as Fanout closes a client at its third.
+ACL_CASES = {
+    "acl default user": [mb("PING"), mb("ECHO", "x"), mb("PUBLISH", "public.x", "y"),
+                         mb("SUBSCRIBE", "private"), mb("SUBSCRIBE", "public.a", "public.b"),
+                         mb("SUBSCRIBE", "public.c", "private"), mb("UNSUBSCRIBE", "public.a")],
+    "acl publisher": [mb("AUTH", "pub", "pubpw"), mb("PUBLISH", "news.x", "hi"), mb("PUBLISH", "alerts", "hi"),
+                      mb("SPUBLISH", "news.x", "a"), mb("SUBSCRIBE", "news.x"), mb("PSUBSCRIBE", "news.*"),
+                      mb("PUBSUB", "CHANNELS"), mb("PUBSUB", "NUMSUB", "a"), mb("CLIENT", "ID"),
+                      mb("ACL", "WHOAMI"), mb("INFO"), mb("ECHO", "x"), mb("PING")],
+    "acl subscriber": [mb("AUTH", "sub", "subpw"), mb("ACL", "WHOAMI"), mb("PUBLISH", "news.a", "x"),
+                       mb("SUBSCRIBE", "news.a", "other"), mb("PSUBSCRIBE", "news.a*"), mb("PSUBSCRIBE", "*"),
+                       mb("SUBSCRIBE", "news.a", "alerts"), mb("PSUBSCRIBE", "news.*"),
+                       mb("SSUBSCRIBE", "news.z"), mb("SSUBSCRIBE", "elsewhere"), mb("PING"),
+                       mb("UNSUBSCRIBE", "news.a", "alerts"), mb("PUNSUBSCRIBE", "news.*"),
+                       mb("SUNSUBSCRIBE", "news.z")],
+    "acl sign in and out": [mb("AUTH", "off1", "offpw"), mb("AUTH", "pub", "subpw"),
+                            mb("HELLO", "3", "AUTH", "sub", "subpw"), mb("ACL", "WHOAMI"),
+                            mb("AUTH", "pub", "pubpw"), mb("ACL", "WHOAMI"), mb("RESET"),
+                            mb("ACL", "WHOAMI"), mb("PING")],
+    "acl auth with one argument": [mb("AUTH", "x"), mb("AUTH", "nosuch", "x")],
+    "acl errors": [mb("AUTH", "all", "allpw"), mb("ACL", "FOO"), mb("ACL", "WHOAMI", "x"), mb("ACL", "WHOAMI"),
+                   mb("PUBLISH", "anything", "x")],
 }
 
 
@@ -188,6 +224,57 @@ def differential(fport, rport):
             if step in UNSUBSCRIBE_ALL:
                 want[k], got[k] = unordered(want[k]), unordered(got[k])
         check(f"bytes match redis: {name}", got == want, f"\n  fanoutd: {got}\n  redis:   {want}")
+
+
+def acl_differential(binary, backend):
+    """The same ACL file on both servers: every reply, NOPERM and WRONGPASS included, must match
+    Redis's bytes; and redis-py, signed in as separate publisher and subscriber users, must work
+    (and be refused) the same way on both."""
+    import hashlib
+    import tempfile
+    with tempfile.NamedTemporaryFile("w", prefix="fanout-compat-", suffix=".acl", delete=False) as f:
+        f.write(ACL_FILE.format(sub_hash=hashlib.sha256(b"subpw").hexdigest()))
+        path = f.name
+    fproc, fport, _ = local_servers.start_fanoutd(binary, backend, ["--shards", "2", "--log-level", "warn",
+                                                                    "--aclfile", path])
+    rproc, rport = start_redis(["--aclfile", path])
+    try:
+        for name, steps in ACL_CASES.items():
+            want = [normalize(x) for x in exchange(rport, steps)]
+            got = [normalize(x) for x in exchange(fport, steps, [resp_values(w) for w in want])]
+            check(f"bytes match redis: {name}", got == want, f"\n  fanoutd: {got}\n  redis:   {want}")
+        for port, label in ((fport, "fanoutd"), (rport, "redis")):
+            sub = redis.Redis(host="127.0.0.1", port=port, username="sub", password="subpw", socket_timeout=5)
+            pub = redis.Redis(host="127.0.0.1", port=port, username="pub", password="pubpw", socket_timeout=5)
+            ps = sub.pubsub()
+            ps.subscribe("news.a")
+            ps.get_message(timeout=2)
+            check(f"{label} redis-py ACL publisher reaches subscriber", pub.publish("news.a", "hi") == 1)
+            m = ps.get_message(timeout=2)
+            check(f"{label} redis-py ACL message", m and m["data"] == b"hi", m)
+            for what, call in (("publish outside its channels", lambda: pub.publish("alerts", "x")),
+                               ("subscriber publishing", lambda: sub.publish("news.a", "x"))):
+                try:
+                    call()
+                    check(f"{label} redis-py ACL refuses {what}", False, "no error")
+                except redis.exceptions.NoPermissionError:
+                    check(f"{label} redis-py ACL refuses {what}", True)
+            try:
+                redis.Redis(host="127.0.0.1", port=port, username="pub", password="bad").ping()
+                check(f"{label} redis-py wrong password refused", False, "no error")
+            except redis.exceptions.ResponseError as e:  # this redis-py raises WRONGPASS as is
+                check(f"{label} redis-py wrong password refused", str(e).startswith("WRONGPASS"), e)
+            ps.close()
+            sub.close()
+            pub.close()
+        ok, detail = local_servers.deliveries_balanced(fport, auth=("all", "allpw"))
+        check("fanoutd (ACL) delivery accounting adds up", ok, detail)
+    finally:
+        for p in (fproc, rproc):
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        os.unlink(path)
 
 
 def delivery_bytes(fport, rport):
@@ -319,6 +406,7 @@ def main():
             with_ioredis(port, label)
         ok, detail = local_servers.deliveries_balanced(fport)
         check("fanoutd delivery accounting adds up", ok, detail)
+        acl_differential(binary, backend)
         fproc.send_signal(signal.SIGTERM)
         check("fanoutd exits 0 on SIGTERM", fproc.wait(timeout=15) == 0)
     finally:

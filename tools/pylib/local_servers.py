@@ -50,12 +50,25 @@ def start_fanoutd(binary, backend, args=(), **popen_kw):
     raise SystemExit(f"fanoutd did not start: {line!r} {log!r}")
 
 
-def info(port, section="everything", timeout=5):
-    """fanoutd's (or Redis's) INFO as a dict of its fields, over a raw socket."""
+def info(port, section="everything", timeout=5, auth=None):
+    """fanoutd's (or Redis's) INFO as a dict of its fields, over a raw socket; `auth` is a
+    (user, password) to sign in with first."""
     s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
     try:
-        body = section.encode()
-        s.sendall(b"*2\r\n$4\r\nINFO\r\n$%d\r\n%s\r\n" % (len(body), body))
+        def command(*args):
+            out = b"*%d\r\n" % len(args)
+            for a in args:
+                a = a.encode()
+                out += b"$%d\r\n%s\r\n" % (len(a), a)
+            return out
+        if auth:
+            s.sendall(command("AUTH", *auth))
+            ok = b""
+            while not ok.endswith(b"\r\n"):
+                ok += s.recv(1)
+            if ok != b"+OK\r\n":
+                raise OSError(f"INFO: AUTH failed: {ok!r}")
+        s.sendall(command("INFO", section))
         data = b""
         while b"\r\n" not in data:
             chunk = s.recv(65536)
@@ -81,14 +94,14 @@ def info(port, section="everything", timeout=5):
     return fields
 
 
-def deliveries_balanced(port, timeout=10):
+def deliveries_balanced(port, timeout=10, auth=None):
     """fanoutd's delivery accounting: every push owed to a subscriber was sent, dropped by
     policy, discarded with its connection, or is still queued, exactly once. Polls until the
     shards are quiescent enough for INFO's snapshot to add up (or `timeout` s). Returns
     (ok, detail)."""
     end = time.time() + timeout
     while True:
-        f = info(port)
+        f = info(port, auth=auth)
         parts = [f["deliveries_sent"], f["dropped_newest"], f["dropped_oldest"],
                  f["deliveries_discarded"], f["deliveries_queued"]]
         detail = ("deliveries_due {} vs sent {} + dropped_newest {} + dropped_oldest {} + "
