@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets up and runs the whole test suite: plain (optimised), then under ASan+UBSan and under TSan,
-# then each libFuzzer target for FUZZ_SECONDS (default 60) from its seed corpus (tools/fuzz.sh).
+# then the soak's short form (tools/soak.sh, SOAK_SECONDS, default 20), then each libFuzzer
+# target for FUZZ_SECONDS (default 60) from its seed corpus (tools/fuzz.sh).
 # Prints one summary line "N passed, N failed, N skipped cases" and exits non-zero if anything
 # failed.
 #   tools/test.sh            everything
@@ -44,6 +45,14 @@ for cfg in "${configs[@]}"; do
   rm -f "$log"
 done
 if [ "${1:-}" != "--quick" ]; then
+  # The soak's short form: 10,000 subscribers, RSS sampled, every message accounted for.
+  echo "=== soak, ${SOAK_SECONDS:-20} s" >&2
+  if tools/soak.sh --duration "${SOAK_SECONDS:-20}" --rate 200 --out /tmp/fanout-soak-ci >&2; then
+    passed=$((passed + 1))
+  else
+    failed=$((failed + 1))
+    status=1
+  fi
   echo "=== fuzzing, ${FUZZ_SECONDS:-60} s per target" >&2
   if tools/fuzz.sh "${FUZZ_SECONDS:-60}" >&2; then
     passed=$((passed + 1))
