@@ -50,7 +50,7 @@ Broker::~Broker() {
   join();
 }
 
-// Users: Redis's default user, then the ACL file, then --acl-rules lines, then --requirepass
+// Users: Redis's default user, then the ACL file, then ServerConfig::acl_rules, then --requirepass
 // (which sets the default user's password, and so cannot be combined with a file that
 // configures the default user).
 bool Broker::build_acl(Acl* acl, std::string* err) {
@@ -81,7 +81,6 @@ bool Broker::build_acl(Acl* acl, std::string* err) {
 }
 
 std::string Broker::endpoint() const { return format_endpoint(cfg_.bind, port_); }
-
 
 bool Broker::start(std::string* err) {
   Acl acl(server_acl_catalog());

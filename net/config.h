@@ -28,7 +28,7 @@ struct ServerConfig {
   int shutdown_timeout_ms = 5'000;
   int idle_timeout_s = 0;      // close clients silent this long (0: never); subscribers exempt, as in Redis
   int request_timeout_s = 60;  // close a client whose command stays incomplete this long (slowloris)
-  int tcp_keepalive_s = 300;
+  int tcp_keepalive_s = 300;   // keepalive idle seconds on accepted sockets, for half-open peers (0: off)
   std::string requirepass;     // AUTH password for the default user (empty: none, as in Redis)
   std::string aclfile;         // users and rights, Redis ACL file syntax (read at start)
   std::string acl_rules;       // more ACL file lines, applied after aclfile (tests, embedding)

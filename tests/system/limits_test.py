@@ -1,4 +1,4 @@
-"""System limits on the real fanoutd binary, each logged once when it begins and once when it
+"""System limits and secrets on the real fanoutd binary. Limits are logged once when they begin and once when they
 ends, with the server recovering by itself:
 - out of file descriptors: accept must not spin the loop, existing clients keep working, and
   accepting resumes once descriptors free up;
@@ -243,12 +243,50 @@ def queued_bytes_cap(binary, backend):
             p.wait()
 
 
+def password_from_files(binary, backend):
+    """--requirepass-file and --aclfile keep secrets out of the process list; a bad ACL file
+    stops the start with the line at fault."""
+    import tempfile
+    with tempfile.NamedTemporaryFile("w", suffix=".pass", delete=False) as f:
+        f.write("file-secret\n")
+        pass_path = f.name
+    p, port, log_path = local_servers.start_fanoutd(binary, backend, ["--requirepass-file", pass_path])
+    try:
+        with open(f"/proc/{p.pid}/cmdline", "rb") as f:
+            check("password not in the process list", b"file-secret" not in f.read())
+        s = socket.create_connection(("127.0.0.1", port), timeout=5)
+        s.sendall(resp_command("PING"))
+        check("NOAUTH before AUTH", s.recv(100).startswith(b"-NOAUTH"))
+        s.sendall(resp_command("AUTH", "file-secret"))
+        check("AUTH with the password from the file", s.recv(100) == b"+OK\r\n")
+        s.close()
+        stop(p, log_path)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+        os.unlink(pass_path)
+    with tempfile.NamedTemporaryFile("w", suffix=".acl", delete=False) as f:
+        f.write("user ok on >x +@all\nuser bad on +@nosuch\n")
+        acl_path = f.name
+    try:
+        import subprocess
+        r = subprocess.run([binary, "--port", "0", "--backend", backend, "--aclfile", acl_path],
+                           capture_output=True, text=True, timeout=15)
+        check("a bad ACL file stops the start, naming its line",
+              r.returncode == 1 and f"ACL file {acl_path}: line 2: user 'bad': unknown command category" in r.stderr,
+              (r.returncode, r.stderr))
+    finally:
+        os.unlink(acl_path)
+
+
 def main():
     binary = sys.argv[1]
     backend = sys.argv[3] if len(sys.argv) > 3 else "epoll"
     descriptors_exhausted(binary, backend)
     max_clients_storm(binary, backend)
     queued_bytes_cap(binary, backend)
+    password_from_files(binary, backend)
     print(f"{len(PASSED)} passed, {len(FAILED)} failed")
     return 1 if FAILED else 0
 
