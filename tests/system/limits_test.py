@@ -1,11 +1,13 @@
-"""System limits and secrets on the real fanoutd binary. Limits are logged once when they begin and once when they
-ends, with the server recovering by itself:
+"""System limits and secrets on the real fanoutd binary. Each limit is logged once when it
+begins and once when it ends, and the server recovers by itself:
 - out of file descriptors: accept must not spin the loop, existing clients keep working, and
   accepting resumes once descriptors free up;
 - a storm of connections past --max-clients: each refused with Redis's error;
 - the process-wide --max-queued-bytes cap reached by stalled subscribers: pushes to clients that
   are behind are shed by policy, queued memory stays under the cap, a subscriber that keeps up
   loses nothing, and the delivery accounting adds up.
+Secrets: --requirepass-file keeps the password out of the process list, and a bad --aclfile
+stops the start naming its line.
 
 usage: limits_test.py FANOUTD_BINARY [--backend epoll|io_uring]
 """
