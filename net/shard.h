@@ -91,7 +91,7 @@ void Shard<Backend>::on_completion(const Completion& e) {
       if (e.res > 0) {
         on_input(c, e.data, static_cast<size_t>(e.res));
       } else if (e.res == 0) {
-        close_conn(c, "client closed the connection");
+        on_peer_eof(c);
       } else if (e.res != -ECANCELED && e.res != -ENOBUFS && e.res != -EAGAIN) {
         close_conn(c, strerror(-e.res));
       }

@@ -123,6 +123,19 @@ void ShardCore::free_conn(Conn* c) {
   stats_->clients.set(live_);
 }
 
+void ShardCore::on_peer_eof(Conn* c) {
+  if (c->closing) return;
+  if (c->out.empty()) {
+    close_conn(c, "client closed the connection");
+    return;
+  }
+  // A peer that closed outright makes the flush fail (EPIPE), which closes it just the same.
+  // No new messages: a subscriber's queue must drain for the close to come.
+  if (c->pubsub_mode()) unsubscribe_all(c);
+  c->close_after_flush = true;
+  set_want_recv(c, false);
+}
+
 void ShardCore::close_conn(Conn* c, const char* why) {
   if (c->closing) return;
   LOG_DEBUG("shard %d: closing client id=%llu: %s", id_, static_cast<unsigned long long>(c->client_id), why);

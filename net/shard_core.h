@@ -47,6 +47,9 @@ class ShardCore {
   }
   void on_input(Conn* c, const char* data, size_t n);
   void on_sent(Conn* c, int res);
+  // The client shut down its side (or closed): replies it is owed are still sent, then it is
+  // closed. (On io_uring the end of input can arrive in the same batch as the commands before it.)
+  void on_peer_eof(Conn* c);
   // Marks for close; the loop cancels and frees it at the end of the iteration.
   void close_conn(Conn* c, const char* why);
 

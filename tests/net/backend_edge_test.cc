@@ -65,6 +65,47 @@ TEST_P(BackendEdgeTest, StoppedReaderHoldsASendInFlightThenResumesAtTheExactByte
   }
 }
 
+// A client that sends its commands and then shuts down its side (printf ... | nc -N) gets every
+// reply before the server closes: end of input arriving with (or right after) the data it ends
+// must not discard replies still queued. Subscribers that half-close are closed once drained.
+TEST_P(BackendEdgeTest, HalfClosedClientsGetTheirRepliesThenAClose) {
+  start();
+  for (int round = 0; round < 50; ++round) {
+    auto c = client();
+    std::string batch;
+    for (int i = 0; i < 20; ++i) batch += encode_command({"ECHO", std::string(1000, 'a' + i % 26)});
+    batch += encode_command({"PUBLISH", "nobody", "x"});
+    c->send_raw(batch);
+    c->half_close();
+    for (int i = 0; i < 20; ++i) {
+      RespValue v;
+      ASSERT_TRUE(c->read(&v)) << "round " << round << " reply " << i;
+      ASSERT_EQ(v.str, std::string(1000, 'a' + i % 26));
+    }
+    RespValue v;
+    ASSERT_TRUE(c->read(&v)) << "round " << round;
+    EXPECT_EQ(v.integer, 0);
+    EXPECT_TRUE(c->wait_closed(5000)) << "round " << round;
+  }
+  // A subscriber with messages queued: they arrive, then the close, though publishing goes on.
+  auto sub = client(4096);
+  subscribe(*sub, "SUBSCRIBE", "h");
+  auto pub = client();
+  publish_numbered(*pub, "h", 0, 100, 8192);
+  sub->half_close();
+  publish_numbered(*pub, "h", 100, 100, 8192);
+  int got = 0;
+  RespValue v;
+  while (sub->read(&v, 5000)) {
+    ASSERT_TRUE(is_push(v, "message"));
+    ASSERT_EQ(seq_of(v), got);
+    ++got;
+  }
+  EXPECT_GE(got, 100);
+  EXPECT_TRUE(sub->wait_closed(5000));
+  EXPECT_EQ(await_stat("connected_clients", 2), 2);  // pub and the INFO client
+}
+
 TEST_P(BackendEdgeTest, ConnectionsClosedWithSendsInFlightAreFreed) {
   cfg.shards = 2;
   cfg.output.hard_bytes = 64u << 20;

@@ -54,6 +54,8 @@ void TestClient::close() {
   fd_ = -1;
 }
 
+void TestClient::half_close() { ::shutdown(fd_, SHUT_WR); }
+
 void TestClient::reset() {
   struct linger l {1, 0};
   setsockopt(fd_, SOL_SOCKET, SO_LINGER, &l, sizeof(l));

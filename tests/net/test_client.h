@@ -35,6 +35,8 @@ class TestClient {
   bool next_buffered(RespValue* v);
   // Resets with SO_LINGER 0: the server sees ECONNRESET.
   void reset();
+  // shutdown(SHUT_WR): the server sees end of input but can still reply.
+  void half_close();
   void close();
 
  private:
