@@ -60,6 +60,20 @@ if command -v nats-server > /dev/null; then
 else
   echo "FAIL nats-server missing: run tools/setup.sh"; fail=$((fail + 1))
 fi
+# The server's delivery accounting over all the runs above: every push owed was sent, dropped,
+# discarded with its connection or is still queued (polled: INFO reads live shards).
+balanced=no
+for _ in $(seq 50); do
+  info=$(redis-cli -p "$port" INFO backpressure | tr -d '\r')
+  v() { echo "$info" | sed -n "s/^$1://p"; }
+  if [ -n "$(v deliveries_due)" ] && [ "$(v deliveries_due)" -gt 0 ] && \
+     [ "$(v deliveries_due)" -eq $(( $(v deliveries_sent) + $(v dropped_newest) + $(v dropped_oldest) \
+                                     + $(v deliveries_discarded) + $(v deliveries_queued) )) ]; then
+    balanced=yes; break
+  fi
+  sleep 0.1
+done
+if [ "$balanced" = yes ]; then pass=$((pass + 1)); else echo "FAIL delivery accounting: $info"; fail=$((fail + 1)); fi
 # The tool refuses non-loopback targets.
 if "$load" --host 10.0.0.1 --port "$port" --duration 1 > /dev/null 2>&1; then
   echo "FAIL non-loopback target accepted"; fail=$((fail + 1))
