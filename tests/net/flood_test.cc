@@ -69,20 +69,22 @@ TEST_P(FloodTest, ConnectionStormPastMaxClientsLeavesSubscribersReceiving) {
 }
 
 // Reads one subscriber on its own thread, `pause` between reads (0: as fast as it can), not at
-// all until `go` is set, and until the server closes it or it has been quiet for a second.
+// all until `done` is set if it `stalls`, and until the server closes it or, once `done` is set,
+// it has been quiet for a second.
 struct Reader {
   std::unique_ptr<TestClient> client;
   std::chrono::microseconds pause{0};
-  const std::atomic<bool>* go = nullptr;
+  bool stalls = false;
+  const std::atomic<bool>* done = nullptr;  // the publisher has finished
   std::vector<long> seqs;
   bool closed = false;
   std::string error;
 
   void run() {
-    while (go && !go->load()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    while (stalls && !done->load()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
     auto deadline = Clock::now() + std::chrono::seconds(120);
     auto last = Clock::now();
-    while (Clock::now() < deadline && Clock::now() - last < std::chrono::seconds(1)) {
+    while (Clock::now() < deadline && !(done->load() && Clock::now() - last >= std::chrono::seconds(1))) {
       if (!client->fill(100)) {
         closed = true;
         break;
@@ -124,7 +126,8 @@ TEST_P(FloodPolicyTest, FastPublisherSlowSubscribersEveryMessageAccountedFor) {
     readers[i].client = client(stalled ? 4096 : 0);
     subscribe(*readers[i].client, "SUBSCRIBE", "flood");
     if (i >= kFast && !stalled) readers[i].pause = std::chrono::microseconds(2000);
-    if (stalled) readers[i].go = &published_all;
+    readers[i].stalls = stalled;
+    readers[i].done = &published_all;
   }
   std::vector<std::thread> threads;
   for (auto& r : readers) threads.emplace_back([&r] { r.run(); });
