@@ -126,32 +126,25 @@ bool Acl::apply(AclUser* u, std::string_view rule, std::string* err, std::vector
   } else if (r == "resetpass") {
     u->nopass = false;
     u->passwords.clear();
-  } else if (rule[0] == '>' || rule[0] == '<') {
-    Sha256Digest d = sha256(rule.substr(1));
-    auto it = std::find(u->passwords.begin(), u->passwords.end(), d);
-    if (rule[0] == '>') {
-      if (it == u->passwords.end()) u->passwords.push_back(d);
-      u->nopass = false;
-    } else if (it != u->passwords.end()) {
-      u->passwords.erase(it);
-    } else {
-      *err = "no such password to remove ('<...')";
-      return false;
-    }
-  } else if (rule[0] == '#' || rule[0] == '!') {
+  } else if (rule[0] == '>' || rule[0] == '<' || rule[0] == '#' || rule[0] == '!') {
+    // A password in clear ('>' adds, '<' removes) or as its hash ('#' adds, '!' removes).
+    const bool hashed = rule[0] == '#' || rule[0] == '!';
+    const bool add = rule[0] == '>' || rule[0] == '#';
     Sha256Digest d;
-    if (!parse_sha256_hex(rule.substr(1), &d)) {
+    if (!hashed) {
+      d = sha256(rule.substr(1));
+    } else if (!parse_sha256_hex(rule.substr(1), &d)) {
       *err = "'" + std::string(rule.substr(0, 1)) + "' must be followed by a SHA-256 hash of 64 hex digits";
       return false;
     }
     auto it = std::find(u->passwords.begin(), u->passwords.end(), d);
-    if (rule[0] == '#') {
+    if (add) {
       if (it == u->passwords.end()) u->passwords.push_back(d);
       u->nopass = false;
     } else if (it != u->passwords.end()) {
       u->passwords.erase(it);
     } else {
-      *err = "no such password hash to remove ('!...')";
+      *err = hashed ? "no such password hash to remove ('!...')" : "no such password to remove ('<...')";
       return false;
     }
   } else if (r == "allchannels" || rule == "&*") {
