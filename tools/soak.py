@@ -102,9 +102,8 @@ def main():
                     break
                 t = time.time() - start
                 try:
-                    f = local_servers.info(port, "clients")
-                    clients = f.get("connected_clients", 0)
-                    queued = local_servers.info(port, "memory").get("queued_output_bytes", 0)
+                    f = local_servers.info(port)
+                    clients, queued = f.get("connected_clients", 0), f.get("queued_output_bytes", 0)
                 except OSError:
                     clients, queued = -1, -1
                 r = rss_kib(server.pid)

@@ -29,6 +29,7 @@ for _cand in (os.path.join(_here, "..", "..", "tools", "pylib"),
         break
 import local_servers  # noqa: E402
 from local_servers import free_port, wait_port  # noqa: E402
+from local_servers import resp_command as mb  # noqa: E402
 
 PASSED = []
 FAILED = []
@@ -56,14 +57,6 @@ def start_redis(extra=()):
         p.kill()
         raise SystemExit("redis-server did not start")
     return p, port
-
-
-def mb(*args):
-    out = b"*%d\r\n" % len(args)
-    for a in args:
-        a = a.encode() if isinstance(a, str) else a
-        out += b"$%d\r\n%s\r\n" % (len(a), a)
-    return out
 
 
 def resp_values(data):

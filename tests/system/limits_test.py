@@ -24,6 +24,7 @@ for _cand in (os.path.join(_here, "..", "..", "tools", "pylib"),
         sys.path.insert(0, _cand)
         break
 import local_servers  # noqa: E402
+from local_servers import resp_command  # noqa: E402
 
 PASSED, FAILED = [], []
 
@@ -129,14 +130,6 @@ def max_clients_storm(binary, backend):
         if p.poll() is None:
             p.kill()
             p.wait()
-
-
-def resp_command(*args):
-    out = b"*%d\r\n" % len(args)
-    for a in args:
-        a = a if isinstance(a, bytes) else str(a).encode()
-        out += b"$%d\r\n%s\r\n" % (len(a), a)
-    return out
 
 
 class Reader:

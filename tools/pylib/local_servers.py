@@ -50,17 +50,21 @@ def start_fanoutd(binary, backend, args=(), **popen_kw):
     raise SystemExit(f"fanoutd did not start: {line!r} {log!r}")
 
 
+def resp_command(*args):
+    """A command as a RESP array of bulk strings (str, bytes or numbers)."""
+    out = b"*%d\r\n" % len(args)
+    for a in args:
+        a = a if isinstance(a, bytes) else str(a).encode()
+        out += b"$%d\r\n%s\r\n" % (len(a), a)
+    return out
+
+
 def info(port, section="everything", timeout=5, auth=None):
     """fanoutd's (or Redis's) INFO as a dict of its fields, over a raw socket; `auth` is a
     (user, password) to sign in with first."""
     s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
     try:
-        def command(*args):
-            out = b"*%d\r\n" % len(args)
-            for a in args:
-                a = a.encode()
-                out += b"$%d\r\n%s\r\n" % (len(a), a)
-            return out
+        command = resp_command
         if auth:
             s.sendall(command("AUTH", *auth))
             ok = b""
