@@ -1,39 +1,19 @@
 #include "net/broker.h"
 
-#include <fcntl.h>
 #include <unistd.h>
 
-#include <cerrno>
-#include <cstring>
 #include <vector>
 
 #include "net/epoll_backend.h"
 #include "net/io_uring_backend.h"
 #include "net/log.h"
+#include "net/read_file.h"
 #include "net/shard.h"
 #include "net/socket.h"
 
 namespace fanout {
 
 namespace {
-
-bool read_file(const std::string& path, std::string* out, std::string* err) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    *err = "cannot open " + path + ": " + strerror(errno);
-    return false;
-  }
-  char buf[65536];
-  ssize_t n;
-  while ((n = ::read(fd, buf, sizeof(buf))) > 0) out->append(buf, static_cast<size_t>(n));
-  int e = errno;
-  ::close(fd);
-  if (n < 0) {
-    *err = "cannot read " + path + ": " + strerror(e);
-    return false;
-  }
-  return true;
-}
 
 bool is_loopback(const std::string& host) {
   return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;

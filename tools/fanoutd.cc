@@ -3,15 +3,14 @@
 #include <signal.h>
 #include <unistd.h>
 
-#include <cerrno>
 #include <cstdio>
-#include <cstring>
 #include <string>
 #include <thread>
 
 #include "net/broker.h"
 #include "net/config.h"
 #include "net/log.h"
+#include "net/read_file.h"
 #include "tools/flags.h"
 
 using namespace fanout;
@@ -20,16 +19,10 @@ namespace {
 
 // The first line of a file, without its line ending; false with *err if unreadable or empty.
 bool read_first_line(const std::string& path, std::string* out, std::string* err) {
-  std::FILE* f = std::fopen(path.c_str(), "r");
-  if (f == nullptr) {
-    *err = "cannot open " + path + ": " + std::strerror(errno);
-    return false;
-  }
-  char buf[4096];
-  bool got = std::fgets(buf, sizeof(buf), f) != nullptr;
-  std::fclose(f);
-  std::string line = got ? buf : "";
-  while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.pop_back();
+  std::string text;
+  if (!read_file(path, &text, err)) return false;
+  std::string line = text.substr(0, text.find('\n'));
+  while (!line.empty() && line.back() == '\r') line.pop_back();
   if (line.empty()) {
     *err = path + " has no password on its first line";
     return false;
