@@ -77,13 +77,13 @@ constexpr SetupStep kSetupSteps[] = {
     {0, "none"},
 };
 
-int setup_ring(struct io_uring* ring, std::string* desc) {
+int setup_ring(struct io_uring* ring, unsigned sq_entries, std::string* desc) {
   int r = -EINVAL;
   for (const SetupStep& step : kSetupSteps) {
     struct io_uring_params p {};
     p.flags = step.flags | IORING_SETUP_CQSIZE | IORING_SETUP_CLAMP;
     p.cq_entries = kCqEntries;
-    r = io_uring_queue_init_params(kSqEntries, ring, &p);
+    r = io_uring_queue_init_params(sq_entries, ring, &p);
     if (r == 0) {
       if (!(p.features & IORING_FEAT_SUBMIT_STABLE) || !(p.features & IORING_FEAT_NODROP)) {
         io_uring_queue_exit(ring);
@@ -106,7 +106,7 @@ std::string io_uring_unavailable_reason() {
   }
   struct io_uring ring {};
   std::string desc;
-  int r = setup_ring(&ring, &desc);
+  int r = setup_ring(&ring, kSqEntries, &desc);
   if (r == -EOPNOTSUPP) return "this kernel's io_uring lacks stable submission or no-drop completions";
   if (r != 0) return why_setup_failed(r);
   std::string why;
@@ -141,7 +141,7 @@ bool IoUringBackend::init(int wake_fd, const ServerConfig& cfg, std::string* err
     *err = "io_uring is not available: " + why + "; use --backend epoll";
     return false;
   }
-  int r = setup_ring(&ring_, &setup_desc_);
+  int r = setup_ring(&ring_, static_cast<unsigned>(cfg.uring_sq_entries), &setup_desc_);
   if (r != 0) {
     *err = "io_uring is not available: " + why_setup_failed(r) + "; use --backend epoll";
     return false;
@@ -183,8 +183,7 @@ bool IoUringBackend::init(int wake_fd, const ServerConfig& cfg, std::string* err
       setup_desc_ += ",registered_files";
     }
   }
-  msgs_.resize(kSqEntries);
-  iovs_.resize(kStagedIovecs);
+  staging_.init(cfg.uring_sq_entries, kStagedIovecs);
   return true;
 }
 
@@ -241,7 +240,7 @@ void IoUringBackend::submit_now() {
     ++c_.enter_calls;
     int r = io_uring_submit(&ring_);
     if (io_uring_sq_ready(&ring_) == 0) {
-      nmsgs_ = niovs_ = 0;
+      staging_.release(0);  // step 6: every entry was consumed
       return;
     }
     if (r < 0 && r != -EINTR && r != -EBUSY && r != -EAGAIN) {
@@ -353,7 +352,7 @@ int IoUringBackend::wait(int timeout_ms) {
     r = io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, &ts, nullptr);
   }
   (void)r;  // -ETIME, -EINTR and -EBUSY all mean: dispatch what is there and go round again
-  if (io_uring_sq_ready(&ring_) == 0) nmsgs_ = niovs_ = 0;
+  staging_.release(io_uring_sq_ready(&ring_));  // step 6
   if (io_uring_cq_has_overflow(&ring_)) ++c_.cq_overflows;
   return static_cast<int>(io_uring_cq_ready(&ring_));
 }

@@ -12,9 +12,10 @@
 //            soon as its completion has been handled. A receive that ends while still wanted
 //            (ENOBUFS when the ring ran dry) is re-armed by the shard, never treated as a close.
 //   send     SENDMSG with MSG_NOSIGNAL, at most one per socket (the shard guarantees it). The
-//            msghdr and iovecs live in a staging area only until submission: the kernel copies
-//            them then (IORING_FEAT_SUBMIT_STABLE); the bytes they point at stay in the client's
-//            outbound queue until the completion arrives.
+//            msghdr and iovecs live in a staging area (SendStaging, whose numbered lifecycle
+//            send() follows) only until the kernel consumes the entry, which copies them then
+//            (IORING_FEAT_SUBMIT_STABLE); the bytes they point at stay in the client's outbound
+//            queue until the completion arrives.
 //   cancel   ASYNC_CANCEL by fd with IORING_ASYNC_CANCEL_ALL; each op still outstanding ends with
 //            its own completion, and the shard frees the connection after the last one.
 //   wait     one io_uring_enter that submits everything the iteration queued and waits.
@@ -39,6 +40,7 @@
 
 #include "net/completion.h"
 #include "net/config.h"
+#include "net/send_staging.h"
 
 namespace fanout {
 
@@ -103,8 +105,9 @@ class IoUringBackend {
   }
   // An SQE, submitting what is queued first if the submission queue is full.
   struct io_uring_sqe* sqe();
-  // Submits without waiting (the SQ or the send staging area is full). Retries while the kernel
-  // refuses (EBUSY, EAGAIN); gives up only after many tries, as a fatal error.
+  // Submits without waiting (the SQ or the send staging area is full), then releases the staging
+  // area. Retries while the kernel refuses (EBUSY, EAGAIN); gives up only after many tries, as a
+  // fatal error.
   void submit_now();
   void arm_accept(int fd);
   void arm_wake();
@@ -132,11 +135,7 @@ class IoUringBackend {
   std::unique_ptr<char[]> bufs_;
   int buf_adds_ = 0;  // buffers given back since the last advance
 
-  // Send headers staged for the next submit. Fixed capacity: entries are never moved while an
-  // SQE points at them.
-  std::vector<struct msghdr> msgs_;
-  std::vector<struct iovec> iovs_;
-  size_t nmsgs_ = 0, niovs_ = 0;
+  SendStaging staging_;  // send headers until the kernel has consumed their entries
 
   std::vector<FdState> fds_;
   unsigned file_slots_ = 0;  // size of the registered file table (0: not used)
@@ -159,19 +158,20 @@ void IoUringBackend::stop_recv(int fd, uint64_t id, Sink& sink) {
 template <class Sink>
 void IoUringBackend::send(int fd, uint64_t id, const struct iovec* iov, int n, size_t bytes,
                           Sink& sink) {
-  while (nmsgs_ == msgs_.size() || niovs_ + static_cast<size_t>(n) > iovs_.size()) submit_now();
-  struct iovec* staged = &iovs_[niovs_];
-  for (int i = 0; i < n; ++i) staged[i] = iov[i];
-  niovs_ += static_cast<size_t>(n);
-  struct msghdr& m = msgs_[nmsgs_++];
-  m = {};
-  m.msg_iov = staged;
-  m.msg_iovlen = static_cast<size_t>(n);
-  state(fd).send_bytes = static_cast<uint32_t>(bytes);
-  struct io_uring_sqe* s = sqe();
-  io_uring_prep_sendmsg(s, fd, &m, MSG_NOSIGNAL);
+  // The staging lifecycle (send_staging.h), steps 1-4; steps 5 and 6 are in submit_now() and
+  // wait().
+  const size_t count = static_cast<size_t>(n);
+  // 1. Room: submitting here strands nothing, since nothing of this send is staged yet.
+  if (io_uring_sq_space_left(&ring_) == 0 || !staging_.has_room(count)) submit_now();
+  // 2. Take the entry. From here to step 4 nothing submits.
+  struct io_uring_sqe* s = io_uring_get_sqe(&ring_);
+  // 3. Stage the header and iovecs.
+  struct msghdr* m = staging_.stage(iov, count);
+  // 4. Point the entry at them.
+  io_uring_prep_sendmsg(s, fd, m, MSG_NOSIGNAL);
   set_fd_target(s, fd);
   s->user_data = user_data(kSendOp, id, fd);
+  state(fd).send_bytes = static_cast<uint32_t>(bytes);
   ++c_.sends_submitted;
 }
 

@@ -67,6 +67,7 @@ int main(int argc, char** argv) {
   flags.add_size("iov-batch", &cfg.iov_batch, "iovecs per sendmsg (at most IOV_MAX)");
   flags.add_size("max-send-bytes", &cfg.max_send_bytes, "bytes sent per client per loop iteration");
   flags.add_size("mailbox-depth", &cfg.mailbox_depth, "messages per shard-to-shard ring");
+  flags.add_size("uring-sq-entries", &cfg.uring_sq_entries, "io_uring: submission queue entries per shard (a power of two)");
   flags.add_size("uring-buffers", &cfg.uring_buffers, "io_uring: receive buffers per shard (a power of two)");
   flags.add_size("uring-buffer-size", &cfg.uring_buffer_size, "io_uring: bytes per receive buffer");
   flags.add_bool("uring-fixed-files", &cfg.uring_fixed_files, "io_uring: put sockets in the registered file table");

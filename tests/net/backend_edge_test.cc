@@ -229,6 +229,63 @@ TEST_P(BackendEdgeTest, ThousandsOfConnectionsOpenAndCloseWhilePublishing) {
   EXPECT_GE(stat("total_connections_received"), kChurn + 2);
 }
 
+// The RESP2 or RESP3 frame of a message as a subscriber of that protocol must receive it.
+std::string message_frame(int proto, const std::string& channel, const std::string& payload) {
+  std::string s = proto == 3 ? ">3\r\n" : "*3\r\n";
+  s += "$7\r\nmessage\r\n$" + std::to_string(channel.size()) + "\r\n" + channel + "\r\n$" +
+       std::to_string(payload.size()) + "\r\n" + payload + "\r\n";
+  return s;
+}
+
+// Every byte a subscriber receives is its own. A submission queue of 8 entries (io_uring) makes
+// each loop iteration of the receiving shard overflow it many times, after a non-send entry (the
+// wake-up read re-armed when the other shard's messages arrive): staged send headers must never
+// be reused while an entry not yet submitted points at them, or one connection's bytes go out on
+// another's socket. Subscribers alternate RESP2 and RESP3, each on a channel of its own, so a
+// push on the wrong socket shows as the wrong channel or framing; the sizes differ, so a header
+// paired with another's iovecs shows too.
+TEST_P(BackendEdgeTest, EachSubscriberReceivesExactlyItsOwnBytesWhenSendsOverflowTheQueue) {
+  cfg.shards = 2;
+  cfg.uring_sq_entries = 8;
+  start();
+  constexpr int kSubs = 96;
+  constexpr int kRounds = 40;
+  std::vector<std::unique_ptr<TestClient>> subs;
+  std::vector<std::string> expected(kSubs);
+  for (int i = 0; i < kSubs; ++i) {
+    subs.push_back(client());
+    if (i % 2) {
+      RespValue hello = subs.back()->call({"HELLO", "3"});
+      ASSERT_EQ(hello.type, Type::kMap);
+    }
+    subscribe(*subs.back(), "SUBSCRIBE", "ch" + std::to_string(i));
+  }
+  auto pub = client();
+  for (int r = 0; r < kRounds; ++r) {
+    // One pipelined batch per round: one shard's sends for it fall in one loop iteration.
+    std::string batch;
+    for (int i = 0; i < kSubs; ++i) {
+      std::string ch = "ch" + std::to_string(i);
+      std::string payload = std::to_string(r) + ":" + std::to_string(i) + ":" + std::string(i, 'x');
+      batch += encode_command({"PUBLISH", ch, payload});
+      expected[i] += message_frame(i % 2 ? 3 : 2, ch, payload);
+    }
+    pub->send_raw(batch);
+    for (int i = 0; i < kSubs; ++i) {
+      RespValue v;
+      ASSERT_TRUE(pub->read(&v)) << r << " " << i;
+      ASSERT_EQ(v.integer, 1) << r << " " << i;
+    }
+  }
+  for (int i = 0; i < kSubs; ++i) {
+    ASSERT_EQ(subs[i]->read_bytes(expected[i].size()), expected[i]) << "subscriber " << i;
+    // Nothing else may follow the messages: the next bytes are the reply to this PING.
+    subs[i]->command({"PING"});
+    std::string pong = i % 2 ? "+PONG\r\n" : "*2\r\n$4\r\npong\r\n$0\r\n\r\n";
+    ASSERT_EQ(subs[i]->read_bytes(pong.size()), pong) << "subscriber " << i;
+  }
+}
+
 TEST_P(BackendEdgeTest, InfoCountersExplainTheBackend) {
   cfg.shards = 1;
   start();

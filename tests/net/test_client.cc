@@ -127,6 +127,17 @@ bool TestClient::read(RespValue* v, int timeout_ms) {
   }
 }
 
+std::string TestClient::read_bytes(size_t n, int timeout_ms) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (buf_.size() - off_ < n) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()).count();
+    if (left <= 0 || !fill(static_cast<int>(left))) break;
+  }
+  std::string out = buf_.substr(off_, n);
+  off_ += out.size();
+  return out;
+}
+
 RespValue TestClient::call(std::initializer_list<std::string_view> args) {
   command(args);
   RespValue v;

@@ -25,6 +25,8 @@ class TestClient {
   void command(std::initializer_list<std::string_view> args);
   // Reads one value; false on timeout, EOF or a parse error.
   bool read(RespValue* v, int timeout_ms = 5000);
+  // Reads exactly n raw bytes (fewer on timeout, EOF or error), for tests that check every byte.
+  std::string read_bytes(size_t n, int timeout_ms = 5000);
   // Sends a command and reads its reply.
   RespValue call(std::initializer_list<std::string_view> args);
   // True if the server closed the connection within timeout_ms (discarding data before it).
