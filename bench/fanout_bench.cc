@@ -40,7 +40,7 @@ std::vector<Pair> make_pairs(int n) {
     if (connect(p.rx, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) abort();
     while ((p.tx = accept4(lfd, nullptr, nullptr, SOCK_NONBLOCK)) < 0) {
     }
-    tune_accepted(p.tx);
+    tune_accepted(p.tx, 0, 0);
   }
   close(lfd);
   return pairs;
@@ -62,8 +62,8 @@ struct Sink {
   size_t bytes = 0;
   void on_completion(const Completion& c) {
     if (c.op != Op::kSend) return;  // the receives armed on the sending sockets end at close
-    OutboundQueue& q = *(*queues)[c.id];
-    inflight[c.id] = 0;
+    OutboundQueue& q = *(*queues)[c.id.slot];
+    inflight[c.id.slot] = 0;
     --outstanding;
     if (c.res > 0) {
       q.complete(static_cast<size_t>(c.res));
@@ -84,9 +84,10 @@ void BM_FanoutFlush(benchmark::State& state) {
   ServerConfig cfg;
   cfg.uring_fixed_files = state.range(4) != 0;
   Backend backend;
+  BackendCounters counters;
   std::string err;
   int wake = make_eventfd();
-  if (!backend.init(wake, cfg, &err) || !backend.start(&err)) {
+  if (!backend.init(wake, cfg, &counters, &err) || !backend.start(&err)) {
     state.SkipWithError(err.c_str());
     close(wake);
     return;
@@ -94,7 +95,7 @@ void BM_FanoutFlush(benchmark::State& state) {
   auto pairs = make_pairs(n);
   // Arm a receive on each sending socket, as the shard does on accept (on io_uring this also
   // enters it in the registered file table). Nothing arrives on them.
-  for (int i = 0; i < n; ++i) backend.recv(pairs[i].tx, static_cast<uint64_t>(i));
+  for (int i = 0; i < n; ++i) backend.recv(pairs[i].tx, ConnId{static_cast<uint32_t>(i), 1});
   ChunkPool pool;
   MessageArena arena(0, 1);
   std::vector<std::unique_ptr<OutboundQueue>> queues;
@@ -124,7 +125,7 @@ void BM_FanoutFlush(benchmark::State& state) {
         sink.inflight[i] = 1;
         ++sink.outstanding;
         ++sends;
-        backend.send(pairs[i].tx, static_cast<uint64_t>(i), iov.data(), static_cast<int>(k), bytes, sink);
+        backend.send(pairs[i].tx, ConnId{static_cast<uint32_t>(i), 1}, iov.data(), static_cast<int>(k), bytes);
       }
       if (sink.outstanding != 0) {
         backend.wait(0);
@@ -144,7 +145,8 @@ void BM_FanoutFlush(benchmark::State& state) {
   }
   state.counters["deliveries/s"] = benchmark::Counter(static_cast<double>(deliveries), benchmark::Counter::kIsRate);
   state.counters["msgs_per_send"] = static_cast<double>(deliveries) / static_cast<double>(sends);
-  state.counters["syscalls_per_send"] = static_cast<double>(backend.counters().sendmsg_calls + backend.counters().enter_calls) / static_cast<double>(sends);
+  state.counters["syscalls_per_send"] =
+      static_cast<double>(counters.sendmsg_calls.get() + counters.io_uring_enter_calls.get()) / static_cast<double>(sends);
   backend.finish();
   for (auto& p : pairs) {
     close(p.tx);

@@ -3,18 +3,11 @@
 #include <algorithm>
 #include <cassert>
 
+#include "core/ascii.h"
 #include "core/glob.h"
 
 namespace fanout {
 namespace {
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + 32);
-  }
-  return out;
-}
 
 struct Category {
   std::string_view name;
@@ -112,7 +105,7 @@ bool Acl::set_user(std::string_view name, std::span<const std::string> rules, st
 }
 
 bool Acl::apply(AclUser* u, std::string_view rule, std::string* err, std::vector<std::string>* notes) {
-  const std::string r = lower(rule);
+  const std::string r = lowercase(rule);
   auto set_commands = [&](bool on, auto&& pick) {
     for (size_t i = 0; i < catalog_.size(); ++i) {
       if (pick(catalog_[i])) u->commands.set(i, on);

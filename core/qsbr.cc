@@ -5,6 +5,7 @@ namespace fanout {
 Qsbr::Qsbr(int participants) : n_(participants), slots_(new Slot[participants]) {}
 
 bool Qsbr::safe(uint64_t epoch) const {
+  std::atomic_thread_fence(std::memory_order_seq_cst);  // the unlinks before the announcements read
   for (int i = 0; i < n_; ++i) {
     if (slots_[i].seen.load(std::memory_order_seq_cst) < epoch) return false;
   }

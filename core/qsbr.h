@@ -6,6 +6,14 @@
 // freed once every participant has announced that epoch or later, or is offline (blocked in its
 // backend wait, holding nothing).
 //
+// Memory ordering, as liburcu's QSBR flavour orders it (urcu/static/urcu-qsbr.h): announcing a
+// quiescent state (or coming online) is a store followed by a full fence, so none of the reads
+// the participant makes afterwards can be performed before other participants can see the
+// announcement; a writer's check (safe()) starts with a full fence, so its unlinking stores are
+// ordered before the announcements it reads. By the fence-fence rule, either the writer sees the
+// reader's new announcement (and waits) or the reader sees the unlink (and never reaches the
+// node). A seq_cst store alone does not give this: a later acquire load may move before it.
+//
 // Thread: any participant thread calls the methods with its own id. No locks, no syscalls.
 #pragma once
 
@@ -22,13 +30,19 @@ class Qsbr {
 
   explicit Qsbr(int participants);
 
-  int participants() const { return n_; }
-  // Announce that participant `id` holds no shared pointers.
-  void quiescent(int id) { slots_[id].seen.store(epoch_.load(std::memory_order_acquire), std::memory_order_seq_cst); }
+  // Announce that participant `id` holds no shared pointers; its later reads see every unlink
+  // made before the epoch it announces.
+  void quiescent(int id) {
+    slots_[id].seen.store(epoch_.load(std::memory_order_acquire), std::memory_order_seq_cst);
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+  }
+  // Participant `id` holds no shared pointers until online(): its announcement no longer delays
+  // anyone (a shard blocked in its backend's wait).
   void offline(int id) { slots_[id].seen.store(kOffline, std::memory_order_seq_cst); }
   void online(int id) { quiescent(id); }
   // Called after unlinking: nodes retired now may be freed once safe(returned epoch).
   uint64_t retire_epoch() { return epoch_.fetch_add(1, std::memory_order_seq_cst) + 1; }
+  // True once every participant has announced `epoch` or later, or is offline.
   bool safe(uint64_t epoch) const;
 
  private:

@@ -1,5 +1,6 @@
 #include "net/broker.h"
 
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <vector>
@@ -15,8 +16,10 @@ namespace fanout {
 
 namespace {
 
-bool is_loopback(const std::string& host) {
-  return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
+bool fail(std::string* err, StartError* why, StartError kind, std::string text) {
+  *err = std::move(text);
+  if (why) *why = kind;
+  return false;
 }
 
 }  // namespace
@@ -37,9 +40,12 @@ bool Broker::build_acl(Acl* acl, std::string* err) {
   std::vector<std::string> notes;
   std::string text, why;
   if (!cfg_.aclfile.empty()) {
-    if (!read_file(cfg_.aclfile, &text, err)) return false;
+    if (!read_file(cfg_.aclfile, &text, &why)) {
+      *err = "--aclfile: " + why;
+      return false;
+    }
     if (!acl->load(text, &why, &notes)) {
-      *err = "ACL file " + cfg_.aclfile + ": " + why;
+      *err = "--aclfile " + cfg_.aclfile + ": " + why;
       return false;
     }
   }
@@ -60,55 +66,92 @@ bool Broker::build_acl(Acl* acl, std::string* err) {
   return true;
 }
 
-std::string Broker::endpoint() const { return format_endpoint(cfg_.bind, port_); }
-
-bool Broker::start(std::string* err) {
-  Acl acl(server_acl_catalog());
-  if (!build_acl(&acl, err)) return false;
-  // Redis's protected mode, made strict: a relay open to the network with no password is a
-  // mistake far more often than a choice, so it needs saying explicitly.
-  const bool open = acl.initial_user() != nullptr;  // clients are signed in without a password
-  if (!is_loopback(cfg_.bind) && open && cfg_.protected_mode) {
-    *err = "refusing to listen on " + cfg_.bind +
-           " without authentication: set --requirepass (or --aclfile with a password for the "
-           "default user, or the default user off), or pass --protected-mode=false to serve anyone "
-           "who can connect";
+// As Redis's adjustOpenFilesLimit (server.c): raise the soft descriptor limit up to the hard one
+// if --max-clients needs it, else lower --max-clients to what fits, with a warning.
+bool Broker::fit_descriptor_limit(std::string* err) {
+  const uint64_t reserved = 32 + 4 * static_cast<uint64_t>(nshards_);  // listeners, eventfds, rings, logs
+  const uint64_t needed = cfg_.max_clients + reserved;
+  struct rlimit rl {};
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return true;
+  if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < needed) {
+    struct rlimit want = rl;
+    want.rlim_cur = rl.rlim_max == RLIM_INFINITY ? needed : std::min<rlim_t>(needed, rl.rlim_max);
+    if (setrlimit(RLIMIT_NOFILE, &want) == 0) rl = want;
+  }
+  if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= needed) return true;
+  if (rl.rlim_cur <= reserved) {
+    *err = "the descriptor limit (ulimit -n " + std::to_string(rl.rlim_cur) + ") leaves no room for clients";
     return false;
   }
-  if (!is_loopback(cfg_.bind) && open) {
-    LOG_WARN("protected mode is off: %s accepts unauthenticated clients from the network", cfg_.bind.c_str());
+  size_t fits = static_cast<size_t>(rl.rlim_cur - reserved);
+  LOG_WARN("--max-clients lowered from %zu to %zu: the descriptor limit is %llu (hard limit %llu); raise "
+           "ulimit -n to serve more", cfg_.max_clients, fits, static_cast<unsigned long long>(rl.rlim_cur),
+           static_cast<unsigned long long>(rl.rlim_max));
+  cfg_.max_clients = fits;
+  return true;
+}
+
+std::string Broker::endpoint() const { return format_endpoint(cfg_.bind, port_); }
+
+bool Broker::start(std::string* err, StartError* why) {
+  if (why) *why = StartError::kNone;
+  if (std::string e = validate_config(cfg_); !e.empty()) return fail(err, why, StartError::kConfig, e);
+  Acl acl(server_acl_catalog());
+  if (!build_acl(&acl, err)) return fail(err, why, StartError::kConfig, *err);
+  std::vector<SocketAddress> addrs;
+  std::string e;
+  if (!resolve_tcp(cfg_.bind, cfg_.port, true, &addrs, &e)) return fail(err, why, StartError::kConfig, "--bind: " + e);
+  // Redis's protected mode, made strict: a relay open to the network with no password is a
+  // mistake far more often than a choice, so it needs saying explicitly. Decided on the address
+  // bound, never on how it is spelled.
+  const SocketAddress& addr = addrs.front();
+  const bool loopback = is_loopback(addr.sa());
+  const bool open = acl.initial_user() != nullptr;  // clients are signed in without a password
+  if (!loopback && open && cfg_.protected_mode) {
+    return fail(err, why, StartError::kConfig,
+                "refusing to listen on " + address_text(addr) +
+                    " without authentication: set --requirepass (or --aclfile with a password for the "
+                    "default user, or the default user off), or pass --protected-mode=false to serve "
+                    "anyone who can connect");
   }
+  if (!loopback && open) {
+    LOG_WARN("protected mode is off: %s accepts unauthenticated clients from the network", address_text(addr).c_str());
+  }
+  if (!fit_descriptor_limit(err)) return fail(err, why, StartError::kSystem, *err);
   shared_ = std::make_unique<SharedState>(cfg_, nshards_, std::move(acl));
-  shared_->start_ms = monotonic_ms();
-  int port = cfg_.port;
+  shared_->start_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::steady_clock::now().time_since_epoch())
+                          .count();
+  SocketAddress bind_addr = addr;
   for (int i = 0; i < nshards_; ++i) {
-    int fd = listen_tcp(cfg_.bind, port, 4096, /*join=*/i > 0, err);
-    if (fd < 0) return false;
+    int fd = listen_tcp(bind_addr, 4096, /*join=*/i > 0, err);
+    if (fd < 0) return fail(err, why, StartError::kSystem, *err);
     listen_fds_.push_back(fd);
-    if (port == 0) port = local_port(fd);  // the other shards join the same ephemeral port
-  }
-  port_ = port;
-  shared_->port = port;
-  for (int i = 0; i < nshards_; ++i) {
-    shared_->wake_fds[i] = make_eventfd();
-    if (shared_->wake_fds[i] < 0) {
-      *err = "eventfd failed";
-      return false;
+    // The other shards join the same port (an ephemeral one, when --port is 0).
+    port_ = local_port(fd);
+    if (bind_addr.family() == AF_INET) {
+      reinterpret_cast<sockaddr_in*>(&bind_addr.ss)->sin_port = htons(static_cast<uint16_t>(port_));
+    } else {
+      reinterpret_cast<sockaddr_in6*>(&bind_addr.ss)->sin6_port = htons(static_cast<uint16_t>(port_));
     }
   }
-  if (cfg_.backend == "epoll") return start_shards<EpollBackend>(err);
-  if (cfg_.backend == "io_uring") return start_shards<IoUringBackend>(err);
-  *err = "unknown backend '" + cfg_.backend + "'; use --backend epoll or --backend io_uring";
-  return false;
+  shared_->port = port_;
+  for (int i = 0; i < nshards_; ++i) {
+    shared_->wake_fds[i] = make_eventfd();
+    if (shared_->wake_fds[i] < 0) return fail(err, why, StartError::kSystem, "eventfd failed");
+  }
+  if (cfg_.backend == "io_uring") return start_shards<IoUringBackend>(err, why);
+  return start_shards<EpollBackend>(err, why);
 }
 
 template <class Backend>
-bool Broker::start_shards(std::string* err) {
+bool Broker::start_shards(std::string* err, StartError* why) {
   shared_->backend_name = Backend::kName;
   std::vector<Shard<Backend>*> typed;
   for (int i = 0; i < nshards_; ++i) {
+    if (stop_requested_.load()) return fail(err, why, StartError::kStopped, "stopped during start-up");
     auto s = std::make_unique<Shard<Backend>>(i, shared_.get(), listen_fds_[i]);
-    if (!s->init(err)) return false;
+    if (!s->init(err)) return fail(err, why, StartError::kSystem, *err);
     if constexpr (requires { s->backend().setup_description(); }) {
       shared_->backend_setup = s->backend().setup_description();
     }
@@ -116,15 +159,31 @@ bool Broker::start_shards(std::string* err) {
     shards_.push_back(std::move(s));
   }
   for (auto* s : typed) threads_.emplace_back([s] { s->run(); });
+  // A stop that raced with start-up either sees running_ (and signals the shards itself) or
+  // is seen here (Dekker, seq_cst on both sides).
+  running_.store(true);
+  if (stop_requested_.load()) signal_shards();
   return true;
 }
 
-void Broker::stop() {
-  if (!shared_) return;
+void Broker::signal_shards() {
   shared_->stopping.store(true, std::memory_order_release);
   for (int fd : shared_->wake_fds) {
     if (fd >= 0) signal_eventfd(fd);
   }
+}
+
+void Broker::stop() {
+  stop_requested_.store(true);
+  if (running_.load()) signal_shards();
+}
+
+uint64_t Broker::undelivered_clients() const {
+  return shared_ ? shared_->undelivered.clients.load(std::memory_order_relaxed) : 0;
+}
+
+uint64_t Broker::undelivered_bytes() const {
+  return shared_ ? shared_->undelivered.bytes.load(std::memory_order_relaxed) : 0;
 }
 
 void Broker::join() {
@@ -132,22 +191,9 @@ void Broker::join() {
   joined_ = true;
   for (auto& t : threads_) t.join();
   threads_.clear();
-  // Single-threaded teardown: release every connection, then bounce blocks between arenas until
-  // each is back with its origin and freed.
-  for (auto& s : shards_) s->final_release();
-  bool progress = true;
-  while (progress) {
-    progress = false;
-    for (auto& s : shards_) progress |= s->teardown_drain() != 0;
-    for (auto& s : shards_) {
-      for (int o = 0; o < nshards_; ++o) {
-        auto& ret = s->arena().returns(o);
-        for (Block* b : ret) shards_[o]->arena().free_returned(b);
-        progress |= !ret.empty();
-        ret.clear();
-      }
-    }
-  }
+  std::vector<ShardCore*> shards;
+  for (auto& s : shards_) shards.push_back(s.get());
+  teardown_shards(shards);
   shards_.clear();
   for (int fd : listen_fds_) ::close(fd);
   listen_fds_.clear();

@@ -1,10 +1,12 @@
-// The broker: binds one SO_REUSEPORT listener per shard (the kernel spreads accepted connections
-// over them), builds the shared state and the N×N shard rings, starts one thread per shard with
-// the chosen backend, and on stop() asks every shard to drain and exit, then tears down.
-// Thread: start(), stop() and join() from the main thread; stop() is also safe from a signal
-// handler thread.
+// The broker: validates the configuration, binds one SO_REUSEPORT listener per shard (the kernel
+// spreads accepted connections over them), builds the shared state and the N×N shard rings,
+// starts one thread per shard with the chosen backend, and on stop() asks every shard to drain
+// and exit, then tears down.
+// Thread: start() and join() from one thread (the main one); stop() from any thread, at any time
+// (a signal-handling thread, during start-up too: start() then gives up and says so).
 #pragma once
 
+#include <atomic>
 #include <memory>
 #include <string>
 #include <thread>
@@ -17,6 +19,10 @@ namespace fanout {
 
 class ShardCore;
 
+// Why start() failed: the configuration (exit 2 in fanoutd), the system (exit 1), or a stop
+// request that arrived during start-up (a clean exit).
+enum class StartError { kNone, kConfig, kSystem, kStopped };
+
 class Broker {
  public:
   explicit Broker(const ServerConfig& cfg);
@@ -24,20 +30,29 @@ class Broker {
   Broker(const Broker&) = delete;
   Broker& operator=(const Broker&) = delete;
 
-  // Binds, starts the shards. False with *err on failure.
-  bool start(std::string* err);
+  // Validates (validate_config, the ACL file, the bind address), adjusts --max-clients to the
+  // descriptor limit, binds, starts the shards. False with *err and *why on failure.
+  bool start(std::string* err, StartError* why = nullptr);
   int port() const { return port_; }
   std::string endpoint() const;
   int shards() const { return nshards_; }
+  // The configuration as the shards run it (after start-time adjustments such as max_clients).
+  const ServerConfig& config() const { return cfg_; }
+  // Asks the shards to drain and exit. Safe from any thread at any time, repeatedly.
   void stop();
   void join();
   // Delivery accounting summed over the shards; exact after join().
   DeliveryTotals deliveries() const { return shared_ ? shared_->deliveries() : DeliveryTotals{}; }
+  // What the drain left undelivered at its deadline (after join()): clients and bytes.
+  uint64_t undelivered_clients() const;
+  uint64_t undelivered_bytes() const;
 
  private:
   template <class Backend>
-  bool start_shards(std::string* err);
+  bool start_shards(std::string* err, StartError* why);
   bool build_acl(Acl* acl, std::string* err);
+  bool fit_descriptor_limit(std::string* err);
+  void signal_shards();
 
   ServerConfig cfg_;
   int nshards_;
@@ -46,6 +61,8 @@ class Broker {
   std::vector<int> listen_fds_;
   std::vector<std::unique_ptr<ShardCore>> shards_;
   std::vector<std::thread> threads_;
+  std::atomic<bool> stop_requested_{false};
+  std::atomic<bool> running_{false};
   bool joined_ = false;
 };
 

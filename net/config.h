@@ -1,10 +1,18 @@
-// Server configuration, filled from the command line by tools/fanoutd and read-only afterwards
-// (shared by every shard without synchronisation).
+// Server configuration and the one place its values are validated.
+//
+// ServerConfig is filled at start (by fanoutd's flags, by tests and embedders directly) and
+// read-only afterwards (shared by every shard without synchronisation). server_settings() lists
+// every setting once: its flag name, help, range and unit. fanoutd builds its flags from that
+// table (set_setting parses a value), and validate_config() checks a whole configuration against
+// it plus the rules between settings; Broker::start calls it, so every way of configuring a
+// server gets the same checks and the same errors ("--NAME must be ..., got VALUE").
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <string>
+#include <string_view>
 
 #include "core/backpressure.h"
 #include "core/resp_parser.h"
@@ -12,6 +20,8 @@
 namespace fanout {
 
 struct ServerConfig {
+  ServerConfig() { request.max_bulk_len = 32u << 20; }
+
   std::string bind = "127.0.0.1";
   int port = 7379;
   int shards = 0;  // 0: one per core
@@ -24,11 +34,12 @@ struct ServerConfig {
   size_t copy_threshold = 0;               // pushes at most this long are copied, not referenced
   size_t iov_batch = 256;                  // iovecs per sendmsg
   size_t max_send_bytes = 512u << 10;      // bytes per client per loop iteration
-  size_t mailbox_depth = 16'384;           // items per shard-to-shard ring
+  size_t mailbox_depth = 16'384;           // items per shard-to-shard ring (they grow on demand)
   int shutdown_timeout_ms = 5'000;
   int idle_timeout_s = 0;      // close clients silent this long (0: never); subscribers exempt, as in Redis
   int request_timeout_s = 60;  // close a client whose command stays incomplete this long (slowloris)
   int tcp_keepalive_s = 300;   // keepalive idle seconds on accepted sockets, for half-open peers (0: off)
+  int tcp_user_timeout_ms = 0;  // TCP_USER_TIMEOUT: drop a peer whose data stays unacknowledged (0: kernel's)
   std::string requirepass;     // AUTH password for the default user (empty: none, as in Redis)
   std::string aclfile;         // users and rights, Redis ACL file syntax (read at start)
   std::string acl_rules;       // more ACL file lines, applied after aclfile (tests, embedding)
@@ -44,5 +55,39 @@ struct ServerConfig {
   size_t uring_buffer_size = 16u << 10;    // io_uring: bytes per receive buffer
   bool uring_fixed_files = true;           // io_uring: sockets in the registered file table
 };
+
+// One setting: how it is named, parsed, shown and bounded.
+struct Setting {
+  enum class Kind : uint8_t { kNumber, kSize, kBool, kString, kChoice };
+  const char* name;  // the flag, without "--"
+  Kind kind;
+  const char* help;
+  uint64_t min = 0, max = 0;  // kNumber and kSize: the inclusive range
+  const char* unit = "";      // "bytes", "ms", "seconds", or "" for a count
+  bool power_of_two = false;
+  const char* choices = nullptr;  // kChoice: "epoll|io_uring"
+  // Access to the value, as an unsigned number (kNumber, kSize, kBool) or text (kString,
+  // kChoice). A number set out of range is stored as given; validate_config() reports it.
+  uint64_t (*get)(const ServerConfig&) = nullptr;
+  void (*set)(ServerConfig&, uint64_t) = nullptr;
+  std::string (*get_text)(const ServerConfig&) = nullptr;
+  void (*set_text)(ServerConfig&, std::string_view) = nullptr;
+};
+
+// Every setting of ServerConfig that a flag (or, later, a config file) can set.
+std::span<const Setting> server_settings();
+const Setting* find_setting(std::string_view name);
+
+// Parses `text` into the setting (a number, a size with k/m/g suffixes, true/false/yes/no, one of
+// the choices). Returns "" or the error ("--port must be between 0 and 65535, got 'x'").
+std::string set_setting(ServerConfig& cfg, const Setting& s, std::string_view text);
+// The value as text, for help and CONFIG-style listings.
+std::string setting_text(const ServerConfig& cfg, const Setting& s);
+// The range as text ("between 1 and 1024", "a power of two between 8 and 32768").
+std::string setting_range(const Setting& s);
+
+// Checks every setting's range and the rules between settings. Returns "" or the first error,
+// naming the flag and its range. Called by Broker::start; Thread: any.
+std::string validate_config(const ServerConfig& cfg);
 
 }  // namespace fanout

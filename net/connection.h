@@ -1,13 +1,15 @@
 // One client connection. Owned by its shard (allocated in a slot, freed only at the end of a loop
 // iteration once no backend operation is outstanding). Thread: its shard only.
 //
-// Connection lifecycle:
-//   1. accept: a slot and generation are assigned; id() = generation << 32 | slot, so a late
-//      completion for a reused fd or slot is recognised and ignored.
-//   2. recv completions feed the parser; commands reply into `out` and may subscribe.
-//   3. The shard flushes `out` once per iteration from its pending-write list.
-//   4. close: marked `closing` (deliveries skip it), then at the end of the iteration its
-//      subscriptions are removed and its ops cancelled; it is freed when `ops` reaches zero.
+// Connection lifecycle (ConnState):
+//   1. kOpen: accepted into a slot; its id is the slot and the slot's new generation, so a late
+//      completion for the slot's previous occupant (or for a reused fd) is recognised.
+//      Receive completions feed the parser; commands reply into `out` and may subscribe; the
+//      shard flushes `out` once per iteration from its pending-write list.
+//   2. kClosing: close_conn() marked it; deliveries and flushes skip it. At the end of the
+//      iteration its subscriptions are removed and its ops cancelled: kCancelled.
+//   3. kCancelled: waiting for the final completion of every op it had outstanding.
+//   4. Freed once may_free() holds: the one place that decides it (ShardCore::apply_closes).
 #pragma once
 
 #include <cstdint>
@@ -18,20 +20,29 @@
 #include "core/outbound_queue.h"
 #include "core/resp_parser.h"
 #include "core/topic_table.h"
+#include "net/completion.h"
 
 namespace fanout {
+
+enum class ConnState : uint8_t { kOpen, kClosing, kCancelled };
 
 struct Conn {
   Conn(ChunkPool* pool, QueueGauge* gauge, const RequestLimits& limits) : out(pool, gauge), parser(limits) {}
 
-  uint64_t id() const { return (static_cast<uint64_t>(gen) << 32) | slot; }
+  ConnId id() const { return ConnId{slot, gen}; }
+  bool closing() const { return state != ConnState::kOpen; }
+  // The one predicate for freeing: cancelled, no backend operation outstanding, and in none of
+  // the shard's lists (pending writes, receive changes).
+  bool may_free() const {
+    return state == ConnState::kCancelled && ops == 0 && !pending && !recv_queued;
+  }
   // Channel and pattern subscriptions: the count Redis reports for (P)(UN)SUBSCRIBE.
   size_t subscriptions() const { return channels.size() + patterns.size(); }
   // RESP2 clients with any subscription may only run pub/sub commands.
   bool pubsub_mode() const { return subscriptions() + shard_channels.size() > 0; }
 
   // Hot: read for every delivery to this connection, kept together at the front.
-  bool closing = false;
+  ConnState state = ConnState::kOpen;
   bool pending = false;     // in the pending-write list
   int proto = 2;
   SoftLimitState soft;
@@ -53,7 +64,6 @@ struct Conn {
   bool want_recv = true;    // what the shard wants; applied between phases
   bool recv_queued = false; // in the shard's receive-change list
   bool send_inflight = false;
-  bool cancelled = false;
   bool close_after_flush = false;  // QUIT, or a protocol error: reply, then close
   bool blocked = false;            // a PUBLISH waits for mailbox space
   bool paused_for_output = false;  // input paused until the client reads its replies

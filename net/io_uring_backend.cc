@@ -1,131 +1,25 @@
 #include "net/io_uring_backend.h"
 
-#include <fcntl.h>
 #include <sys/resource.h>
-#include <sys/utsname.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 
+#include "net/io_uring_setup.h"
+#include "net/socket.h"
 #include "net/uring_compat.h"
 
 namespace fanout {
 namespace {
 
-constexpr unsigned kSqEntries = 4096;
-// Completions can outnumber submissions many times over (multishot accept and receive), so the
-// CQ is sized well above the work in flight; an overflow is still survived (FEAT_NODROP) and
-// counted.
-constexpr unsigned kCqEntries = 32768;
+// Send headers staged per submit: the SQ bounds the messages, this bounds their iovecs.
 constexpr size_t kStagedIovecs = 64 * 1024;
 
 std::string errno_text(int neg) { return strerror(-neg); }
 
-// Multishot receive arrived in Linux 6.0; there is no feature bit to probe for it.
-bool kernel_at_least(int major, int minor, std::string* release) {
-  struct utsname u {};
-  if (uname(&u) != 0) return true;
-  *release = u.release;
-  int ma = 0, mi = 0;
-  if (std::sscanf(u.release, "%d.%d", &ma, &mi) != 2) return true;
-  return ma > major || (ma == major && mi >= minor);
-}
-
-std::string why_setup_failed(int neg) {
-  std::string why = "io_uring_setup failed: " + errno_text(neg);
-  if (neg == -EPERM || neg == -EACCES) {
-    FILE* f = std::fopen("/proc/sys/kernel/io_uring_disabled", "r");
-    int v = -1;
-    if (f != nullptr) {
-      if (std::fscanf(f, "%d", &v) != 1) v = -1;
-      std::fclose(f);
-    }
-    if (v > 0) {
-      why += " (sysctl kernel.io_uring_disabled is " + std::to_string(v) + ")";
-    } else {
-      why += " (blocked by a seccomp filter or a container policy?)";
-    }
-  } else if (neg == -ENOSYS) {
-    why += " (this kernel was built without io_uring)";
-  }
-  return why;
-}
-
-struct SetupStep {
-  unsigned flags;
-  const char* desc;
-};
-
-// Tried in order until the kernel accepts one. R_DISABLED lets the shard's own thread enable
-// the ring and so become its single issuer.
-constexpr SetupStep kSetupSteps[] = {
-    {IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_COOP_TASKRUN |
-         IORING_SETUP_TASKRUN_FLAG | IORING_SETUP_SUBMIT_ALL | IORING_SETUP_R_DISABLED,
-     "single_issuer,defer_taskrun,coop_taskrun,taskrun_flag,submit_all"},
-    {IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_SUBMIT_ALL |
-         IORING_SETUP_R_DISABLED,
-     "single_issuer,defer_taskrun,submit_all"},
-    {IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG |
-         IORING_SETUP_SUBMIT_ALL | IORING_SETUP_R_DISABLED,
-     "single_issuer,coop_taskrun,taskrun_flag,submit_all"},
-    {IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG | IORING_SETUP_SUBMIT_ALL,
-     "coop_taskrun,taskrun_flag,submit_all"},
-    {IORING_SETUP_SUBMIT_ALL, "submit_all"},
-    {0, "none"},
-};
-
-int setup_ring(struct io_uring* ring, unsigned sq_entries, std::string* desc) {
-  int r = -EINVAL;
-  for (const SetupStep& step : kSetupSteps) {
-    struct io_uring_params p {};
-    p.flags = step.flags | IORING_SETUP_CQSIZE | IORING_SETUP_CLAMP;
-    p.cq_entries = kCqEntries;
-    r = io_uring_queue_init_params(sq_entries, ring, &p);
-    if (r == 0) {
-      if (!(p.features & IORING_FEAT_SUBMIT_STABLE) || !(p.features & IORING_FEAT_NODROP)) {
-        io_uring_queue_exit(ring);
-        return -EOPNOTSUPP;
-      }
-      *desc = step.desc;
-      return 0;
-    }
-    if (r != -EINVAL) return r;  // not a flag problem: io_uring itself is unavailable
-  }
-  return r;
-}
-
 }  // namespace
-
-std::string io_uring_unavailable_reason() {
-  std::string release;
-  if (!kernel_at_least(6, 0, &release)) {
-    return "the io_uring backend needs Linux 6.0 or later (multishot receive); this kernel is " + release;
-  }
-  struct io_uring ring {};
-  std::string desc;
-  int r = setup_ring(&ring, kSqEntries, &desc);
-  if (r == -EOPNOTSUPP) return "this kernel's io_uring lacks stable submission or no-drop completions";
-  if (r != 0) return why_setup_failed(r);
-  std::string why;
-  struct io_uring_probe* probe = io_uring_get_probe_ring(&ring);
-  if (probe == nullptr) {
-    why = "io_uring opcode probe failed";
-  } else {
-    for (int op : {IORING_OP_ACCEPT, IORING_OP_RECV, IORING_OP_SENDMSG, IORING_OP_READ,
-                   IORING_OP_ASYNC_CANCEL}) {
-      if (!io_uring_opcode_supported(probe, op)) {
-        why = "this kernel's io_uring lacks opcode " + std::to_string(op);
-        break;
-      }
-    }
-    io_uring_free_probe(probe);
-  }
-  io_uring_queue_exit(&ring);
-  return why;
-}
 
 IoUringBackend::~IoUringBackend() {
   if (!ring_ok_) return;
@@ -135,7 +29,9 @@ IoUringBackend::~IoUringBackend() {
   io_uring_queue_exit(&ring_);
 }
 
-bool IoUringBackend::init(int wake_fd, const ServerConfig& cfg, std::string* err) {
+bool IoUringBackend::init(int wake_fd, const ServerConfig& cfg, BackendCounters* counters, std::string* err) {
+  cfg_ = &cfg;
+  c_ = counters;
   std::string why = io_uring_unavailable_reason();
   if (!why.empty()) {
     *err = "io_uring is not available: " + why + "; use --backend epoll";
@@ -148,23 +44,15 @@ bool IoUringBackend::init(int wake_fd, const ServerConfig& cfg, std::string* err
   }
   ring_ok_ = true;
   wake_fd_ = wake_fd;
-
   nbufs_ = static_cast<unsigned>(cfg.uring_buffers);
   buf_size_ = static_cast<unsigned>(cfg.uring_buffer_size);
-  if (nbufs_ == 0 || (nbufs_ & (nbufs_ - 1)) != 0 || nbufs_ > 32768) {
-    *err = "--uring-buffers must be a power of two from 1 to 32768";
-    return false;
-  }
-  if (buf_size_ < 512) {
-    *err = "--uring-buffer-size must be at least 512 bytes";
-    return false;
-  }
   int e = 0;
   br_ = uring::setup_buf_ring(&ring_, nbufs_, kBufferGroup, &e);
   if (br_ == nullptr) {
     *err = "io_uring provided-buffer ring: " + errno_text(e) + " (needs Linux 5.19+); use --backend epoll";
     return false;
   }
+  // Allocated, not touched: a buffer's pages count only once the kernel has received into it.
   bufs_.reset(new char[static_cast<size_t>(nbufs_) * buf_size_]);
   for (unsigned i = 0; i < nbufs_; ++i) {
     io_uring_buf_ring_add(br_, bufs_.get() + static_cast<size_t>(i) * buf_size_, buf_size_,
@@ -187,6 +75,12 @@ bool IoUringBackend::init(int wake_fd, const ServerConfig& cfg, std::string* err
   return true;
 }
 
+int64_t IoUringBackend::now_ms() const {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
 bool IoUringBackend::start(std::string* err) {
   if (ring_.flags & IORING_SETUP_R_DISABLED) {
     int r = uring::enable_rings(&ring_);
@@ -199,31 +93,39 @@ bool IoUringBackend::start(std::string* err) {
   // lack it, and the backend works without.
   io_uring_register_ring_fd(&ring_);
   started_ = true;
-  arm_wake();
+  if (wake_fd_ >= 0) arm_wake();
   return true;
 }
 
 void IoUringBackend::finish() {
-  // Nothing may still write into this object's memory once the shard's thread is gone: cancel
-  // the wake read and any accept, and collect their completions.
+  // Nothing may still write into this object's memory (or the connections' queues) once the
+  // shard's thread is gone: cancel everything still in flight and collect the completions.
   started_ = false;
   struct io_uring_sqe* s = sqe();
-  io_uring_prep_cancel64(s, 0, IORING_ASYNC_CANCEL_ANY);
-  s->user_data = user_data(kCancelOp, 0, 0);
-  for (int i = 0; i < 100; ++i) {
-    bool accepting = false;
-    for (const FdState& st : fds_) accepting |= st.accept_armed;
-    if (!wake_armed_ && !accepting) break;
+  io_uring_prep_cancel64(s, 0, IORING_ASYNC_CANCEL_ANY | IORING_ASYNC_CANCEL_ALL);
+  s->user_data = op_tag(kCancelOp, ConnId{});
+  struct NullSink {
+    void on_completion(const Completion&) {}
+  } sink;
+  for (int i = 0; i < 100 && inflight_ != 0; ++i) {
     wait(10);
-    struct NullSink {
-      void on_completion(const Completion&) {}
-    } sink;
     dispatch(sink);
+  }
+  if (inflight_ != 0) {
+    std::fprintf(stderr, "io_uring: %llu operations still in flight at exit\n",
+                 static_cast<unsigned long long>(inflight_));
   }
   if (br_ != nullptr) {
     uring::free_buf_ring(&ring_, br_, nbufs_, kBufferGroup);
     br_ = nullptr;
   }
+}
+
+IoUringBackend::SlotState& IoUringBackend::own(int fd, ConnId id) {
+  if (id.slot >= slots_.size()) slots_.resize(std::max<size_t>(id.slot + 1, slots_.size() * 2));
+  SlotState& st = slots_[id.slot];
+  if (st.gen != id.gen || st.fd != fd) st = SlotState{id.gen, fd};  // a new owner
+  return st;
 }
 
 struct io_uring_sqe* IoUringBackend::sqe() {
@@ -237,10 +139,10 @@ struct io_uring_sqe* IoUringBackend::sqe() {
 
 void IoUringBackend::submit_now() {
   for (int attempt = 0; attempt < 10'000; ++attempt) {
-    ++c_.enter_calls;
+    c_->io_uring_enter_calls.add();
     int r = io_uring_submit(&ring_);
     if (io_uring_sq_ready(&ring_) == 0) {
-      staging_.release(0);  // step 6: every entry was consumed
+      staging_.release(0);  // SendStaging step 6: every entry was consumed
       return;
     }
     if (r < 0 && r != -EINTR && r != -EBUSY && r != -EAGAIN) {
@@ -254,19 +156,59 @@ void IoUringBackend::submit_now() {
   std::abort();
 }
 
-void IoUringBackend::arm_accept(int fd) {
-  FdState& st = state(fd);
+void IoUringBackend::send(int fd, ConnId id, const struct iovec* iov, int n, size_t bytes) {
+  // SendStaging's lifecycle, steps 1-4; steps 5 and 6 are in submit_now() and wait().
+  const size_t count = static_cast<size_t>(n);
+  // 1. Room: submitting here strands nothing, since nothing of this send is staged yet.
+  if (io_uring_sq_space_left(&ring_) == 0 || !staging_.has_room(count)) submit_now();
+  // 2. Take the entry. From here to step 4 nothing submits.
+  struct io_uring_sqe* s = io_uring_get_sqe(&ring_);
+  // 3. Stage the header and iovecs.
+  struct msghdr* m = staging_.stage(iov, count);
+  // 4. Point the entry at them.
+  io_uring_prep_sendmsg(s, fd, m, MSG_NOSIGNAL);
+  set_fd_target(s, fd);
+  s->user_data = op_tag(kSendOp, id);
+  own(fd, id).send_bytes = static_cast<uint32_t>(bytes);
+  ++inflight_;
+  c_->sends_submitted.add();
+}
+
+void IoUringBackend::stop_recv(int fd, ConnId id) {
+  SlotState& st = own(fd, id);
+  if (!st.recv_armed || st.recv_cancel_sent) return;
+  st.recv_cancel_sent = true;
   struct io_uring_sqe* s = sqe();
-  io_uring_prep_multishot_accept(s, fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-  s->user_data = user_data(kAcceptOp, st.id, fd);
-  st.accept_armed = true;
+  io_uring_prep_cancel64(s, op_tag(kRecvOp, id), 0);
+  s->user_data = op_tag(kCancelOp, id);
+}
+
+void IoUringBackend::cancel(int fd, ConnId id) {
+  struct io_uring_sqe* s = sqe();
+  // By the plain fd: the cancel matches ops by their file, however they named it.
+  io_uring_prep_cancel_fd(s, fd, IORING_ASYNC_CANCEL_ALL);
+  s->user_data = op_tag(kCancelOp, id);
+  own(fd, id).recv_cancel_sent = true;
+  // Ops in flight keep their own hold on the file; the table's goes now, so the socket closes
+  // when the shard closes the fd.
+  unregister_fd(fd);
+}
+
+void IoUringBackend::arm_accept(uint32_t index) {
+  Listener& l = listeners_[index];
+  struct io_uring_sqe* s = sqe();
+  io_uring_prep_multishot_accept(s, l.fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+  s->user_data = op_tag(kAcceptOp, ConnId{index, 0});
+  l.armed = true;
+  ++inflight_;
 }
 
 void IoUringBackend::arm_wake() {
   struct io_uring_sqe* s = sqe();
   io_uring_prep_read(s, wake_fd_, &wake_buf_, sizeof(wake_buf_), 0);
-  s->user_data = user_data(kWakeOp, 0, wake_fd_);
+  s->user_data = op_tag(kWakeOp, ConnId{});
   wake_armed_ = true;
+  ++inflight_;
 }
 
 void IoUringBackend::recycle(uint16_t bid) {
@@ -275,41 +217,40 @@ void IoUringBackend::recycle(uint16_t bid) {
 }
 
 void IoUringBackend::register_fd(int fd) {
-  FdState& st = state(fd);
-  if (st.fixed || static_cast<unsigned>(fd) >= file_slots_) return;
-  ++c_.register_calls;
-  st.fixed = io_uring_register_files_update(&ring_, static_cast<unsigned>(fd), &fd, 1) == 1;
+  if (static_cast<unsigned>(fd) >= file_slots_) return;
+  if (static_cast<size_t>(fd) >= fixed_.size()) fixed_.resize(std::max<size_t>(fd + 1, fixed_.size() * 2));
+  if (fixed_[fd]) return;
+  c_->io_uring_register_calls.add();
+  fixed_[fd] = io_uring_register_files_update(&ring_, static_cast<unsigned>(fd), &fd, 1) == 1;
 }
 
 void IoUringBackend::unregister_fd(int fd) {
-  FdState& st = state(fd);
-  if (!st.fixed) return;
+  if (static_cast<size_t>(fd) >= fixed_.size() || !fixed_[fd]) return;
   int none = -1;
-  ++c_.register_calls;
+  c_->io_uring_register_calls.add();
   io_uring_register_files_update(&ring_, static_cast<unsigned>(fd), &none, 1);
-  st.fixed = false;
+  fixed_[fd] = 0;
 }
 
-void IoUringBackend::listen(int fd, uint64_t token) {
-  FdState& st = state(fd);
-  st.id = token;
-  st.listening = true;
-  arm_accept(fd);
+void IoUringBackend::listen(int fd, uint32_t token) {
+  listeners_.push_back(Listener{fd, token, true, false});
+  if (!listeners_paused_) arm_accept(static_cast<uint32_t>(listeners_.size() - 1));
 }
 
 void IoUringBackend::stop_listen(int fd) {
-  FdState& st = state(fd);
-  st.listening = false;
-  std::erase(paused_listeners_, fd);
-  if (!st.accept_armed) return;
-  struct io_uring_sqe* s = sqe();
-  io_uring_prep_cancel64(s, user_data(kAcceptOp, st.id, fd), 0);
-  s->user_data = user_data(kCancelOp, st.id, fd);
+  for (uint32_t i = 0; i < listeners_.size(); ++i) {
+    Listener& l = listeners_[i];
+    if (l.fd != fd || !l.listening) continue;
+    l.listening = false;
+    if (!l.armed) continue;
+    struct io_uring_sqe* s = sqe();
+    io_uring_prep_cancel64(s, op_tag(kAcceptOp, ConnId{i, 0}), 0);
+    s->user_data = op_tag(kCancelOp, ConnId{});
+  }
 }
 
-void IoUringBackend::recv(int fd, uint64_t id) {
-  FdState& st = state(fd);
-  st.id = id;
+void IoUringBackend::recv(int fd, ConnId id) {
+  SlotState& st = own(fd, id);
   st.recv_armed = true;
   st.recv_cancel_sent = false;
   register_fd(fd);
@@ -318,43 +259,46 @@ void IoUringBackend::recv(int fd, uint64_t id) {
   set_fd_target(s, fd);
   s->flags |= IOSQE_BUFFER_SELECT;
   s->buf_group = kBufferGroup;
-  s->user_data = user_data(kRecvOp, id, fd);
-  ++c_.recv_calls;
+  s->user_data = op_tag(kRecvOp, id);
+  ++inflight_;
+  c_->recv_calls.add();
 }
 
-int IoUringBackend::wait(int timeout_ms) {
-  if (!paused_listeners_.empty()) {
+void IoUringBackend::wait(int timeout_ms) {
+  if (listeners_paused_) {
     auto now = std::chrono::steady_clock::now();
     if (now >= listen_retry_at_) {
-      for (int fd : paused_listeners_) {
-        if (state(fd).listening && !state(fd).accept_armed) arm_accept(fd);
+      listeners_paused_ = false;
+      for (uint32_t i = 0; i < listeners_.size(); ++i) {
+        if (listeners_[i].listening && !listeners_[i].armed) arm_accept(i);
       }
-      paused_listeners_.clear();
     } else {
       int left = static_cast<int>(
           std::chrono::duration_cast<std::chrono::milliseconds>(listen_retry_at_ - now).count()) + 1;
       if (timeout_ms < 0 || left < timeout_ms) timeout_ms = left;
     }
   }
-  ++c_.enter_calls;
-  ++c_.wait_calls;
-  int r;
+  c_->io_uring_enter_calls.add();
+  c_->wait_calls.add();
   if (timeout_ms == 0) {
     // Submits and runs deferred task work (which posts completions) without sleeping.
-    r = io_uring_submit_and_get_events(&ring_);
+    io_uring_submit_and_get_events(&ring_);
   } else if (timeout_ms < 0) {
-    r = io_uring_submit_and_wait(&ring_, 1);
+    io_uring_submit_and_wait(&ring_, 1);
   } else {
     struct __kernel_timespec ts {};
     ts.tv_sec = timeout_ms / 1000;
     ts.tv_nsec = static_cast<long long>(timeout_ms % 1000) * 1'000'000;
     struct io_uring_cqe* cqe = nullptr;
-    r = io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, &ts, nullptr);
+    io_uring_submit_and_wait_timeout(&ring_, &cqe, 1, &ts, nullptr);
   }
-  (void)r;  // -ETIME, -EINTR and -EBUSY all mean: dispatch what is there and go round again
-  staging_.release(io_uring_sq_ready(&ring_));  // step 6
-  if (io_uring_cq_has_overflow(&ring_)) ++c_.cq_overflows;
-  return static_cast<int>(io_uring_cq_ready(&ring_));
+  // -ETIME, -EINTR and -EBUSY all mean: dispatch what is there and go round again.
+  staging_.release(io_uring_sq_ready(&ring_));  // SendStaging step 6
+  if (io_uring_cq_has_overflow(&ring_)) c_->cq_overflows.add();
 }
+
+void IoUringBackend::tune(int fd) { tune_accepted(fd, *cfg_); }
+
+void IoUringBackend::refuse(int fd, const char* reply) { refuse_socket(fd, reply); }
 
 }  // namespace fanout

@@ -1,7 +1,15 @@
-// The protocol half of a shard: its connections, topic table, message arena and the Redis
-// command set. Backend-independent: it never calls the backend; it records what the loop must
-// do (sends via the pending-write list, receive changes, closes) and ShardLoop<Backend> applies
+// The protocol half of a shard: its connections, topic table, message arena, mailboxes and the
+// Redis command set. Backend-independent: it never calls the backend; it records what the loop
+// must do (sends via the pending-write list, receive changes, closes) and Shard<Backend> applies
 // those between phases. Thread: its shard only, except where SharedState says otherwise.
+//
+// The work is split by responsibility over several files:
+//   shard_core.cc     connection lifecycle: accept, close, free, timeouts, shutdown
+//   input.cc          received bytes -> commands; pausing input; blocked publishes
+//   delivery.cc       PUBLISH, fan-out into client queues, slow-consumer policies, send results
+//   mailboxes.cc      the rings to and from other shards
+//   commands.cc       the command table, dispatch and ACL checks
+//   pubsub_commands.cc, connection_commands.cc, info.cc   the commands themselves
 #pragma once
 
 #include <sys/uio.h>
@@ -18,6 +26,7 @@
 #include "core/outbound_queue.h"
 #include "core/qsbr.h"
 #include "core/topic_table.h"
+#include "net/completion.h"
 #include "net/connection.h"
 #include "net/shared_state.h"
 
@@ -25,6 +34,11 @@ namespace fanout {
 
 // The commands and subcommands ACL rules may name, with their Redis categories.
 std::span<const AclCommandInfo> server_acl_catalog();
+
+class ShardCore;
+// Teardown once every shard has stopped, single-threaded: releases every connection, then bounces
+// blocks between arenas until each is back with the shard that made it and freed.
+void teardown_shards(std::span<ShardCore* const> shards);
 
 class ShardCore {
  public:
@@ -35,61 +49,47 @@ class ShardCore {
 
   int id() const { return id_; }
   TopicTable& table() { return table_; }
+  size_t connections() const { return live_; }
+  ShardStats& stats() { return *stats_; }
+  MessageArena& arena() { return arena_; }
 
-  // A new socket: a connection, or null if it was refused (max clients).
-  Conn* accept(int fd);
+  // Teardown after every shard thread stopped (Broker::join), single-threaded: releases every
+  // connection (closing its socket), including blocks other shards still hold through this
+  // shard's rings.
+  virtual void final_release() = 0;
+  // Teardown: empties this shard's inbound rings. Returns the items taken.
+  size_t teardown_drain();
+
+ protected:
+  // An accepted socket: the connection, or null with the reply to refuse it with (null reply:
+  // close without one, as when shutting down).
+  struct Accepted {
+    Conn* conn = nullptr;
+    const char* refusal = nullptr;
+  };
+  Accepted accept(int fd);
   // accept failed (EMFILE, ENFILE, ENOBUFS...): counted, logged once per episode.
   void on_accept_error(int err);
-  Conn* lookup(uint64_t id) {
-    uint32_t slot = static_cast<uint32_t>(id);
-    if (slot >= conns_.size() || !conns_[slot] || conns_[slot]->gen != (id >> 32)) return nullptr;
-    return conns_[slot].get();
-  }
-  void on_input(Conn* c, const char* data, size_t n);
-  void on_sent(Conn* c, int res);
-  // The client shut down its side (or closed): replies it is owed are still sent, then it is
-  // closed. (On io_uring the end of input can arrive in the same batch as the commands before it.)
-  void on_peer_eof(Conn* c);
-  // Marks for close; the loop cancels and frees it at the end of the iteration.
-  void close_conn(Conn* c, const char* why);
+  // A receive or send completion: stale ones (a slot with a new owner) are counted and dropped.
+  void on_io_completion(const Completion& e);
 
-  // Loop phases.
+  // Loop phases, in the order Shard<Backend>::iterate runs them.
+  void set_now(int64_t now_ms) { now_ms_ = now_ms; }
+  void begin_shutdown(int64_t deadline_ms);
   size_t drain_mailboxes(size_t budget);
   void retry_blocked();
   void retry_backoff();
   // Once a second: closes clients idle past --idle-timeout and clients whose command has stayed
   // incomplete past --request-timeout, and logs the end of quiet episodes.
   void reap_stalled();
-  bool publish_mailboxes();  // end of iteration: push returns, make batches visible, wake peers
-  bool mailboxes_idle();     // before sleeping: true when no inbound ring has items
-  void begin_shutdown();
-  bool drained() const;
-  void set_now(int64_t now_ms) { now_ms_ = now_ms; }
-  int64_t now_ms() const { return now_ms_; }
-  size_t connections() const { return live_; }
-  ShardStats& stats() { return *stats_; }
-  template <class F>
-  void for_each_conn(F&& f) {
-    for (auto& c : conns_) if (c) f(c.get());
-  }
-  // Teardown after every shard thread stopped: releases everything, including blocks that
-  // other shards still hold references to through this shard's rings.
-  void final_release();
-  // Teardown: empties this shard's inbound rings (single-threaded, after every shard stopped).
-  size_t teardown_drain();
-  MessageArena& arena() { return arena_; }
-
- protected:
-  // What the loop must apply.
-  Conn* pending_head_ = nullptr;
-  std::vector<Conn*> recv_changes_;
-  std::vector<Conn*> close_list_;
-  std::vector<Conn*> blocked_;
-  std::vector<Conn*> backoff_;
-  int64_t backoff_until_ms_ = 0;
-
-  // Empties the pending-write list, calling send(c) for each connection still open: the one
-  // walk both the loop's flush and test harnesses use.
+  void publish_mailboxes();  // push returns, make batches visible, wake peers
+  // During shutdown: closes every connection once all output is sent and the rings are empty,
+  // or at the deadline (counting what was left undelivered and logging it).
+  void shutdown_step();
+  // True once shutdown has closed every connection and each is freed, or its cancelled
+  // operations have had a grace period to complete.
+  bool may_exit();
+  // Empties the pending-write list, calling send(c) for each connection still open.
   template <class F>
   void take_pending(F&& send) {
     Conn* list = pending_head_;
@@ -99,24 +99,139 @@ class ShardCore {
       list = c->next_pending;
       c->pending = false;
       c->next_pending = nullptr;
-      if (!c->closing) send(c);
+      if (!c->closing()) send(c);
     }
   }
-  void mark_pending(Conn* c) {
-    if (c->pending || c->closing) return;
-    c->pending = true;
-    c->next_pending = pending_head_;
-    pending_head_ = c;
+  // Empties the receive-change list, calling apply(c) for each connection still open.
+  template <class F>
+  void take_recv_changes(F&& apply) {
+    if (recv_changes_.empty()) return;
+    std::vector<Conn*> list;
+    list.swap(recv_changes_);
+    for (Conn* c : list) {
+      c->recv_queued = false;
+      if (!c->closing()) apply(c);
+    }
   }
-  void set_want_recv(Conn* c, bool want);
-  void unsubscribe_all(Conn* c);
-  void update_topic_gauges();
-  void free_conn(Conn* c);
+  // Connections marked for close: cancel(c) for each not yet cancelled (after its
+  // subscriptions are gone), then free(c) for each that may_free(), which must close its fd.
+  template <class Cancel, class Free>
+  void take_closes(Cancel&& cancel, Free&& free) {
+    if (close_list_.empty()) return;
+    for (Conn* c : close_list_) {
+      if (c->state != ConnState::kClosing) continue;
+      unsubscribe_all(c);
+      shared_->clients.fetch_sub(1, std::memory_order_relaxed);
+      c->state = ConnState::kCancelled;
+      cancel(c);
+    }
+    size_t kept = 0;
+    for (Conn* c : close_list_) {
+      if (c->may_free()) {
+        free(c->fd);
+        release_conn(c);
+      } else {
+        close_list_[kept++] = c;
+      }
+    }
+    close_list_.resize(kept);
+  }
+  // The wait before the next iteration: 0 while work is queued, else until the next timer.
+  int next_timeout_ms();
+  // Releases every connection; close(fd) for each socket.
+  template <class Close>
+  void release_all(Close&& close) {
+    for (auto& c : conns_) {
+      if (!c) continue;
+      if (c->state == ConnState::kOpen || c->state == ConnState::kClosing) unsubscribe_all(c.get());
+      if (c->fd >= 0) close(c->fd);
+      c->fd = -1;
+      release_conn(c.get());
+    }
+    stats_->queued_bytes.set(queued_.bytes);
+    stats_->deliveries_queued.set(queued_.pushes);
+  }
 
   const int id_;
   SharedState* shared_;
   const ServerConfig& cfg_;
   ShardStats* stats_;
+  int64_t now_ms_ = 0;
+  bool shutting_down_ = false;
+
+ private:
+  // Connection lifecycle (shard_core.cc).
+  Conn* lookup(ConnId id) {
+    if (id.slot >= conns_.size() || !conns_[id.slot] || conns_[id.slot]->gen != id.gen) return nullptr;
+    return conns_[id.slot].get();
+  }
+  // Marks for close; the loop cancels and frees it at the end of the iteration.
+  void close_conn(Conn* c, const char* why);
+  // The client shut down its side (or closed): replies it is owed are still sent, then it is
+  // closed. (On io_uring the end of input can arrive in the same batch as the commands before it.)
+  void on_peer_eof(Conn* c);
+  void release_conn(Conn* c);
+  void mark_pending(Conn* c) {
+    if (c->pending || c->closing()) return;
+    c->pending = true;
+    c->next_pending = pending_head_;
+    pending_head_ = c;
+  }
+  // Input wanted or not; applied by the loop between phases. Once shutdown begins no input is
+  // read again.
+  void set_want_recv(Conn* c, bool want);
+  void unsubscribe_all(Conn* c);
+  void update_topic_gauges();
+  void end_episodes();
+
+  // Input (input.cc).
+  void on_input(Conn* c, const char* data, size_t n);
+  size_t process(Conn* c, const char* buf, size_t len);
+  void process_buffered(Conn* c);
+  void maybe_pause_input(Conn* c);
+  void close_for_query_buffer(Conn* c, size_t bytes);
+  // After a send: input paused for unread replies resumes once they are half gone.
+  void on_sent_resume_input(Conn* c);
+
+  // Delivery (delivery.cc).
+  void on_sent(Conn* c, int res);
+  // -1 when blocked on a full mailbox, else the number of receivers.
+  int64_t publish(TopicKind kind, std::string_view channel, std::string_view payload);
+  uint32_t deliver(Block* b, Hold* h);
+  uint32_t deliver_to_subscribers(Block* b, Hold* h);
+  void push_message(Conn* c, std::string_view header, Hold* h, std::string_view body);
+  bool admit_overflow(Conn* c, Overflow why, size_t len);
+
+  // Commands (commands.cc and the *_commands.cc files).
+  // False when the command could not run yet (mailbox full); it is retried later.
+  bool execute(Conn* c, std::span<const std::string_view> args);
+  void reply_error(Conn* c, std::string_view msg);
+  bool cmd_publish(Conn* c, TopicKind kind, std::span<const std::string_view> args);
+  void cmd_subscribe(Conn* c, TopicKind kind, std::span<const std::string_view> args);
+  void cmd_unsubscribe(Conn* c, TopicKind kind, std::span<const std::string_view> args);
+  // Why `name` may not be subscribed by `c` (a per-client limit), or empty.
+  std::string subscription_refusal(const Conn* c, TopicKind kind, std::string_view name) const;
+  void subscription_reply(Conn* c, std::string_view kind, std::string_view name, bool null_name,
+                          size_t count);
+  void cmd_pubsub(Conn* c, std::span<const std::string_view> args);
+  void cmd_ping(Conn* c, std::span<const std::string_view> args);
+  void cmd_quit(Conn* c);
+  void cmd_auth(Conn* c, std::span<const std::string_view> args);
+  void cmd_select(Conn* c, std::span<const std::string_view> args);
+  void cmd_hello(Conn* c, std::span<const std::string_view> args);
+  void hello_reply(Conn* c);
+  void cmd_client(Conn* c, std::span<const std::string_view> args);
+  void cmd_config(Conn* c, std::span<const std::string_view> args);
+  void cmd_command(Conn* c, std::span<const std::string_view> args);
+  void cmd_acl(Conn* c, std::span<const std::string_view> args);
+  void cmd_info(Conn* c, std::span<const std::string_view> args);
+  void cmd_reset(Conn* c);
+  // Checks a password. On failure replies WRONGPASS, counts it, and closes a client that keeps
+  // failing (or any failing client while this shard sees a burst of failures).
+  bool check_auth(Conn* c, std::string_view user, std::string_view pass);
+
+  friend struct CommandTable;
+
   RetireList retire_;
   TopicTable table_;
   MessageArena arena_;
@@ -128,48 +243,30 @@ class ShardCore {
   QueueGauge queued_;  // every client queue's bytes and pushes, summed
   uint64_t delivered_ = 0;  // pushes enqueued by the current deliver()
   size_t queued_cap_;
-  int64_t now_ms_ = 0;
+
+  // What the loop must apply.
+  Conn* pending_head_ = nullptr;
+  std::vector<Conn*> recv_changes_;
+  std::vector<Conn*> close_list_;
+  std::vector<Conn*> blocked_;
+  std::vector<Conn*> backoff_;
+  int64_t backoff_until_ms_ = 0;
   int64_t next_reap_ms_ = 0;
+  int64_t shutdown_deadline_ms_ = 0;
+  bool closed_all_ = false;
+  int64_t closed_all_ms_ = 0;
+
+  // Mailboxes (mailboxes.cc).
+  std::vector<uint32_t> remote_counts_;
+  std::vector<uint8_t> ring_dirty_;
+  std::vector<uint8_t> awaiting_space_;  // per destination: a blocked PUBLISH waits for room there
+  bool retry_soon_ = false;              // room appeared while a blocked PUBLISH asked for it
+  std::vector<MailItem> mail_buf_;
+
   // Logged once when they begin and once when they end (after a quiet second).
   Episode accept_failing_, refusing_clients_, shedding_for_cap_;
   int64_t auth_window_ms_ = 0;   // the second auth_window_failures_ counts in
   int auth_window_failures_ = 0;
-  bool shutting_down_ = false;
-  std::vector<uint32_t> remote_counts_;
-  std::vector<uint8_t> ring_dirty_;
-  std::vector<MailItem> mail_buf_;
-
- private:
-  size_t process(Conn* c, const char* buf, size_t len);
-  void process_buffered(Conn* c);
-  // False when the command could not run yet (mailbox full); it is retried later.
-  bool execute(Conn* c, std::span<const std::string_view> args);
-  void reply_error(Conn* c, std::string_view msg);
-  // -1 when blocked on a full mailbox, else the number of receivers.
-  int64_t publish(TopicKind kind, std::string_view channel, std::string_view payload);
-  uint32_t deliver(Block* b, Hold* h);
-  uint32_t deliver_to_subscribers(Block* b, Hold* h);
-  void push_message(Conn* c, std::string_view header, Hold* h, std::string_view body);
-  bool admit_overflow(Conn* c, Overflow why, size_t len);
-  void maybe_pause_input(Conn* c);
-  void end_episodes();
-
-  // Commands (commands.cc).
-  void cmd_subscribe(Conn* c, TopicKind kind, std::span<const std::string_view> args);
-  void cmd_unsubscribe(Conn* c, TopicKind kind, std::span<const std::string_view> args);
-  // Why `name` may not be subscribed by `c` (a per-client limit), or empty.
-  std::string subscription_refusal(const Conn* c, TopicKind kind, std::string_view name) const;
-  void cmd_pubsub(Conn* c, std::span<const std::string_view> args);
-  void cmd_hello(Conn* c, std::span<const std::string_view> args);
-  void cmd_client(Conn* c, std::span<const std::string_view> args);
-  void cmd_info(Conn* c, std::span<const std::string_view> args);
-  void cmd_reset(Conn* c);
-  // Checks a default-user password. On failure replies WRONGPASS, counts it, and closes a client
-  // that keeps failing (or any failing client while this shard sees a burst of failures).
-  bool check_auth(Conn* c, std::string_view user, std::string_view pass);
-  void hello_reply(Conn* c);
-  void subscription_reply(Conn* c, std::string_view kind, std::string_view name, bool null_name,
-                          size_t count);
 };
 
 }  // namespace fanout

@@ -1,52 +1,93 @@
 #include "net/socket.h"
 
+#include <arpa/inet.h>
 #include <netdb.h>
-#include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/eventfd.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
 
+#include "net/config.h"
+
 namespace fanout {
 
-int listen_tcp(const std::string& host, int port, int backlog, bool join, std::string* err) {
+bool resolve_tcp(const std::string& host, int port, bool passive, std::vector<SocketAddress>* out,
+                 std::string* err) {
   struct addrinfo hints {};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
-  hints.ai_flags = AI_NUMERICSERV | AI_PASSIVE;
+  hints.ai_flags = AI_NUMERICSERV | (passive ? AI_PASSIVE : 0);
   struct addrinfo* res = nullptr;
   std::string service = std::to_string(port);
   int rc = getaddrinfo(host.c_str(), service.c_str(), &hints, &res);
   if (rc != 0) {
-    *err = "cannot resolve " + host + ": " + gai_strerror(rc);
-    return -1;
+    *err = "'" + host + "' is not a valid address or host name (" + gai_strerror(rc) + ")";
+    return false;
   }
-  int fd = -1;
+  out->clear();
   for (auto* ai = res; ai != nullptr; ai = ai->ai_next) {
-    fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
-    if (fd < 0) {
-      *err = std::string("socket: ") + strerror(errno);
-      continue;
-    }
-    int one = 1;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    if (join) setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
-    if (ai->ai_family == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
-    if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 &&
-        (join || setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) == 0) &&
-        listen(fd, backlog) == 0) {
-      break;
-    }
-    *err = "cannot listen on " + format_endpoint(host, port) + ": " + strerror(errno);
-    close(fd);
-    fd = -1;
+    SocketAddress a;
+    std::memcpy(&a.ss, ai->ai_addr, ai->ai_addrlen);
+    a.len = ai->ai_addrlen;
+    out->push_back(a);
   }
   freeaddrinfo(res);
-  return fd;
+  return !out->empty();
+}
+
+bool is_loopback(const struct sockaddr* sa) {
+  if (sa->sa_family == AF_INET) {
+    uint32_t a = ntohl(reinterpret_cast<const sockaddr_in*>(sa)->sin_addr.s_addr);
+    return (a >> 24) == 127;
+  }
+  if (sa->sa_family == AF_INET6) {
+    const struct in6_addr& a = reinterpret_cast<const sockaddr_in6*>(sa)->sin6_addr;
+    if (IN6_IS_ADDR_LOOPBACK(&a)) return true;
+    return IN6_IS_ADDR_V4MAPPED(&a) && a.s6_addr[12] == 127;
+  }
+  return false;
+}
+
+bool is_loopback_host(const std::string& host) {
+  std::vector<SocketAddress> addrs;
+  std::string err;
+  if (!resolve_tcp(host, 0, false, &addrs, &err)) return false;
+  return std::all_of(addrs.begin(), addrs.end(), [](const SocketAddress& a) { return is_loopback(a.sa()); });
+}
+
+int listen_tcp(const SocketAddress& addr, int backlog, bool join, std::string* err) {
+  int fd = socket(addr.family(), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    *err = std::string("socket: ") + strerror(errno);
+    return -1;
+  }
+  int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  if (join) setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+  if (addr.family() == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+  if (bind(fd, addr.sa(), addr.len) == 0 &&
+      (join || setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) == 0) &&
+      listen(fd, backlog) == 0) {
+    return fd;
+  }
+  int port = addr.family() == AF_INET ? ntohs(reinterpret_cast<const sockaddr_in*>(&addr.ss)->sin_port)
+                                      : ntohs(reinterpret_cast<const sockaddr_in6*>(&addr.ss)->sin6_port);
+  *err = "cannot listen on " + format_endpoint(address_text(addr), port) + ": " + strerror(errno);
+  close(fd);
+  return -1;
+}
+
+int listen_tcp(const std::string& host, int port, int backlog, bool join, std::string* err) {
+  std::vector<SocketAddress> addrs;
+  if (!resolve_tcp(host, port, true, &addrs, err)) return -1;
+  for (const SocketAddress& a : addrs) {
+    int fd = listen_tcp(a, backlog, join, err);
+    if (fd >= 0) return fd;
+  }
+  return -1;
 }
 
 int local_port(int fd) {
@@ -62,15 +103,39 @@ std::string format_endpoint(const std::string& host, int port) {
   return host + ":" + std::to_string(port);
 }
 
-void tune_accepted(int fd, int keepalive_s) {
+std::string address_text(const SocketAddress& addr) {
+  char buf[INET6_ADDRSTRLEN] = "?";
+  if (addr.family() == AF_INET) {
+    inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&addr.ss)->sin_addr, buf, sizeof(buf));
+  } else if (addr.family() == AF_INET6) {
+    inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(&addr.ss)->sin6_addr, buf, sizeof(buf));
+  }
+  return buf;
+}
+
+void tune_accepted(int fd, const ServerConfig& cfg) {
+  tune_accepted(fd, cfg.tcp_keepalive_s, cfg.tcp_user_timeout_ms);
+}
+
+void tune_accepted(int fd, int keepalive_s, int user_timeout_ms) {
   int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  if (user_timeout_ms > 0) {
+    unsigned t = static_cast<unsigned>(user_timeout_ms);
+    setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &t, sizeof(t));
+  }
   if (keepalive_s <= 0) return;
   int idle = keepalive_s, intvl = std::max(1, keepalive_s / 3), cnt = 3;
   setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
   setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
   setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl));
   setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
+}
+
+void refuse_socket(int fd, const char* reply) {
+  ssize_t w = ::send(fd, reply, std::strlen(reply), MSG_NOSIGNAL | MSG_DONTWAIT);
+  (void)w;
+  ::close(fd);
 }
 
 int make_eventfd() { return eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC); }

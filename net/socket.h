@@ -1,25 +1,61 @@
-// Socket helpers: listeners (one per shard with SO_REUSEPORT), accepted-socket options, and
-// address formatting. Thin wrappers over the syscalls; errors are returned as text.
+// Socket helpers: address resolution, the loopback test protected mode and fanout-load share,
+// listeners (one per shard with SO_REUSEPORT), accepted-socket options, and address formatting.
+// Thin wrappers over the syscalls; errors are returned as text. Thread: any.
 #pragma once
 
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include <string>
+#include <vector>
 
 namespace fanout {
 
-// Binds and listens on host:port, non-blocking, in an SO_REUSEPORT group so every shard can
-// have its own listener. The first listener (`join` false) binds before enabling SO_REUSEPORT,
-// so the bind fails if any other socket holds the port, and an ephemeral port is never one that
-// another process's reuseport group already uses; the shards' listeners then join it. Returns
-// the fd or -1 with *err.
+struct ServerConfig;
+
+// One resolved socket address.
+struct SocketAddress {
+  struct sockaddr_storage ss {};
+  socklen_t len = 0;
+  const struct sockaddr* sa() const { return reinterpret_cast<const struct sockaddr*>(&ss); }
+  int family() const { return ss.ss_family; }
+};
+
+// Resolves `host` (a numeric IPv4 or IPv6 address, or a name) and `port` for TCP; `passive` for
+// binding. False with *err ("'1.2.3.4.5' is not a valid address or host name: ...").
+bool resolve_tcp(const std::string& host, int port, bool passive, std::vector<SocketAddress>* out,
+                 std::string* err);
+// True for an address on the loopback interface: 127.0.0.0/8, ::1, and the IPv4-mapped
+// ::ffff:127.0.0.0/104 (RFC 4291 section 2.5.5.2). Decided on the address itself, never on how a
+// name is spelled.
+bool is_loopback(const struct sockaddr* sa);
+// True if `host` resolves, and every address it resolves to is loopback.
+bool is_loopback_host(const std::string& host);
+
+// Binds and listens on `addr`, non-blocking, in an SO_REUSEPORT group so every shard can have its
+// own listener. The first listener (`join` false) binds before enabling SO_REUSEPORT, so the bind
+// fails if any other socket holds the port, and an ephemeral port is never one that another
+// process's reuseport group already uses; the shards' listeners then join it. Returns the fd or
+// -1 with *err.
+int listen_tcp(const SocketAddress& addr, int backlog, bool join, std::string* err);
+// The same for `host`: its first address that can be bound.
 int listen_tcp(const std::string& host, int port, int backlog, bool join, std::string* err);
 // The local port of a bound socket.
 int local_port(int fd);
 // "127.0.0.1:6379" or "[::1]:6379".
 std::string format_endpoint(const std::string& host, int port);
-// TCP_NODELAY on an accepted socket (replies and pushes are already batched per iteration), and
-// TCP keepalive probes after `keepalive_s` idle seconds (0: off), as Redis's tcp-keepalive, so a
-// peer that vanished without a FIN or RST (a half-open connection) is found and closed.
-void tune_accepted(int fd, int keepalive_s = 0);
+// The address as text ("127.0.0.1", "::1").
+std::string address_text(const SocketAddress& addr);
+// Options on an accepted socket: TCP_NODELAY (replies and pushes are already batched per
+// iteration); TCP keepalive probes after cfg.tcp_keepalive_s idle seconds, as Redis's
+// tcp-keepalive, so a peer that vanished without a FIN or RST is found; and TCP_USER_TIMEOUT
+// (tcp(7)) of cfg.tcp_user_timeout_ms, so a peer that stops acknowledging data (a link that went
+// down mid-stream) is dropped after that long instead of after ~15 minutes of retransmissions.
+// 0 turns either off.
+void tune_accepted(int fd, const ServerConfig& cfg);
+void tune_accepted(int fd, int keepalive_s, int user_timeout_ms);
+// Refuses an accepted socket: a best-effort reply (never blocking), then close.
+void refuse_socket(int fd, const char* reply);
 // Creates an eventfd for cross-shard wake-ups.
 int make_eventfd();
 // Adds one to an eventfd (async-signal-safe, any thread).

@@ -1,5 +1,9 @@
-// fanoutd: the Fanout pub/sub server. Parses flags, starts the broker, prints the address it
-// listens on, and on SIGINT/SIGTERM drains queued output (bounded by a deadline) and exits 0.
+// fanoutd: the Fanout pub/sub server. Builds its flags from the server's settings table
+// (net/config), starts the broker, prints the address it listens on, and on SIGINT/SIGTERM drains
+// queued output (bounded by --shutdown-timeout-ms) and exits 0. A stop request during start-up
+// works too: start-up gives up at its next step and the process exits 0.
+// Exit codes: 0 stopped; 2 a bad flag or setting (every one reported as "fanoutd: --flag ...");
+// 1 the system refused (the port is taken, a backend the kernel lacks).
 #include <signal.h>
 #include <unistd.h>
 
@@ -31,94 +35,17 @@ bool read_first_line(const std::string& path, std::string* out, std::string* err
   return true;
 }
 
+int usage_error(const std::string& msg) {
+  std::fprintf(stderr, "fanoutd: %s\n", msg.c_str());
+  return 2;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  ServerConfig cfg;
-  std::string log_level = "info";
-  size_t max_bulk = cfg.request.max_bulk_len, max_inline = cfg.request.max_inline_len,
-         max_args = cfg.request.max_args;
-  int64_t soft_seconds = cfg.output.soft_ms / 1000;
-  Flags flags(
-      "fanoutd: a sharded pub/sub relay that speaks the Redis pub/sub protocol.\n"
-      "usage: fanoutd [--bind 127.0.0.1] [--port 7379] [--shards N] [--backend epoll|io_uring]");
-  flags.add_string("bind", &cfg.bind, "address to listen on (IPv4 or IPv6)");
-  flags.add_int("port", &cfg.port, "TCP port; 0 picks a free one");
-  flags.add_int("shards", &cfg.shards, "event-loop threads; 0 means one per core");
-  flags.add_string("backend", &cfg.backend, "event backend: epoll or io_uring");
-  flags.add_size("max-clients", &cfg.max_clients, "connections accepted at once");
-  flags.add_custom("policy", "disconnect", "slow-subscriber policy: disconnect|drop-oldest|drop-newest",
-                   [&](const std::string& s) {
-                     auto p = parse_policy(s);
-                     if (!p) return "--policy must be disconnect, drop-oldest or drop-newest, got '" + s + "'";
-                     cfg.output.policy = *p;
-                     return std::string();
-                   });
-  flags.add_size("client-hard-limit", &cfg.output.hard_bytes, "per-client queued bytes that trigger the policy at once (0: none)");
-  flags.add_size("client-soft-limit", &cfg.output.soft_bytes, "per-client queued bytes tolerated for --client-soft-seconds (0: none)");
-  flags.add_int64("client-soft-seconds", &soft_seconds, "how long the soft limit may be exceeded");
-  flags.add_size("client-max-messages", &cfg.output.max_messages, "per-client queued messages (0: none)");
-  flags.add_size("max-queued-bytes", &cfg.max_queued_bytes, "process-wide cap on queued output");
-  flags.add_size("max-query-buffer", &cfg.max_query_buffer, "per-client unparsed input before it is closed");
-  flags.add_size("max-bulk-len", &max_bulk, "largest bulk string accepted");
-  flags.add_size("max-args", &max_args, "most arguments in one command");
-  flags.add_size("max-inline", &max_inline, "longest inline command line");
-  flags.add_size("copy-threshold", &cfg.copy_threshold, "messages up to this size are copied per client instead of referenced");
-  flags.add_size("iov-batch", &cfg.iov_batch, "iovecs per sendmsg (at most IOV_MAX)");
-  flags.add_size("max-send-bytes", &cfg.max_send_bytes, "bytes sent per client per loop iteration");
-  flags.add_size("mailbox-depth", &cfg.mailbox_depth, "messages per shard-to-shard ring");
-  flags.add_size("uring-sq-entries", &cfg.uring_sq_entries, "io_uring: submission queue entries per shard (a power of two)");
-  flags.add_size("uring-buffers", &cfg.uring_buffers, "io_uring: receive buffers per shard (a power of two)");
-  flags.add_size("uring-buffer-size", &cfg.uring_buffer_size, "io_uring: bytes per receive buffer");
-  flags.add_bool("uring-fixed-files", &cfg.uring_fixed_files, "io_uring: put sockets in the registered file table");
-  flags.add_int("idle-timeout", &cfg.idle_timeout_s, "close a client silent this many seconds (0: never; subscribers exempt, as in Redis)");
-  flags.add_int("request-timeout", &cfg.request_timeout_s, "close a client whose command stays incomplete this many seconds (0: never)");
-  flags.add_int("tcp-keepalive", &cfg.tcp_keepalive_s, "TCP keepalive idle seconds on client sockets, to find half-open peers (0: off)");
-  flags.add_string("requirepass", &cfg.requirepass, "password clients must AUTH with (default user); empty: none");
-  std::string requirepass_file;
-  flags.add_string("requirepass-file", &requirepass_file, "read the default user's password from this file (its first line), keeping it out of the process list");
-  flags.add_string("aclfile", &cfg.aclfile, "users, passwords and rights in Redis ACL file syntax (user <name> on >pass &channel-glob +publish ...)");
-  flags.add_bool("protected-mode", &cfg.protected_mode, "refuse to listen on a non-loopback address without --requirepass");
-  flags.add_size("max-channels-per-client", &cfg.max_channels_per_client, "channels (and shard channels) one client may subscribe to");
-  flags.add_size("max-patterns-per-client", &cfg.max_patterns_per_client, "patterns one client may subscribe to");
-  flags.add_size("max-channel-len", &cfg.max_channel_len, "longest channel name a client may subscribe to");
-  flags.add_size("max-pattern-len", &cfg.max_pattern_len, "longest pattern a client may subscribe to");
-  flags.add_size("max-pattern-wildcards", &cfg.max_pattern_wildcards, "most wildcards ('*' runs, '?', '[...]') in one pattern");
-  flags.add_int("shutdown-timeout-ms", &cfg.shutdown_timeout_ms, "how long shutdown waits to flush queued output");
-  flags.add_string("log-level", &log_level, "debug|info|warn|error");
-  int exit_code = 0;
-  if (!flags.parse_main(argc, argv, "fanoutd", &exit_code)) return exit_code;
-  std::string err;
-  LogLevel level;
-  if (!parse_log_level(log_level, &level)) {
-    std::fprintf(stderr, "fanoutd: --log-level must be debug, info, warn or error\n");
-    return 2;
-  }
-  set_log_level(level);
-  if (!requirepass_file.empty()) {
-    if (!cfg.requirepass.empty()) {
-      std::fprintf(stderr, "fanoutd: give --requirepass or --requirepass-file, not both\n");
-      return 2;
-    }
-    if (!read_first_line(requirepass_file, &cfg.requirepass, &err)) {
-      std::fprintf(stderr, "fanoutd: --requirepass-file: %s\n", err.c_str());
-      return 2;
-    }
-  }
-  cfg.output.soft_ms = soft_seconds * 1000;
-  cfg.request.max_bulk_len = max_bulk;
-  cfg.request.max_inline_len = max_inline;
-  cfg.request.max_args = max_args;
-  if (cfg.iov_batch == 0 || cfg.iov_batch > IOV_MAX) {
-    std::fprintf(stderr, "fanoutd: --iov-batch must be between 1 and %d\n", IOV_MAX);
-    return 2;
-  }
-  if (cfg.port < 0 || cfg.port > 65535) {
-    std::fprintf(stderr, "fanoutd: --port must be between 0 and 65535\n");
-    return 2;
-  }
-
-  // Signals are taken synchronously by the main thread; shard threads inherit the mask.
+  // Signals are taken synchronously by one thread of their own, from the very start: every other
+  // thread (the shards included) inherits this mask, and a stop request during a slow start-up
+  // reaches the broker at once.
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGINT);
@@ -126,22 +53,70 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   signal(SIGPIPE, SIG_IGN);  // belt and braces: every send already uses MSG_NOSIGNAL
 
+  ServerConfig cfg;
+  std::string log_level = "info", requirepass_file;
+  Flags flags(
+      "fanoutd: a sharded pub/sub relay that speaks the Redis pub/sub protocol.\n"
+      "usage: fanoutd [--bind 127.0.0.1] [--port 7379] [--shards N] [--backend epoll|io_uring]");
+  for (const Setting& s : server_settings()) {
+    std::string help = s.help;
+    if (s.kind == Setting::Kind::kNumber || s.kind == Setting::Kind::kSize) help += "; " + setting_range(s);
+    if (s.kind == Setting::Kind::kChoice) help += ": " + std::string(s.choices);
+    flags.add_custom(s.name, setting_text(cfg, s), help.c_str(),
+                     [&cfg, &s](const std::string& v) { return set_setting(cfg, s, v); },
+                     s.kind == Setting::Kind::kBool);
+  }
+  flags.add_string("requirepass-file", &requirepass_file,
+                   "read the default user's password from this file (its first line), keeping it out of the process list");
+  flags.add_custom("log-level", log_level, "debug|info|warn|error", [&](const std::string& v) {
+    LogLevel level;
+    if (!parse_log_level(v, &level)) return "--log-level must be one of debug,info,warn,error, got '" + v + "'";
+    log_level = v;
+    return std::string();
+  });
+  int exit_code = 0;
+  if (!flags.parse_main(argc, argv, "fanoutd", &exit_code)) return exit_code;
+  LogLevel level;
+  parse_log_level(log_level, &level);
+  set_log_level(level);
+  std::string err;
+  if (!requirepass_file.empty()) {
+    if (!cfg.requirepass.empty()) return usage_error("give --requirepass or --requirepass-file, not both");
+    if (!read_first_line(requirepass_file, &cfg.requirepass, &err)) return usage_error("--requirepass-file: " + err);
+  }
+  if (std::string e = validate_config(cfg); !e.empty()) return usage_error(e);
+
   Broker broker(cfg);
-  if (!broker.start(&err)) {
+  std::thread signals([&broker, set] {
+    int sig = 0;
+    sigwait(&set, &sig);
+    LOG_INFO("%s received: stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    broker.stop();
+  });
+  signals.detach();  // it may still be waiting when main returns; exit ends it
+
+  StartError why = StartError::kNone;
+  if (!broker.start(&err, &why)) {
+    if (why == StartError::kStopped) {
+      LOG_OK("fanoutd stopped during start-up");
+      return 0;
+    }
+    if (why == StartError::kConfig) return usage_error(err);
     LOG_ERROR("cannot start: %s", err.c_str());
     return 1;
   }
   std::printf("listening on %s\n", broker.endpoint().c_str());
   std::fflush(stdout);
-  LOG_OK("fanoutd ready: %d shard(s), %s backend, policy %s", broker.shards(), cfg.backend.c_str(),
-         std::string(policy_name(cfg.output.policy)).c_str());
-
-  int sig = 0;
-  sigwait(&set, &sig);
-  LOG_INFO("%s received: draining (up to %d ms)", sig == SIGINT ? "SIGINT" : "SIGTERM",
-           cfg.shutdown_timeout_ms);
-  broker.stop();
-  broker.join();
-  LOG_OK("fanoutd stopped");
+  LOG_OK("fanoutd ready: %d shard(s), %s backend, policy %s, max clients %zu", broker.shards(),
+         cfg.backend.c_str(), std::string(policy_name(cfg.output.policy)).c_str(), broker.config().max_clients);
+  broker.join();  // returns once a stop request has drained the shards
+  if (uint64_t clients = broker.undelivered_clients()) {
+    LOG_WARN("fanoutd stopped at the drain deadline (--shutdown-timeout-ms %d): %llu bytes to %llu "
+             "clients were not delivered", cfg.shutdown_timeout_ms,
+             static_cast<unsigned long long>(broker.undelivered_bytes()),
+             static_cast<unsigned long long>(clients));
+  } else {
+    LOG_OK("fanoutd stopped: every queued message was delivered");
+  }
   return 0;
 }

@@ -4,25 +4,9 @@
 #include <cstdio>
 #include <cstdlib>
 
-namespace fanout {
+#include "core/units.h"
 
-bool parse_size(const std::string& s, size_t* out) {
-  if (s.empty()) return false;
-  char* end = nullptr;
-  errno = 0;
-  unsigned long long v = std::strtoull(s.c_str(), &end, 10);
-  if (errno != 0 || end == s.c_str() || s[0] == '-') return false;
-  std::string suffix(end);
-  for (char& c : suffix) c = static_cast<char>(tolower(c));
-  unsigned long long mul = 1;
-  if (suffix.empty() || suffix == "b") mul = 1;
-  else if (suffix == "k" || suffix == "kb" || suffix == "kib") mul = 1ull << 10;
-  else if (suffix == "m" || suffix == "mb" || suffix == "mib") mul = 1ull << 20;
-  else if (suffix == "g" || suffix == "gb" || suffix == "gib") mul = 1ull << 30;
-  else return false;
-  *out = static_cast<size_t>(v * mul);
-  return true;
-}
+namespace fanout {
 
 namespace {
 
@@ -77,9 +61,11 @@ void Flags::add_double(const char* name, double* v, const char* help) {
 
 void Flags::add_size(const char* name, size_t* v, const char* help) {
   flags_.push_back({name, help, std::to_string(*v), false, [v, name](const std::string& s) {
-                      if (!parse_size(s, v)) {
+                      uint64_t x;
+                      if (!parse_size(s, &x)) {
                         return "--" + std::string(name) + " needs a size (bytes, or with k/m/g), got '" + s + "'";
                       }
+                      *v = static_cast<size_t>(x);
                       return std::string();
                     }});
 }
@@ -94,8 +80,8 @@ void Flags::add_bool(const char* name, bool* v, const char* help) {
 }
 
 void Flags::add_custom(const char* name, std::string default_text, const char* help,
-                       std::function<std::string(const std::string&)> set) {
-  flags_.push_back({name, help, std::move(default_text), false, std::move(set)});
+                       std::function<std::string(const std::string&)> set, bool is_bool) {
+  flags_.push_back({name, help, std::move(default_text), is_bool, std::move(set)});
 }
 
 bool Flags::parse(int argc, char** argv, std::string* err, bool* help_shown) {

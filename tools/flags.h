@@ -1,5 +1,5 @@
 // A small command-line flag parser shared by the tools: "--name value" and "--name=value",
-// "--help" listing every flag with its default, sizes with k/m/g suffixes. Not thread-safe; use
+// "--help" listing every flag with its default, sizes with k/m/g suffixes (core/units). Not thread-safe; use
 // from main() only.
 #pragma once
 
@@ -22,9 +22,10 @@ class Flags {
   // Accepts plain bytes or k/m/g (KiB/MiB/GiB) suffixes.
   void add_size(const char* name, size_t* v, const char* help);
   void add_bool(const char* name, bool* v, const char* help);
-  // A flag with its own parser; returns an error message or "".
+  // A flag with its own parser; returns an error message or "". A bool flag may stand alone
+  // ("--name" passes "").
   void add_custom(const char* name, std::string default_text, const char* help,
-                  std::function<std::string(const std::string&)> set);
+                  std::function<std::string(const std::string&)> set, bool is_bool = false);
 
   // Returns false on error (message in *err) or when --help was given (*help_shown = true).
   bool parse(int argc, char** argv, std::string* err, bool* help_shown);
@@ -42,7 +43,5 @@ class Flags {
   std::string usage_;
   std::vector<Flag> flags_;
 };
-
-bool parse_size(const std::string& s, size_t* out);
 
 }  // namespace fanout

@@ -3,7 +3,7 @@
 Starts fanoutd (port 0) behind a recording proxy on loopback, runs redis-cli, redis-py and
 redis-benchmark through the proxy, and writes each client connection's bytes as seeds:
   corpus/resp_parser_fuzz/real-*   (control byte 0x00, then the stream)
-  corpus/dispatch_fuzz/real-*      (the stream cut into [op][len][bytes] chunks for connection 0)
+  corpus/dispatch_fuzz/real-*      (the stream sent by client 0 in chunks: dispatch_seeds.encode)
 Run with Debian's /usr/bin/python3 (redis-py):  /usr/bin/python3 tests/fuzz/capture_seeds.py FANOUTD
 """
 import hashlib
@@ -19,6 +19,7 @@ import redis
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "tools", "pylib"))
 import local_servers  # noqa: E402
+import dispatch_seeds  # noqa: E402
 
 captured = []
 lock = threading.Lock()
@@ -109,11 +110,7 @@ def main():
         data = data[:4096]
         tag = hashlib.sha1(data).hexdigest()[:12]
         write("resp_parser_fuzz", f"real-{tag}", b"\x00" + data)
-        chunks = b""
-        for i in range(0, len(data), 200):
-            piece = data[i:i + 200]
-            chunks += bytes([0x04, len(piece)]) + piece
-        write("dispatch_fuzz", f"real-{tag}", chunks)
+        write("dispatch_fuzz", f"real-{tag}", dispatch_seeds.encode(data))
         n += 1
     print(f"captured {n} client connections")
 

@@ -1,68 +1,43 @@
-// Fuzz target: the command dispatcher, fed through real connection objects without sockets.
-// A shard's protocol half (ShardCore) runs three connections; the input is a script of byte
-// chunks sent by them, and a small loop plays the backend's part between chunks (sends complete
-// in full, except for connection 2, which stops reading unless told to). Properties: nothing
-// crashes or trips a sanitizer; every connection's output is a well-formed RESP stream; and
-// after every round each push owed is sent, dropped, discarded or queued (DeliveryTotals); and
-// once every connection is gone the shard holds no subscriptions and no queued bytes.
+// Fuzz target: the real shard loop (Shard<Backend>::iterate: dispatch, mailboxes, retries, flush,
+// closes) of two shards joined by their rings, over a fake backend whose kernel is the fuzz
+// input: clients connect, send bytes, half-close and reset; operations complete in any order and
+// any way (data, short, EAGAIN, errors, ENOBUFS, cancelled, stale ids from connections that are
+// gone, after their fd was reused); time advances; either shard runs an iteration.
+// Properties: nothing crashes or trips a sanitizer (the fake reads a send's bytes from the
+// shard's queue when it completes, so a queue freed too early shows); the fake's kernel rules
+// hold (one receive and one send per connection, no socket closed under an op); every client's
+// wire is well-formed RESP; after every step each push owed is sent, dropped, discarded or queued
+// (DeliveryTotals); and once every client has gone, the shards hold no connection, subscription
+// or queued byte, and no op is outstanding.
 //
-// Input: a sequence of [op][len][len bytes]. op bits 0-1: connection (0-2, 3 means 0); bit 2:
-// connection 2 reads this round; bit 3: the client disconnects after sending; bit 4: a new
-// connection replaces a closed one.
-#include <sys/uio.h>
-
-#include <cerrno>
+// Input: steps of [op][arg...]. op bits 0-2: action, bits 3-5: client (0-5; client c lives on
+// shard c % 2), bits 6-7: mode.
+//   0 send:     [len][len bytes] from the client (connecting it first if needed)
+//   1 complete: [index][n] completes op index of the client's shard: mode 0 all, 1 short (n),
+//               2 nothing moved (EAGAIN, ENOBUFS), 3 an error
+//   2 the client half-closes          3 the client resets          4 the client connects
+//   5 stale:    [index] a completion for a connection that is gone (mode bit 0: a send)
+//   6 iterate the client's shard, mode+1 times (mode 1 and 3 settle every op first)
+//   7 time:     [n] advance both shards' clocks n x 100 ms
 #include <string>
 #include <vector>
 
 #include "core/resp_value.h"
-#include "net/shard_core.h"
+#include "net/log.h"
+#include "net/shard.h"
+#include "tests/fuzz/fake_backend.h"
 #include "tests/fuzz/fuzz_target.h"
 
 namespace fanout {
 namespace {
 
-class FuzzShard : public ShardCore {
- public:
-  using ShardCore::ShardCore;
+using test::FakeBackend;
+using test::FakeSocket;
 
-  // One loop iteration's bookkeeping, as Shard<Backend> does it, with a kernel that takes every
-  // byte (or none, for a reader that has stopped).
-  void iterate(Conn* stopped, std::vector<std::string>* wire, const std::vector<Conn*>& conns) {
-    retry_blocked();
-    retry_backoff();
-    publish_mailboxes();
-    for (Conn* c : recv_changes_) c->recv_queued = false;
-    recv_changes_.clear();
-    take_pending([&](Conn* c) {
-      struct iovec iov[64];
-      size_t n = c->out.fill(iov, 64, 256 * 1024);
-      if (n == 0) return;
-      if (c == stopped) {
-        on_sent(c, -EAGAIN);
-        return;
-      }
-      size_t bytes = 0;
-      for (size_t i = 0; i < n; ++i) {
-        for (size_t k = 0; k < conns.size(); ++k) {
-          if (conns[k] == c) (*wire)[k].append(static_cast<const char*>(iov[i].iov_base), iov[i].iov_len);
-        }
-        bytes += iov[i].iov_len;
-      }
-      on_sent(c, static_cast<int>(bytes));
-    });
-    for (Conn* c : close_list_) {
-      unsubscribe_all(c);
-      shared_->clients.fetch_sub(1, std::memory_order_relaxed);
-      free_conn(c);
-    }
-    close_list_.clear();
-    publish_mailboxes();
-  }
-  size_t queued() const { return queued_.bytes; }
-};
+constexpr int kShards = 2;
+constexpr int kClients = 6;
 
-// Parses every complete value in `wire` (dropping it); false if the stream is malformed.
+// Parses every complete value at the front of `wire` (dropping it); false if malformed.
 bool well_formed(std::string* wire) {
   while (!wire->empty()) {
     RespValue v;
@@ -78,13 +53,105 @@ bool well_formed(std::string* wire) {
   return true;
 }
 
+struct Client {
+  int fd = -1;
+  uint64_t serial = 0;
+};
+
+class Harness {
+ public:
+  explicit Harness(const ServerConfig& cfg, const Acl& acl) : shared_(cfg, kShards, acl) {
+    for (int s = 0; s < kShards; ++s) {
+      shards_.push_back(std::make_unique<Shard<FakeBackend>>(s, &shared_, /*listen_fd=*/100 + s));
+      std::string err;
+      FUZZ_CHECK(shards_[s]->init(&err) && shards_[s]->start(&err));
+    }
+  }
+  ~Harness() {
+    std::vector<ShardCore*> all;
+    for (auto& s : shards_) {
+      s->finish();
+      all.push_back(s.get());
+    }
+    teardown_shards(all);
+  }
+
+  FakeBackend& fake(int s) { return shards_[s]->backend(); }
+  FakeSocket* socket(int c) {
+    Client& cl = clients_[c];
+    if (cl.fd < 0) return nullptr;
+    FakeSocket* s = fake(c % kShards).socket(cl.fd);
+    if (s == nullptr || s->serial != cl.serial) {
+      cl.fd = -1;  // the server closed it
+      return nullptr;
+    }
+    return s;
+  }
+  FakeSocket* connect(int c) {
+    if (FakeSocket* s = socket(c)) return s;
+    Client& cl = clients_[c];
+    cl.fd = fake(c % kShards).connect();
+    FakeSocket* s = fake(c % kShards).socket(cl.fd);
+    cl.serial = s->serial;
+    return s;
+  }
+  void iterate(int s, int times, bool settle) {
+    for (int i = 0; i < times; ++i) {
+      if (settle) fake(s).settle();
+      shards_[s]->iterate(0);
+    }
+  }
+  // Properties that hold after every step.
+  void check() {
+    for (int s = 0; s < kShards; ++s) {
+      for (auto& [fd, sock] : fake(s).sockets()) FUZZ_CHECK(well_formed(&sock.wire));
+    }
+    FUZZ_CHECK(shared_.deliveries().balanced());
+  }
+  // Every client goes away; the shards must end with nothing held.
+  void finish() {
+    for (int c = 0; c < kClients; ++c) {
+      if (FakeSocket* s = socket(c)) s->eof = true;
+    }
+    for (int round = 0; round < 200; ++round) {
+      for (int s = 0; s < kShards; ++s) {
+        fake(s).settle();
+        shards_[s]->iterate(0);
+      }
+      check();
+      bool idle = true;
+      for (int s = 0; s < kShards; ++s) {
+        idle &= shards_[s]->connections() == 0 && fake(s).outstanding() == 0;
+        for (int o = 0; o < kShards; ++o) idle &= o == s || !shared_.ring(o, s).idle_check();
+      }
+      if (idle) break;
+    }
+    for (int s = 0; s < kShards; ++s) {
+      FUZZ_CHECK(shards_[s]->connections() == 0);
+      FUZZ_CHECK(fake(s).outstanding() == 0);
+      FUZZ_CHECK(shards_[s]->arena().live_blocks() == 0);  // every message went back and was freed
+      for (TopicKind kind : {TopicKind::kChannel, TopicKind::kPattern, TopicKind::kShardChannel}) {
+        FUZZ_CHECK(shards_[s]->table().size(kind) == 0);
+      }
+    }
+    DeliveryTotals d = shared_.deliveries();
+    FUZZ_CHECK(d.balanced() && d.queued == 0);
+    FUZZ_CHECK(shared_.sum(&ShardStats::queued_bytes) == 0);
+  }
+
+ private:
+  SharedState shared_;
+  std::vector<std::unique_ptr<Shard<FakeBackend>>> shards_;
+  Client clients_[kClients];
+};
+
 }  // namespace
 }  // namespace fanout
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace fanout;
+  set_log_level(LogLevel::kError);
   ServerConfig cfg;
-  cfg.shards = 1;
   cfg.max_query_buffer = 64 * 1024;
   cfg.request.max_bulk_len = 4096;
   cfg.request.max_args = 64;
@@ -92,6 +159,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   cfg.output.hard_bytes = 8 * 1024;
   cfg.output.soft_bytes = 0;
   cfg.output.max_messages = 64;
+  cfg.mailbox_depth = 16;  // small rings, so blocked publishes and their wake-ups are reached
+  cfg.request_timeout_s = 5;
+  cfg.idle_timeout_s = 30;
+  cfg.iov_batch = 8;
+  cfg.max_send_bytes = 4096;
   // Users with partial rights, so AUTH, NOPERM and channel checks are reachable.
   static const Acl acl = [] {
     Acl a(server_acl_catalog());
@@ -102,52 +174,52 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     FUZZ_CHECK(ok);
     return a;
   }();
-  SharedState shared(cfg, 1, acl);
-  shared.qsbr.online(0);
   {
-    FuzzShard shard(0, &shared);
-    std::vector<uint64_t> ids(3, 0);  // by id: the server frees connections it closes
-    std::vector<std::string> wire(3);
-    auto conn = [&](size_t k) { return ids[k] ? shard.lookup(ids[k]) : nullptr; };
-    auto open = [&](size_t k) {
-      Conn* c = shard.accept(-1);  // no socket: FuzzShard::iterate plays the kernel
-      ids[k] = c ? c->id() : 0;
-      wire[k].clear();
-    };
-    for (size_t k = 0; k < 3; ++k) open(k);
+    Harness h(cfg, acl);
     size_t i = 0;
-    while (i + 2 <= size) {
-      uint8_t op = data[i];
-      size_t len = std::min<size_t>(data[i + 1], size - i - 2);
-      const char* bytes = reinterpret_cast<const char*>(data + i + 2);
-      i += 2 + len;
-      size_t k = (op & 3) == 3 ? 0 : (op & 3);
-      if (conn(k) == nullptr) {
-        if (!(op & 16)) continue;
-        open(k);
-        if (conn(k) == nullptr) continue;
+    auto next = [&]() -> uint8_t { return i < size ? data[i++] : 0; };
+    while (i < size) {
+      uint8_t op = next();
+      int c = ((op >> 3) & 7) % kClients;
+      int shard = c % kShards;
+      int mode = op >> 6;
+      switch (op & 7) {
+        case 0: {
+          size_t len = std::min<size_t>(next(), size - i);
+          FakeSocket* s = h.connect(c);
+          if (!s->eof && !s->reset) s->inbound.append(reinterpret_cast<const char*>(data + i), len);
+          i += len;
+          break;
+        }
+        case 1: {
+          size_t index = next(), n = next();
+          h.fake(shard).complete(index, mode, n);
+          break;
+        }
+        case 2:
+          if (FakeSocket* s = h.socket(c)) s->eof = true;
+          break;
+        case 3:
+          if (FakeSocket* s = h.socket(c)) s->reset = true;
+          break;
+        case 4:
+          h.connect(c);
+          break;
+        case 5:
+          h.fake(shard).stale(next(), mode & 1);
+          break;
+        case 6:
+          h.iterate(shard, mode + 1, mode & 1);
+          break;
+        case 7: {
+          int64_t ms = next() * 100;
+          for (int s = 0; s < kShards; ++s) h.fake(s).advance(ms);
+          break;
+        }
       }
-      Conn* c = conn(k);
-      if (!c->closing) shard.on_input(c, bytes, len);
-      if (op & 8) shard.close_conn(c, "fuzz: client went away");
-      std::vector<Conn*> live = {conn(0), conn(1), conn(2)};
-      shard.iterate((op & 4) ? nullptr : live[2], &wire, live);
-      shared.qsbr.quiescent(0);
-      for (size_t j = 0; j < 3; ++j) FUZZ_CHECK(well_formed(&wire[j]));
-      FUZZ_CHECK(shared.deliveries().balanced());
+      h.check();
     }
-    for (size_t j = 0; j < 3; ++j) {
-      if (conn(j)) shard.close_conn(conn(j), "fuzz: done");
-    }
-    shard.iterate(nullptr, &wire, {nullptr, nullptr, nullptr});
-    FUZZ_CHECK(shard.connections() == 0);
-    FUZZ_CHECK(shard.queued() == 0);
-    FUZZ_CHECK(shared.deliveries().balanced() && shared.deliveries().queued == 0);
-    for (TopicKind kind : {TopicKind::kChannel, TopicKind::kPattern, TopicKind::kShardChannel}) {
-      FUZZ_CHECK(shard.table().size(kind) == 0);
-    }
-    shared.qsbr.quiescent(0);
+    h.finish();
   }
-  shared.qsbr.offline(0);
   return 0;
 }

@@ -190,7 +190,7 @@ TEST_P(AclTest, FileWithHashedPasswordsAndBadFilesAreReported) {
   cfg.aclfile = "/nonexistent/acl";
   Broker b3(cfg);
   EXPECT_FALSE(b3.start(&err));
-  EXPECT_EQ(err, "cannot open /nonexistent/acl: No such file or directory");
+  EXPECT_EQ(err, "--aclfile: cannot open /nonexistent/acl: No such file or directory");
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, AclTest, ::testing::ValuesIn(kBackends),

@@ -181,11 +181,13 @@ TEST_P(ServerTest, MalformedInputGetsAnErrorThenClose) {
 }
 
 TEST_P(ServerTest, QueryBufferLimitCloses) {
+  // Each bulk fits --max-bulk-len; together they pass --max-query-buffer.
   cfg.max_query_buffer = 64 * 1024;
+  cfg.request.max_bulk_len = 32 * 1024;
   start();
   auto c = client();
-  c->send_raw("*2\r\n$4\r\nECHO\r\n$1000000\r\n");
-  c->send_raw(std::string(200 * 1024, 'a'));
+  std::string bulk = "$30000\r\n" + std::string(30000, 'a') + "\r\n";
+  c->send_raw("*4\r\n$4\r\nECHO\r\n" + bulk + bulk + bulk);
   EXPECT_TRUE(c->wait_closed());
   EXPECT_EQ(stat("query_buffer_closes"), 1);
 }

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "core/histogram.h"
+#include "core/units.h"
 #include "tools/flags.h"
 #include "tools/load/options.h"
 #include "tools/load/payload.h"
@@ -130,8 +131,8 @@ int main(int argc, char** argv) {
   flags.add_double("warmup", &o.warmup, "seconds published but not measured");
   flags.add_custom("messages", "0", "stop after this many messages published (0: by duration)",
                    [&](const std::string& s) {
-                     size_t v;
-                     if (!parse_size(s, &v)) return std::string("--messages needs a count");
+                     uint64_t v;
+                     if (!parse_unsigned(s, &v)) return std::string("--messages needs a count");
                      o.max_messages = v;
                      return std::string();
                    });

@@ -1,0 +1,38 @@
+// Small helpers the command files share: integers and Redis's error texts. Thread: any (pure functions).
+#pragma once
+
+#include <algorithm>
+#include <charconv>
+#include <string>
+#include <string_view>
+
+#include "core/ascii.h"
+
+namespace fanout {
+
+// A whole string as a signed decimal integer.
+inline bool parse_ll(std::string_view s, long long* out) {
+  if (s.empty()) return false;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), *out);
+  return ec == std::errc() && p == s.data() + s.size();
+}
+
+// Redis's rejectCommandFormat: error text never carries CR or LF.
+inline std::string sanitize(std::string s) {
+  std::replace(s.begin(), s.end(), '\r', ' ');
+  std::replace(s.begin(), s.end(), '\n', ' ');
+  return s;
+}
+
+// Redis's arity error (server.c, processCommand).
+inline std::string wrong_args(std::string_view cmd) {
+  return "ERR wrong number of arguments for '" + std::string(cmd) + "' command";
+}
+
+// Redis's reply to an unknown subcommand (server.c, addReplySubcommandSyntaxError).
+inline std::string unknown_subcommand(std::string_view sub, std::string_view command_upper) {
+  return "ERR unknown subcommand '" + sanitize(std::string(sub)) + "'. Try " +
+         std::string(command_upper) + " HELP.";
+}
+
+}  // namespace fanout

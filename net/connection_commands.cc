@@ -1,0 +1,243 @@
+// The connection commands: PING, QUIT, RESET, HELLO, AUTH, SELECT, CLIENT, CONFIG, COMMAND and
+// ACL WHOAMI, with Redis 7.0's replies (networking.c, server.c, acl.c).
+#include <string>
+
+#include "core/resp_writer.h"
+#include "net/command_util.h"
+#include "net/log.h"
+#include "net/shard_core.h"
+
+namespace fanout {
+namespace {
+
+bool valid_client_name(std::string_view n) {
+  for (char ch : n) {
+    if (ch < '!' || ch > '~') return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+void ShardCore::cmd_ping(Conn* c, std::span<const std::string_view> args) {
+  if (args.size() > 2) {
+    reply_error(c, wrong_args("ping"));
+  } else if (c->proto == 2 && c->pubsub_mode()) {
+    // Redis replies to PING in RESP2 subscribed mode with a "pong" push-like array.
+    resp::array(c->out, 2);
+    resp::bulk(c->out, "pong");
+    resp::bulk(c->out, args.size() == 2 ? args[1] : std::string_view());
+  } else if (args.size() == 2) {
+    resp::bulk(c->out, args[1]);
+  } else {
+    resp::simple(c->out, "PONG");
+  }
+}
+
+void ShardCore::cmd_quit(Conn* c) {
+  resp::simple(c->out, "OK");
+  c->close_after_flush = true;
+  set_want_recv(c, false);
+}
+
+void ShardCore::cmd_auth(Conn* c, std::span<const std::string_view> args) {
+  size_t argc = args.size();
+  if (argc > 3) {
+    reply_error(c, wrong_args("auth"));
+  } else if (argc == 2 && shared_->acl.find("default")->nopass) {
+    reply_error(c, "ERR AUTH <password> called without any password configured for the "
+                   "default user. Are you sure your configuration is correct?");
+  } else if (check_auth(c, argc == 3 ? args[1] : "default", args[argc - 1])) {
+    resp::simple(c->out, "OK");
+  }
+}
+
+void ShardCore::cmd_select(Conn* c, std::span<const std::string_view> args) {
+  // Pub/sub is independent of the database, as in Redis: accept Redis's default 16.
+  long long db;
+  if (!parse_ll(args[1], &db)) {
+    reply_error(c, "ERR value is not an integer or out of range");
+  } else if (db < 0 || db >= 16) {
+    reply_error(c, "ERR DB index is out of range");
+  } else {
+    resp::simple(c->out, "OK");
+  }
+}
+
+void ShardCore::hello_reply(Conn* c) {
+  resp::map(c->out, 7, c->proto);
+  resp::bulk(c->out, "server");
+  resp::bulk(c->out, "fanout");
+  resp::bulk(c->out, "version");
+  resp::bulk(c->out, "7.0.0");
+  resp::bulk(c->out, "proto");
+  resp::integer(c->out, c->proto);
+  resp::bulk(c->out, "id");
+  resp::integer(c->out, static_cast<int64_t>(c->client_id));
+  resp::bulk(c->out, "mode");
+  resp::bulk(c->out, "standalone");
+  resp::bulk(c->out, "role");
+  resp::bulk(c->out, "master");
+  resp::bulk(c->out, "modules");
+  resp::array(c->out, 0);
+}
+
+void ShardCore::cmd_hello(Conn* c, std::span<const std::string_view> args) {
+  int proto = c->proto;
+  if (args.size() >= 2) {
+    long long v;
+    if (!parse_ll(args[1], &v)) {
+      reply_error(c, "ERR Protocol version is not an integer or out of range");
+      return;
+    }
+    if (v < 2 || v > 3) {
+      reply_error(c, "NOPROTO unsupported protocol version");
+      return;
+    }
+    proto = static_cast<int>(v);
+  }
+  std::string_view name;
+  bool set_name = false;
+  for (size_t i = 2; i < args.size(); ++i) {
+    size_t more = args.size() - i - 1;
+    if (iequals(args[i], "auth") && more >= 2) {
+      if (!check_auth(c, args[i + 1], args[i + 2])) return;
+      i += 2;
+    } else if (iequals(args[i], "setname") && more >= 1) {
+      name = args[i + 1];
+      set_name = true;
+      ++i;
+    } else {
+      reply_error(c, "ERR Syntax error in HELLO option '" + sanitize(std::string(args[i])) + "'");
+      return;
+    }
+  }
+  if (c->user == nullptr) {
+    reply_error(c, "NOAUTH HELLO must be called with the client already authenticated, otherwise the "
+                   "HELLO AUTH <user> <pass> option can be used to authenticate the client and select "
+                   "the RESP protocol version at the same time");
+    return;
+  }
+  if (set_name && !valid_client_name(name)) {
+    reply_error(c, "ERR Client names cannot contain spaces, newlines or special characters.");
+    return;
+  }
+  if (set_name) c->name.assign(name);
+  c->proto = proto;
+  hello_reply(c);
+}
+
+void ShardCore::cmd_client(Conn* c, std::span<const std::string_view> args) {
+  std::string_view sub = args[1];
+  size_t argc = args.size();
+  if (iequals(sub, "id")) {
+    if (argc != 2) return reply_error(c, wrong_args("client|id"));
+    resp::integer(c->out, static_cast<int64_t>(c->client_id));
+  } else if (iequals(sub, "setname")) {
+    if (argc != 3) return reply_error(c, wrong_args("client|setname"));
+    if (!valid_client_name(args[2])) {
+      return reply_error(c, "ERR Client names cannot contain spaces, newlines or special characters.");
+    }
+    c->name.assign(args[2]);
+    resp::simple(c->out, "OK");
+  } else if (iequals(sub, "getname")) {
+    if (argc != 2) return reply_error(c, wrong_args("client|getname"));
+    if (c->name.empty()) {
+      resp::null(c->out, c->proto);
+    } else {
+      resp::bulk(c->out, c->name);
+    }
+  } else if (iequals(sub, "setinfo")) {
+    if (argc != 4) return reply_error(c, wrong_args("client|setinfo"));
+    if (!iequals(args[2], "lib-name") && !iequals(args[2], "lib-ver")) {
+      return reply_error(c, "ERR Unrecognized option '" + sanitize(std::string(args[2])) + "'");
+    }
+    resp::simple(c->out, "OK");
+  } else if (iequals(sub, "info")) {
+    std::string s = "id=" + std::to_string(c->client_id) + " name=" + c->name +
+                    " user=" + (c->user ? c->user->name : std::string()) +
+                    " age=" + std::to_string((now_ms_ - c->created_ms) / 1000) +
+                    " sub=" + std::to_string(c->channels.size()) +
+                    " psub=" + std::to_string(c->patterns.size()) +
+                    " ssub=" + std::to_string(c->shard_channels.size()) +
+                    " omem=" + std::to_string(c->out.bytes()) +
+                    " resp=" + std::to_string(c->proto) + " shard=" + std::to_string(id_) + "\n";
+    resp::verbatim(c->out, s, c->proto);
+  } else if (iequals(sub, "no-evict") || iequals(sub, "no-touch") || iequals(sub, "reply")) {
+    resp::simple(c->out, "OK");
+  } else {
+    reply_error(c, unknown_subcommand(sub, "CLIENT"));
+  }
+}
+
+void ShardCore::cmd_config(Conn* c, std::span<const std::string_view> args) {
+  if (iequals(args[1], "get")) {
+    if (args.size() < 3) {
+      reply_error(c, wrong_args("config|get"));
+    } else {
+      resp::map(c->out, 0, c->proto);  // no Redis configuration to report
+    }
+  } else if (iequals(args[1], "resetstat")) {
+    resp::simple(c->out, "OK");
+  } else {
+    reply_error(c, unknown_subcommand(args[1], "CONFIG"));
+  }
+}
+
+void ShardCore::cmd_command(Conn* c, std::span<const std::string_view> args) {
+  if (args.size() >= 2 && iequals(args[1], "count")) {
+    resp::integer(c->out, 0);
+  } else if (args.size() >= 2 && iequals(args[1], "docs")) {
+    resp::map(c->out, 0, c->proto);
+  } else {
+    resp::array(c->out, 0);
+  }
+}
+
+void ShardCore::cmd_acl(Conn* c, std::span<const std::string_view> args) {
+  if (iequals(args[1], "whoami") && args.size() == 2) {
+    resp::bulk(c->out, c->user->name);
+  } else if (iequals(args[1], "whoami")) {
+    reply_error(c, wrong_args("acl|whoami"));
+  } else {
+    reply_error(c, unknown_subcommand(args[1], "ACL"));
+  }
+}
+
+void ShardCore::cmd_reset(Conn* c) {
+  unsubscribe_all(c);
+  c->user = shared_->acl.initial_user();  // as Redis: RESET signs the client out
+  c->proto = 2;
+  c->name.clear();
+  resp::simple(c->out, "RESET");
+}
+
+bool ShardCore::check_auth(Conn* c, std::string_view user, std::string_view pass) {
+  // Passwords are compared as SHA-256 digests, in time independent of where they differ.
+  const AclUser* u = shared_->acl.find(user);
+  if (u && u->enabled && u->check_password(pass)) {
+    c->user = u;
+    return true;
+  }
+  reply_error(c, "WRONGPASS invalid username-password pair or user is disabled.");
+  stats_->auth_failures.add();
+  // Guessing is rate-limited: a client gets kAuthTries failures, and while this shard sees more
+  // than kAuthBurst failures in a second, every failing client is closed at its first.
+  constexpr int kAuthTries = 3, kAuthBurst = 100;
+  if (now_ms_ - auth_window_ms_ >= 1000) {
+    auth_window_ms_ = now_ms_;
+    if (auth_window_failures_ > kAuthBurst) {
+      LOG_WARN("shard %d: %d failed AUTH attempts in a second", id_, auth_window_failures_);
+    }
+    auth_window_failures_ = 0;
+  }
+  ++auth_window_failures_;
+  if (++c->auth_failures >= kAuthTries || auth_window_failures_ > kAuthBurst) {
+    stats_->auth_failure_closes.add();
+    c->close_after_flush = true;
+    set_want_recv(c, false);
+  }
+  return false;
+}
+
+}  // namespace fanout

@@ -1,0 +1,140 @@
+// Received bytes -> commands: parsing (zero-copy from the backend's buffer when a read holds whole
+// commands), the query-buffer and request-time limits, pausing input while replies are unread,
+// and PUBLISHes blocked on a full mailbox.
+#include "net/log.h"
+#include "net/shard_core.h"
+
+namespace fanout {
+namespace {
+
+// A client whose unread replies exceed this stops being read until it catches up: request input
+// can never grow reply memory without bound.
+constexpr size_t kPauseInputBytes = 4u << 20;
+
+}  // namespace
+
+void ShardCore::on_input(Conn* c, const char* data, size_t n) {
+  if (c->closing() || c->close_after_flush) return;
+  c->last_input_ms = now_ms_;
+  const uint64_t commands_before = c->commands;
+  if (c->in.empty() && !c->blocked) {
+    size_t used = process(c, data, n);
+    if (used < n && !c->closing() && !c->close_after_flush) {
+      size_t need = c->parser.bytes_needed();
+      if (need > n - used) c->in.reserve(need);
+      c->in.append(data + used, n - used);
+    }
+  } else {
+    c->in.append(data, n);
+    if (!c->blocked) process_buffered(c);
+  }
+  if (c->in.size() > cfg_.max_query_buffer) {
+    close_for_query_buffer(c, c->in.size());
+    return;
+  }
+  // The request clock runs while a command is incomplete, from the read that began it: a
+  // pipelining client whose reads end mid-command keeps completing commands and restarts it.
+  // Input held while the client is blocked on a full mailbox is not the client's delay.
+  if (c->in.empty() || c->blocked) {
+    c->partial_since_ms = -1;
+  } else if (c->partial_since_ms < 0 || c->commands != commands_before) {
+    c->partial_since_ms = now_ms_;
+  }
+  maybe_pause_input(c);
+}
+
+void ShardCore::close_for_query_buffer(Conn* c, size_t bytes) {
+  stats_->query_buffer_closes.add();
+  LOG_WARN("shard %d: closing client id=%llu: a command of %zu bytes or more exceeds --max-query-buffer "
+           "(%zu)", id_, static_cast<unsigned long long>(c->client_id), bytes, cfg_.max_query_buffer);
+  close_conn(c, "query buffer limit");
+  c->in.clear();
+}
+
+void ShardCore::maybe_pause_input(Conn* c) {
+  if (!c->paused_for_output && c->out.bytes() > kPauseInputBytes) {
+    c->paused_for_output = true;
+    set_want_recv(c, false);
+  }
+}
+
+void ShardCore::process_buffered(Conn* c) {
+  size_t used = process(c, c->in.data(), c->in.size());
+  c->in.erase(0, used);
+}
+
+size_t ShardCore::process(Conn* c, const char* buf, size_t len) {
+  size_t off = 0;
+  while (off < len && !c->closing() && !c->close_after_flush) {
+    auto st = c->parser.parse(buf + off, len - off);
+    if (st == RequestParser::Status::kNeedMore) break;
+    if (st == RequestParser::Status::kError) {
+      stats_->protocol_errors.add();
+      reply_error(c, "ERR " + c->parser.error());
+      LOG_DEBUG("shard %d: protocol error from client id=%llu: %s", id_,
+                static_cast<unsigned long long>(c->client_id), c->parser.error().c_str());
+      c->close_after_flush = true;
+      set_want_recv(c, false);
+      c->in.clear();
+      return len;
+    }
+    // A command larger than the query buffer is refused however its bytes arrived (all in one
+    // read, or held between reads until the buffer overflowed).
+    if (c->parser.consumed() > cfg_.max_query_buffer) {
+      close_for_query_buffer(c, c->parser.consumed());
+      return len;
+    }
+    auto args = c->parser.args();
+    ++c->commands;
+    if (!args.empty() && !execute(c, args)) {
+      c->parser.reset();
+      if (!c->blocked) {
+        c->blocked = true;
+        blocked_.push_back(c);
+        stats_->blocked_on_mailbox.add();
+        set_want_recv(c, false);
+      }
+      break;
+    }
+    off += c->parser.consumed();
+  }
+  return off;
+}
+
+void ShardCore::retry_blocked() {
+  // Runs only once a ring a blocked PUBLISH waits on has room (its consumer's pop woke this
+  // shard), never by polling; and not at all once shutdown began (those were never
+  // acknowledged, and input is no longer read).
+  if (blocked_.empty() || shutting_down_) return;
+  bool room = false;
+  for (int d = 0; d < shared_->nshards; ++d) {
+    if (awaiting_space_[d] && shared_->ring(id_, d).free_slots() > 0) room = true;
+  }
+  if (!room) return;
+  std::fill(awaiting_space_.begin(), awaiting_space_.end(), 0);
+  retry_soon_ = false;
+  std::vector<Conn*> list;
+  list.swap(blocked_);
+  for (Conn* c : list) {
+    if (c->closing()) continue;
+    c->blocked = false;
+    process_buffered(c);
+    if (!c->blocked && !c->paused_for_output && !c->close_after_flush) set_want_recv(c, true);
+  }
+}
+
+void ShardCore::retry_backoff() {
+  if (backoff_.empty() || now_ms_ < backoff_until_ms_) return;
+  for (Conn* c : backoff_) mark_pending(c);
+  backoff_.clear();
+}
+
+void ShardCore::on_sent_resume_input(Conn* c) {
+  if (c->paused_for_output && c->out.bytes() <= kPauseInputBytes / 2) {
+    c->paused_for_output = false;
+    if (c->partial_since_ms >= 0) c->partial_since_ms = now_ms_;  // the pause was ours
+    if (!c->blocked) set_want_recv(c, true);
+  }
+}
+
+}  // namespace fanout

@@ -1,0 +1,95 @@
+// The rings between shards: messages in (delivered to local subscribers), blocks going back to
+// the shard that made them, and the wake-ups both ways (empty to non-empty for the consumer,
+// room again for a producer whose PUBLISH waits).
+#include "net/shard_core.h"
+#include "net/socket.h"
+
+namespace fanout {
+
+size_t ShardCore::drain_mailboxes(size_t budget) {
+  size_t total = 0;
+  for (int s = 0; s < shared_->nshards; ++s) {
+    if (s == id_) continue;
+    auto& ring = shared_->ring(s, id_);
+    bool wake_producer = false;
+    size_t got = ring.pop(mail_buf_.data(), std::min(budget, mail_buf_.size()), &wake_producer);
+    if (wake_producer) signal_eventfd(shared_->wake_fds[s]);
+    if (got) stats_->remote_batches.add();
+    for (size_t i = 0; i < got; ++i) {
+      Block* b = mail_buf_[i].block;
+      if (mail_buf_[i].kind == MailItem::kReturn) {
+        arena_.free_returned(b);
+        continue;
+      }
+      Hold* h = arena_.adopt(b);
+      deliver(b, h);
+      hold_release(h);  // the adoption guard
+    }
+    total += got;
+  }
+  return total;
+}
+
+void ShardCore::publish_mailboxes() {
+  for (int d = 0; d < shared_->nshards; ++d) {
+    if (d == id_) continue;
+    auto& ring = shared_->ring(id_, d);
+    if (arena_.has_returns()) {
+      // Returns never wait for room: there are never more than the blocks that shard sent here,
+      // which its own ring and its clients' queue limits bound.
+      auto& ret = arena_.returns(d);
+      for (Block* b : ret) ring.push_unbounded(MailItem{MailItem::kReturn, b});
+      if (!ret.empty()) ring_dirty_[d] = 1;
+      ret.clear();
+    }
+    if (!ring_dirty_[d]) continue;
+    ring_dirty_[d] = 0;
+    if (ring.publish()) signal_eventfd(shared_->wake_fds[d]);
+  }
+  arena_.clear_returns_count();
+  stats_->queued_bytes.set(queued_.bytes);
+  stats_->deliveries_queued.set(queued_.pushes);
+  retire_.collect();
+}
+
+size_t ShardCore::teardown_drain() {
+  size_t n = 0;
+  for (int d = 0; d < shared_->nshards; ++d) {
+    if (d != id_) shared_->ring(id_, d).publish();
+  }
+  for (int s = 0; s < shared_->nshards; ++s) {
+    if (s == id_) continue;
+    size_t got;
+    while ((got = shared_->ring(s, id_).pop(mail_buf_.data(), mail_buf_.size())) != 0) {
+      for (size_t i = 0; i < got; ++i) {
+        Block* b = mail_buf_[i].block;
+        if (mail_buf_[i].kind == MailItem::kReturn) {
+          arena_.free_returned(b);
+        } else {
+          hold_release(arena_.adopt(b));
+        }
+      }
+      n += got;
+    }
+  }
+  return n;
+}
+
+void teardown_shards(std::span<ShardCore* const> shards) {
+  for (ShardCore* s : shards) s->final_release();
+  bool progress = true;
+  while (progress) {
+    progress = false;
+    for (ShardCore* s : shards) progress |= s->teardown_drain() != 0;
+    for (ShardCore* s : shards) {
+      for (size_t o = 0; o < shards.size(); ++o) {
+        auto& ret = s->arena().returns(static_cast<int>(o));
+        for (Block* b : ret) shards[o]->arena().free_returned(b);
+        progress |= !ret.empty();
+        ret.clear();
+      }
+    }
+  }
+}
+
+}  // namespace fanout

@@ -1,0 +1,163 @@
+// The pub/sub commands: PUBLISH/SPUBLISH, (P|S)SUBSCRIBE, (P|S)UNSUBSCRIBE and PUBSUB, with
+// Redis 7.0's replies (pubsub.c) and Fanout's per-client subscription limits.
+#include <set>
+#include <string>
+
+#include "core/glob.h"
+#include "core/resp_writer.h"
+#include "net/command_util.h"
+#include "net/shard_core.h"
+
+namespace fanout {
+namespace {
+
+ClientSubs* subs_of(Conn* c, TopicKind kind) {
+  switch (kind) {
+    case TopicKind::kChannel: return &c->channels;
+    case TopicKind::kPattern: return &c->patterns;
+    case TopicKind::kShardChannel: return &c->shard_channels;
+  }
+  return nullptr;
+}
+
+// The count Redis reports in a (un)subscribe confirmation: shard channels count apart.
+size_t confirmation_count(const Conn* c, TopicKind kind) {
+  return kind == TopicKind::kShardChannel ? c->shard_channels.size() : c->subscriptions();
+}
+
+}  // namespace
+
+bool ShardCore::cmd_publish(Conn* c, TopicKind kind, std::span<const std::string_view> args) {
+  int64_t n = publish(kind, args[1], args[2]);
+  if (n < 0) return false;
+  resp::integer(c->out, n);
+  return true;
+}
+
+void ShardCore::subscription_reply(Conn* c, std::string_view kind, std::string_view name,
+                                   bool null_name, size_t count) {
+  resp::push(c->out, 3, c->proto);
+  resp::bulk(c->out, kind);
+  if (null_name) {
+    resp::null(c->out, c->proto);
+  } else {
+    resp::bulk(c->out, name);
+  }
+  resp::integer(c->out, static_cast<int64_t>(count));
+}
+
+void ShardCore::cmd_subscribe(Conn* c, TopicKind kind, std::span<const std::string_view> args) {
+  ClientSubs* subs = subs_of(c, kind);
+  std::string_view verb = kind == TopicKind::kChannel   ? "subscribe"
+                          : kind == TopicKind::kPattern ? "psubscribe"
+                                                        : "ssubscribe";
+  for (size_t i = 1; i < args.size(); ++i) {
+    // A name over a limit gets an error in its place; the others are still subscribed, so the
+    // client gets one reply per name as it expects.
+    if (subs->find(std::string(args[i])) == subs->end()) {
+      if (std::string refusal = subscription_refusal(c, kind, args[i]); !refusal.empty()) {
+        stats_->subscriptions_refused.add();
+        reply_error(c, refusal);
+        continue;
+      }
+    }
+    table_.subscribe(kind, args[i], c, subs);
+    subscription_reply(c, verb, args[i], false, confirmation_count(c, kind));
+  }
+  update_topic_gauges();
+}
+
+std::string ShardCore::subscription_refusal(const Conn* c, TopicKind kind, std::string_view name) const {
+  auto too = [](const char* what, size_t limit, const char* flag) {
+    return "ERR " + std::string(what) + " (" + std::to_string(limit) + ", " + flag + ")";
+  };
+  if (kind == TopicKind::kPattern) {
+    if (c->patterns.size() >= cfg_.max_patterns_per_client) {
+      return too("too many patterns subscribed by this client", cfg_.max_patterns_per_client,
+                 "--max-patterns-per-client");
+    }
+    if (name.size() > cfg_.max_pattern_len) {
+      return too("pattern too long", cfg_.max_pattern_len, "--max-pattern-len");
+    }
+    if (glob_wildcards(name) > cfg_.max_pattern_wildcards) {
+      return too("pattern has too many wildcards", cfg_.max_pattern_wildcards, "--max-pattern-wildcards");
+    }
+    return {};
+  }
+  if (c->channels.size() + c->shard_channels.size() >= cfg_.max_channels_per_client) {
+    return too("too many channels subscribed by this client", cfg_.max_channels_per_client,
+               "--max-channels-per-client");
+  }
+  if (name.size() > cfg_.max_channel_len) {
+    return too("channel name too long", cfg_.max_channel_len, "--max-channel-len");
+  }
+  return {};
+}
+
+void ShardCore::cmd_unsubscribe(Conn* c, TopicKind kind, std::span<const std::string_view> args) {
+  ClientSubs* subs = subs_of(c, kind);
+  std::string_view verb = kind == TopicKind::kChannel   ? "unsubscribe"
+                          : kind == TopicKind::kPattern ? "punsubscribe"
+                                                        : "sunsubscribe";
+  if (args.size() == 1) {
+    if (subs->empty()) subscription_reply(c, verb, {}, true, confirmation_count(c, kind));
+    while (!subs->empty()) {
+      auto it = subs->begin();
+      std::string name = it->first;
+      table_.unsubscribe(it, subs);
+      subscription_reply(c, verb, name, false, confirmation_count(c, kind));
+    }
+  } else {
+    for (size_t i = 1; i < args.size(); ++i) {
+      table_.unsubscribe(kind, args[i], subs);
+      subscription_reply(c, verb, args[i], false, confirmation_count(c, kind));
+    }
+  }
+  update_topic_gauges();
+}
+
+void ShardCore::cmd_pubsub(Conn* c, std::span<const std::string_view> args) {
+  std::string_view sub = args[1];
+  size_t argc = args.size();
+  const int n = shared_->nshards;
+  if (iequals(sub, "channels") || iequals(sub, "shardchannels")) {
+    bool shard = iequals(sub, "shardchannels");
+    if (argc > 3) {
+      reply_error(c, wrong_args(shard ? "pubsub|shardchannels" : "pubsub|channels"));
+      return;
+    }
+    std::set<std::string> names;
+    TopicKind kind = shard ? TopicKind::kShardChannel : TopicKind::kChannel;
+    for (int s = 0; s < n; ++s) {
+      shared_->tables[s]->for_each(kind, [&](const std::string& key, uint32_t) {
+        if (argc == 2 || glob_match(args[2], key)) names.insert(key);
+      });
+    }
+    resp::array(c->out, names.size());
+    for (const auto& k : names) resp::bulk(c->out, k);
+  } else if (iequals(sub, "numsub") || iequals(sub, "shardnumsub")) {
+    TopicKind kind = iequals(sub, "numsub") ? TopicKind::kChannel : TopicKind::kShardChannel;
+    resp::map(c->out, argc - 2, c->proto);
+    for (size_t i = 2; i < argc; ++i) {
+      uint64_t total = 0;
+      for (int s = 0; s < n; ++s) total += shared_->tables[s]->count_channel(kind, args[i]);
+      resp::bulk(c->out, args[i]);
+      resp::integer(c->out, static_cast<int64_t>(total));
+    }
+  } else if (iequals(sub, "numpat")) {
+    if (argc != 2) {
+      reply_error(c, wrong_args("pubsub|numpat"));
+      return;
+    }
+    std::set<std::string> pats;
+    for (int s = 0; s < n; ++s) {
+      shared_->tables[s]->for_each(TopicKind::kPattern,
+                                   [&](const std::string& key, uint32_t) { pats.insert(key); });
+    }
+    resp::integer(c->out, static_cast<int64_t>(pats.size()));
+  } else {
+    reply_error(c, unknown_subcommand(sub, "PUBSUB"));
+  }
+}
+
+}  // namespace fanout

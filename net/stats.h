@@ -1,0 +1,106 @@
+// Statistics a shard keeps and INFO shows: each counter is declared once, in one of the X-macro
+// lists below, with its INFO name; the structs, the per-shard sums and INFO's lines all come from
+// those lists. Thread: each shard (and its backend) writes only its own ShardStats; any thread
+// may read them (INFO on another shard, the broker), relaxed.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+namespace fanout {
+
+// A counter written by one shard and read by any: relaxed, no lock prefix on the add.
+struct Counter {
+  std::atomic<uint64_t> v{0};
+  void add(uint64_t n = 1) { v.store(v.load(std::memory_order_relaxed) + n, std::memory_order_relaxed); }
+  void sub(uint64_t n = 1) { v.store(v.load(std::memory_order_relaxed) - n, std::memory_order_relaxed); }
+  void set(uint64_t n) { v.store(n, std::memory_order_relaxed); }
+  uint64_t get() const { return v.load(std::memory_order_relaxed); }
+};
+
+// What a backend counts, so INFO can compare the backends (INFO "# Backend"). Each backend
+// writes its shard's directly.
+#define FANOUT_BACKEND_COUNTERS(X)                                                      \
+  X(sendmsg_calls)           /* sendmsg(2) calls (epoll) */                              \
+  X(recv_calls)              /* recv(2) calls (epoll); multishot receive arms (io_uring) */ \
+  X(accept_calls)            /* accept4(2) calls (epoll) */                              \
+  X(wait_calls)              /* epoll_wait, or io_uring_enter that waited */             \
+  X(epoll_ctl_calls)         /* epoll_ctl(2) calls */                                    \
+  X(io_uring_enter_calls)    /* io_uring_enter, submitting and waiting alike */          \
+  X(io_uring_register_calls) /* io_uring_register (registered-file updates) */           \
+  X(sends_submitted)                                                                      \
+  X(sends_completed)                                                                      \
+  X(short_sends)             /* sends that took fewer bytes than offered */              \
+  X(send_eagain)             /* sends that took nothing: the socket was full */          \
+  X(completions)             /* completions (io_uring CQEs, epoll events) reaped */      \
+  X(cq_overflows)            /* waits that found io_uring's completion queue overflowed */ \
+  X(recv_buffers_exhausted)  /* multishot receives ended by an empty buffer ring */      \
+  X(stale_completions)       /* completions for a connection slot that has a new owner */
+
+struct BackendCounters {
+#define FANOUT_DECLARE(name) Counter name;
+  FANOUT_BACKEND_COUNTERS(FANOUT_DECLARE)
+#undef FANOUT_DECLARE
+};
+
+// Counters INFO shows summed over the shards, by section, under these names.
+#define FANOUT_STATS_COUNTERS(X)                                                          \
+  X(total_connections_received)                                                           \
+  X(rejected_connections)    /* refused at --max-clients */                               \
+  X(accept_errors)                                                                         \
+  X(messages_published)                                                                    \
+  X(messages_delivered)      /* pushes queued to subscribers */                           \
+  X(messages_forwarded)      /* message references handed to other shards */             \
+  X(total_net_output_bytes)                                                                \
+  X(protocol_errors)                                                                       \
+  X(query_buffer_closes)                                                                   \
+  X(idle_timeouts)                                                                         \
+  X(request_timeouts)                                                                      \
+  X(auth_failures)                                                                         \
+  X(auth_failure_closes)                                                                   \
+  X(subscriptions_refused)                                                                 \
+  X(acl_denied)                                                                            \
+  X(send_errors)                                                                           \
+  X(blocked_on_mailbox)      /* PUBLISHes that waited for room in a shard-to-shard ring */
+
+#define FANOUT_BACKPRESSURE_COUNTERS(X)                                                   \
+  X(overflow_hard)                                                                         \
+  X(overflow_soft)                                                                         \
+  X(overflow_messages)                                                                     \
+  X(overflow_total_cap)                                                                    \
+  X(slow_disconnected)                                                                     \
+  X(dropped_newest)                                                                        \
+  X(dropped_oldest)
+
+// Delivery accounting (DeliveryTotals): every push owed ends in exactly one of these.
+#define FANOUT_DELIVERY_COUNTERS(X)                                                       \
+  X(deliveries_due)                                                                        \
+  X(deliveries_sent)                                                                       \
+  X(deliveries_discarded)                                                                  \
+  X(deliveries_queued)       /* a gauge: pushes in client queues now */
+
+struct alignas(64) ShardStats {
+#define FANOUT_DECLARE(name) Counter name;
+  FANOUT_STATS_COUNTERS(FANOUT_DECLARE)
+  FANOUT_BACKPRESSURE_COUNTERS(FANOUT_DECLARE)
+  FANOUT_DELIVERY_COUNTERS(FANOUT_DECLARE)
+#undef FANOUT_DECLARE
+  // Gauges of this shard, for INFO's sums and its "# Shards" lines.
+  Counter clients, channels, patterns, shard_channels, queued_bytes;
+  Counter remote_batches, loop_iterations;
+  BackendCounters backend;
+};
+
+// Every push owed to a subscriber (a message matched on the subscriber's shard) ends in exactly
+// one of: sent (its last byte written to the socket), dropped by the newest- or oldest-first
+// policy, discarded (still queued when its connection closed, including the push that
+// triggered a disconnect), or still queued. Exact once the shards are quiescent; INFO reads
+// the shards without stopping them, so a live snapshot may be off by what is in motion.
+struct DeliveryTotals {
+  uint64_t due = 0, sent = 0, dropped_newest = 0, dropped_oldest = 0, discarded = 0, queued = 0;
+  bool balanced() const {
+    return due == sent + dropped_newest + dropped_oldest + discarded + queued;
+  }
+};
+
+}  // namespace fanout

@@ -1,0 +1,87 @@
+"""Seeds for tests/fuzz/dispatch_fuzz (see its header for the input format): scripted scenarios
+across two shards, and encode() for what capture_seeds.py records from real clients.
+Writes tests/fuzz/corpus/dispatch_fuzz/script-*.   usage: python3 tests/fuzz/dispatch_seeds.py
+"""
+import os
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SEND, COMPLETE, HALF_CLOSE, RESET, CONNECT, STALE, ITERATE, TIME = range(8)
+
+
+def op(action, client=0, mode=0):
+    return bytes([action | (client << 3) | (mode << 6)])
+
+
+def send(client, data):
+    out = b""
+    for i in range(0, len(data), 255):
+        piece = data[i:i + 255]
+        out += op(SEND, client) + bytes([len(piece)]) + piece
+    return out
+
+
+def settle(rounds=1):
+    """Both shards: every op completed as a healthy kernel would, then an iteration."""
+    return (op(ITERATE, 0, 1) + op(ITERATE, 1, 1)) * rounds
+
+
+def cmd(*args):
+    out = b"*%d\r\n" % len(args)
+    for a in args:
+        a = a if isinstance(a, bytes) else str(a).encode()
+        out += b"$%d\r\n%s\r\n" % (len(a), a)
+    return out
+
+
+def encode(stream, client=0):
+    """A captured client stream as a seed: the client sends it in chunks, the shards settle."""
+    out = op(CONNECT, client) + settle()
+    for i in range(0, len(stream), 200):
+        out += send(client, stream[i:i + 200]) + settle()
+    return out + op(HALF_CLOSE, client) + settle(2)
+
+
+def scripts():
+    s = {}
+    # Subscribers on both shards, RESP2 and RESP3, a publisher on each: the rings carry messages
+    # both ways; one subscriber reads slowly (short sends, EAGAIN) while publishing goes on.
+    x = op(CONNECT, 0) + op(CONNECT, 1) + op(CONNECT, 2) + op(CONNECT, 3) + settle()
+    x += send(0, cmd("SUBSCRIBE", "news")) + send(1, cmd("HELLO", "3") + cmd("PSUBSCRIBE", "n*"))
+    x += settle(2)
+    for i in range(20):
+        x += send(2, cmd("PUBLISH", "news", "a%d" % i)) + send(3, cmd("PUBLISH", "news", "b%d" % i))
+        x += op(ITERATE, 0) + op(ITERATE, 1)
+        x += op(COMPLETE, 0, 1) + bytes([i, 7]) + op(COMPLETE, 1, 2) + bytes([i, 0])
+        x += op(ITERATE, 0) + op(ITERATE, 1)
+    s["cross-shard"] = x + settle(4)
+    # A subscriber resets with sends in flight; its fd is reused by the next client, and a stale
+    # completion for the old connection arrives after.
+    x = op(CONNECT, 0) + op(CONNECT, 1) + settle()
+    x += send(0, cmd("SUBSCRIBE", "c")) + settle(2)
+    x += send(1, cmd("PUBLISH", "c", "x" * 200) * 8) + op(ITERATE, 1) + op(ITERATE, 0)
+    x += op(RESET, 0) + op(ITERATE, 0) + op(COMPLETE, 0, 3) + bytes([0, 0]) + settle(2)
+    x += op(CONNECT, 2) + op(STALE, 2, 1) + bytes([0]) + op(STALE, 2, 0) + bytes([1]) + settle(2)
+    x += send(2, cmd("SUBSCRIBE", "c")) + settle() + send(1, cmd("PUBLISH", "c", "y")) + settle(3)
+    s["reuse-and-stale"] = x
+    # A publisher blocked on a full ring (mailbox depth 16) while the other shard does not run,
+    # then released; a half-closed client and a slowloris one reaped by the clock.
+    x = op(CONNECT, 0) + op(CONNECT, 1) + op(CONNECT, 3) + settle()
+    x += send(1, cmd("SUBSCRIBE", "q")) + settle(2)
+    x += send(0, b"".join(cmd("PUBLISH", "q", "m%d" % i) for i in range(40)))
+    x += op(ITERATE, 0, 1) * 4 + op(ITERATE, 1, 1) + op(ITERATE, 0, 1) * 2 + settle(6)
+    x += send(3, b"*2\r\n$4\r\nPING\r\n$") + op(TIME) + bytes([60]) + settle(2)
+    x += op(HALF_CLOSE, 0) + settle(3)
+    s["blocked-publisher"] = x
+    return s
+
+
+def main():
+    d = os.path.join(HERE, "corpus", "dispatch_fuzz")
+    os.makedirs(d, exist_ok=True)
+    for name, data in scripts().items():
+        with open(os.path.join(d, "script-" + name), "wb") as f:
+            f.write(data)
+
+
+if __name__ == "__main__":
+    main()
