@@ -167,7 +167,7 @@ void IoUringBackend::send(int fd, ConnId id, const struct iovec* iov, int n, siz
   struct msghdr* m = staging_.stage(iov, count);
   // 4. Point the entry at them.
   io_uring_prep_sendmsg(s, fd, m, MSG_NOSIGNAL);
-  set_fd_target(s, fd);
+  set_fd_target(s, fd, id);
   s->user_data = op_tag(kSendOp, id);
   own(fd, id).send_bytes = static_cast<uint32_t>(bytes);
   ++inflight_;
@@ -216,20 +216,21 @@ void IoUringBackend::recycle(uint16_t bid) {
                         io_uring_buf_ring_mask(nbufs_), buf_adds_++);
 }
 
-void IoUringBackend::register_fd(int fd) {
-  if (static_cast<unsigned>(fd) >= file_slots_) return;
+void IoUringBackend::register_fd(int fd, ConnId id) {
+  if (static_cast<unsigned>(fd) >= file_slots_ || is_fixed(fd, id)) return;
   if (static_cast<size_t>(fd) >= fixed_.size()) fixed_.resize(std::max<size_t>(fd + 1, fixed_.size() * 2));
-  if (fixed_[fd]) return;
+  // Replaces whatever the entry held (a previous connection's file, if it was never cancelled).
   c_->io_uring_register_calls.add();
-  fixed_[fd] = io_uring_register_files_update(&ring_, static_cast<unsigned>(fd), &fd, 1) == 1;
+  bool ok = io_uring_register_files_update(&ring_, static_cast<unsigned>(fd), &fd, 1) == 1;
+  fixed_[fd] = FixedFile{ok, id};
 }
 
 void IoUringBackend::unregister_fd(int fd) {
-  if (static_cast<size_t>(fd) >= fixed_.size() || !fixed_[fd]) return;
+  if (static_cast<size_t>(fd) >= fixed_.size() || !fixed_[fd].in_table) return;
   int none = -1;
   c_->io_uring_register_calls.add();
   io_uring_register_files_update(&ring_, static_cast<unsigned>(fd), &none, 1);
-  fixed_[fd] = 0;
+  fixed_[fd] = FixedFile{};
 }
 
 void IoUringBackend::listen(int fd, uint32_t token) {
@@ -253,10 +254,10 @@ void IoUringBackend::recv(int fd, ConnId id) {
   SlotState& st = own(fd, id);
   st.recv_armed = true;
   st.recv_cancel_sent = false;
-  register_fd(fd);
+  register_fd(fd, id);
   struct io_uring_sqe* s = sqe();
   io_uring_prep_recv_multishot(s, fd, nullptr, 0, 0);
-  set_fd_target(s, fd);
+  set_fd_target(s, fd, id);
   s->flags |= IOSQE_BUFFER_SELECT;
   s->buf_group = kBufferGroup;
   s->user_data = op_tag(kRecvOp, id);

@@ -112,11 +112,16 @@ class IoUringBackend {
   void arm_wake();
   void recycle(uint16_t bid);
   // Registered files: sockets enter the ring's file table (at index = fd) on their first receive
-  // and leave it on cancel, so each SQE skips the per-op file reference count.
-  void set_fd_target(struct io_uring_sqe* s, int fd) {
-    if (static_cast<size_t>(fd) < fixed_.size() && fixed_[fd]) s->flags |= IOSQE_FIXED_FILE;
+  // and leave it on cancel, so each SQE skips the per-op file reference count. An entry names
+  // the connection it was registered for: a table entry holds the file it was given, so an fd
+  // number reused by another connection must be registered again, never used as it stands.
+  bool is_fixed(int fd, ConnId id) const {
+    return static_cast<size_t>(fd) < fixed_.size() && fixed_[fd].in_table && fixed_[fd].owner == id;
   }
-  void register_fd(int fd);
+  void set_fd_target(struct io_uring_sqe* s, int fd, ConnId id) {
+    if (is_fixed(fd, id)) s->flags |= IOSQE_FIXED_FILE;
+  }
+  void register_fd(int fd, ConnId id);
   void unregister_fd(int fd);
   template <class Sink>
   void on_cqe(const struct io_uring_cqe* cqe, Sink& sink);
@@ -143,7 +148,11 @@ class IoUringBackend {
 
   std::vector<SlotState> slots_;
   std::vector<Listener> listeners_;
-  std::vector<uint8_t> fixed_;  // by fd: in the registered file table
+  struct FixedFile {
+    bool in_table = false;
+    ConnId owner;
+  };
+  std::vector<FixedFile> fixed_;  // by fd: in the registered file table, and for whom
   unsigned file_slots_ = 0;     // size of the registered file table (0: not used)
   bool listeners_paused_ = false;
   std::chrono::steady_clock::time_point listen_retry_at_{};
