@@ -167,6 +167,8 @@ bool Broker::start_shards(std::string* err, StartError* why) {
 }
 
 void Broker::signal_shards() {
+  std::lock_guard<std::mutex> lock(signal_mu_);
+  if (torn_down_) return;
   shared_->stopping.store(true, std::memory_order_release);
   for (int fd : shared_->wake_fds) {
     if (fd >= 0) signal_eventfd(fd);
@@ -191,6 +193,8 @@ void Broker::join() {
   joined_ = true;
   for (auto& t : threads_) t.join();
   threads_.clear();
+  std::lock_guard<std::mutex> lock(signal_mu_);
+  torn_down_ = true;
   std::vector<ShardCore*> shards;
   for (auto& s : shards_) shards.push_back(s.get());
   teardown_shards(shards);

@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -63,6 +64,10 @@ class Broker {
   std::vector<std::thread> threads_;
   std::atomic<bool> stop_requested_{false};
   std::atomic<bool> running_{false};
+  // Held while stop() signals the shards and while join() tears down what that touches (the
+  // wake fds, the shared state): a stop on another thread never signals a closed fd.
+  std::mutex signal_mu_;
+  bool torn_down_ = false;  // under signal_mu_
   bool joined_ = false;
 };
 

@@ -50,7 +50,7 @@ struct ServerConfig {
   size_t max_channel_len = 64u << 10;        // bytes in a channel name (subscribed)
   size_t max_pattern_len = 1024;             // bytes in a pattern
   size_t max_pattern_wildcards = 32;         // '*' runs, '?' and '[...]' sets in a pattern
-  size_t uring_sq_entries = 4096;          // io_uring: submission queue entries per shard (a power of two)
+  size_t uring_sq_entries = 2048;          // io_uring: submission queue entries per shard (a power of two)
   size_t uring_buffers = 1024;             // io_uring: receive buffers per shard (a power of two)
   size_t uring_buffer_size = 16u << 10;    // io_uring: bytes per receive buffer
   bool uring_fixed_files = true;           // io_uring: sockets in the registered file table

@@ -12,9 +12,10 @@ namespace {
 
 constexpr unsigned kProbeSqEntries = 8;
 // Completions can outnumber submissions many times over (multishot accept and receive), so the
-// CQ is sized well above the work in flight; an overflow is still survived (FEAT_NODROP) and
-// counted.
-constexpr unsigned kCqEntries = 32768;
+// CQ is this many times the SQ (clamped to the kernel's maximum); an overflow is still survived
+// (FEAT_NODROP) and counted. The rings are mapped into the process, so their size is most of an
+// idle io_uring shard's memory: 2,048 SQ entries give 128 KiB of SQEs and 256 KiB of CQEs.
+constexpr unsigned kCqPerSq = 8;
 
 std::string errno_text(int neg) { return strerror(-neg); }
 
@@ -82,7 +83,7 @@ int setup_ring(struct io_uring* ring, unsigned sq_entries, std::string* desc) {
   for (const SetupStep& step : kSetupSteps) {
     struct io_uring_params p {};
     p.flags = step.flags | IORING_SETUP_CQSIZE | IORING_SETUP_CLAMP;
-    p.cq_entries = kCqEntries;
+    p.cq_entries = sq_entries * kCqPerSq;
     r = io_uring_queue_init_params(sq_entries, ring, &p);
     if (r == 0) {
       if (!(p.features & IORING_FEAT_SUBMIT_STABLE) || !(p.features & IORING_FEAT_NODROP)) {

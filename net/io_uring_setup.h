@@ -10,7 +10,7 @@
 namespace fanout {
 
 // Creates `ring` with `sq_entries` submission entries (a power of two) and a completion queue
-// kCqEntries deep, trying the setup flags from the best down; the flags taken go to *desc.
+// eight times as deep (clamped), trying the setup flags from the best down; the flags taken go to *desc.
 // Returns 0, or a negative errno (-EOPNOTSUPP: the kernel lacks stable submission or no-drop
 // completions).
 int setup_ring(struct io_uring* ring, unsigned sq_entries, std::string* desc);

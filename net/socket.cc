@@ -67,7 +67,13 @@ int listen_tcp(const SocketAddress& addr, int backlog, bool join, std::string* e
   int one = 1;
   setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
   if (join) setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
-  if (addr.family() == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+  if (addr.family() == AF_INET6) {
+    // IPv6 only, except for an IPv4-mapped address (::ffff:a.b.c.d), which only a dual-stack
+    // socket can bind.
+    const struct in6_addr& a6 = reinterpret_cast<const sockaddr_in6*>(&addr.ss)->sin6_addr;
+    int v6only = IN6_IS_ADDR_V4MAPPED(&a6) ? 0 : 1;
+    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof(v6only));
+  }
   if (bind(fd, addr.sa(), addr.len) == 0 &&
       (join || setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) == 0) &&
       listen(fd, backlog) == 0) {

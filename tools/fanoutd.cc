@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdio>
 #include <string>
 #include <thread>
@@ -87,16 +88,25 @@ int main(int argc, char** argv) {
   if (std::string e = validate_config(cfg); !e.empty()) return usage_error(e);
 
   Broker broker(cfg);
-  std::thread signals([&broker, set] {
+  std::atomic<bool> exiting{false};
+  std::thread signals([&broker, &exiting, set] {
     int sig = 0;
     sigwait(&set, &sig);
+    if (exiting.load()) return;  // main's own wake-up below
     LOG_INFO("%s received: stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
     broker.stop();
   });
-  signals.detach();  // it may still be waiting when main returns; exit ends it
+  // Ends the signal thread before the broker goes away: it has either handled its signal (and
+  // returned) or is still waiting, and is woken here.
+  auto end_signals = [&] {
+    exiting = true;
+    pthread_kill(signals.native_handle(), SIGTERM);
+    signals.join();
+  };
 
   StartError why = StartError::kNone;
   if (!broker.start(&err, &why)) {
+    end_signals();
     if (why == StartError::kStopped) {
       LOG_OK("fanoutd stopped during start-up");
       return 0;
@@ -110,6 +120,7 @@ int main(int argc, char** argv) {
   LOG_OK("fanoutd ready: %d shard(s), %s backend, policy %s, max clients %zu", broker.shards(),
          cfg.backend.c_str(), std::string(policy_name(cfg.output.policy)).c_str(), broker.config().max_clients);
   broker.join();  // returns once a stop request has drained the shards
+  end_signals();
   if (uint64_t clients = broker.undelivered_clients()) {
     LOG_WARN("fanoutd stopped at the drain deadline (--shutdown-timeout-ms %d): %llu bytes to %llu "
              "clients were not delivered", cfg.shutdown_timeout_ms,

@@ -1,0 +1,134 @@
+"""fanoutd as a process: every bad flag or setting is refused the same way (exit 2, one line
+"fanoutd: --flag ..."), a system refusal (the port is taken) exits 1, protected mode decides on the
+bound address itself, and a stop request at any moment of start-up ends the process cleanly.
+
+usage: process_test.py FANOUTD_BINARY [--backend epoll|io_uring]
+"""
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+_here = os.path.dirname(os.path.abspath(__file__))
+for _cand in (os.path.join(_here, "..", "..", "tools", "pylib"),
+              os.path.join(os.path.dirname(os.path.realpath(__file__)), "..", "..", "tools", "pylib")):
+    if os.path.exists(os.path.join(_cand, "local_servers.py")):
+        sys.path.insert(0, _cand)
+        break
+import local_servers  # noqa: E402
+
+PASSED, FAILED = [], []
+
+
+def check(name, cond, detail=""):
+    (PASSED if cond else FAILED).append(name)
+    if not cond:
+        print(f"FAIL {name} {detail}", flush=True)
+
+
+def run(binary, *args):
+    return subprocess.run([binary, *args], capture_output=True, text=True, timeout=30)
+
+
+def bad_settings(binary, backend):
+    """Each is refused before anything is bound, naming its flag, with exit code 2."""
+    cases = [
+        (["--shards", "-1"], "fanoutd: --shards must be between 0 and 256, got '-1'"),
+        (["--shards", "1000"], "fanoutd: --shards must be between 0 and 256, got '1000'"),
+        (["--max-send-bytes", "0"], "fanoutd: --max-send-bytes must be between 1 and 1g bytes, got '0'"),
+        (["--port", "70000"], "fanoutd: --port must be between 0 and 65535, got '70000'"),
+        (["--max-bulk-len", "5g"], "fanoutd: --max-bulk-len must be between 1 and 512m bytes, got '5g'"),
+        (["--max-query-buffer", "99999999999g"], "fanoutd: --max-query-buffer must be between"),
+        (["--uring-sq-entries", "100"], "fanoutd: --uring-sq-entries must be a power of two between 8 and 32768"),
+        (["--client-soft-seconds", "9223372036854775807"], "fanoutd: --client-soft-seconds must be between"),
+        (["--backend", "kqueue"], "fanoutd: --backend must be one of epoll,io_uring, got 'kqueue'"),
+        (["--policy", "bogus"], "fanoutd: --policy must be one of disconnect,drop-oldest,drop-newest"),
+        (["--protected-mode=maybe"], "fanoutd: --protected-mode must be true or false"),
+        (["--log-level", "loud"], "fanoutd: --log-level must be one of debug,info,warn,error, got 'loud'"),
+        (["--max-bulk-len", "100m"], "fanoutd: --max-bulk-len (104857600) must not exceed --max-query-buffer"),
+        (["--bind", "1.2.3.4.5"], "fanoutd: --bind: '1.2.3.4.5' is not a valid address or host name"),
+        (["--aclfile", "/nonexistent/acl"], "fanoutd: --aclfile: cannot open /nonexistent/acl"),
+        (["--requirepass-file", "/nonexistent/pass"], "fanoutd: --requirepass-file: cannot open /nonexistent/pass"),
+        (["--no-such-flag", "1"], "fanoutd: unknown flag --no-such-flag"),
+        (["--port"], "fanoutd: --port needs a value"),
+        # Protected mode: not loopback, and no password.
+        (["--bind", "0.0.0.0"], "fanoutd: refusing to listen on 0.0.0.0 without authentication"),
+    ]
+    for args, want in cases:
+        r = run(binary, "--port", "0", "--backend", backend, *args)
+        lines = r.stderr.strip().splitlines()
+        check(f"{' '.join(args)}: exit 2", r.returncode == 2, (r.returncode, r.stderr[-500:]))
+        check(f"{' '.join(args)}: says why, naming the flag", len(lines) >= 1 and lines[-1].startswith(want),
+              r.stderr[-500:])
+    r = run(binary, "--help")
+    check("--help exits 0 and lists the ranges", r.returncode == 0 and "--shards" in r.stdout and
+          "between 0 and 256" in r.stdout, r.returncode)
+
+
+def loopback_by_address(binary, backend):
+    """Protected mode allows any loopback address however it is written, and only those."""
+    for bind in ("127.0.0.2", "::ffff:127.0.0.1", "::1"):
+        try:
+            p, port, log_path = local_servers.start_fanoutd(binary, backend, ["--bind", bind, "--shards", "1"])
+        except SystemExit as e:
+            if bind != "127.0.0.2" and "Cannot assign" in str(e):
+                print(f"SKIPPED: --bind {bind}: no IPv6 loopback here", flush=True)
+                continue
+            check(f"--bind {bind} is loopback: starts", False, str(e)[-300:])
+            continue
+        check(f"--bind {bind} is loopback: starts", True)
+        p.send_signal(signal.SIGTERM)
+        check(f"--bind {bind}: exits 0", p.wait(timeout=15) == 0)
+
+
+def port_taken(binary, backend):
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    s.listen(1)
+    port = s.getsockname()[1]
+    r = run(binary, "--port", str(port), "--backend", backend, "--shards", "1")
+    check("a taken port exits 1 (a system refusal, not a bad flag)", r.returncode == 1, (r.returncode, r.stderr))
+    check("and says so", "cannot listen on 127.0.0.1:%d" % port in r.stderr, r.stderr)
+    s.close()
+
+
+def stop_during_start_up(binary, backend):
+    """SIGTERM at any moment of a slow start (64 shards) ends the process with 0, promptly."""
+    stopped_early = 0
+    for delay_ms in (0, 1, 2, 3, 5, 8, 12, 20, 30, 50, 80, 120):
+        p = subprocess.Popen([binary, "--port", "0", "--backend", backend, "--shards", "64"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(delay_ms / 1000)
+        p.send_signal(signal.SIGTERM)
+        try:
+            out, err = p.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            out, err = p.communicate()
+            check(f"SIGTERM after {delay_ms} ms: stops", False, err[-500:])
+            continue
+        # A signal before the handler thread exists takes the default action (the process ends
+        # by SIGTERM before doing anything); after that it is a clean exit.
+        ok = p.returncode == 0 or p.returncode == -signal.SIGTERM
+        check(f"SIGTERM after {delay_ms} ms: exits cleanly", ok, (p.returncode, err[-500:]))
+        if "stopped during start-up" in err:
+            stopped_early += 1
+            check(f"SIGTERM after {delay_ms} ms: never listened", "listening on" not in out, out)
+    print(f"{stopped_early} of 12 stops arrived during start-up", flush=True)
+
+
+def main():
+    binary = sys.argv[1]
+    backend = sys.argv[3] if len(sys.argv) > 3 else "epoll"
+    bad_settings(binary, backend)
+    loopback_by_address(binary, backend)
+    port_taken(binary, backend)
+    stop_during_start_up(binary, backend)
+    print(f"{len(PASSED)} passed, {len(FAILED)} failed")
+    sys.exit(1 if FAILED else 0)
+
+
+if __name__ == "__main__":
+    main()
