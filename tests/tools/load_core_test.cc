@@ -1,11 +1,16 @@
-// fanout-load's own pieces: payload codec, stream parsers, and the verifier catching injected
-// loss, duplication and reordering.
+// fanout-load's own pieces: payload codec, stream parsers, the verifier catching injected
+// loss, duplication and reordering, the protocol adapters, and the target's resolution.
 #include <gtest/gtest.h>
 
+#include <sys/socket.h>
+
 #include <string>
+#include <string_view>
 
 #include "tools/load/payload.h"
+#include "tools/load/protocol.h"
 #include "tools/load/stream_parser.h"
+#include "tools/load/target.h"
 #include "tools/load/verifier.h"
 
 namespace fanout::load {
@@ -86,6 +91,86 @@ TEST(NatsFrame, MessagesAndControl) {
   EXPECT_EQ(f.kind, NatsFrame::kErr);
   std::string part = "MSG t 1 10\r\nabc";
   EXPECT_EQ(parse_nats_frame(part.data(), part.size(), &f), 0);
+}
+
+// Decodes the one frame in `s`; expects it whole. The event's payload views `s`.
+Event decode_one(Proto p, Role role, bool ready, std::string_view s) {
+  Event ev;
+  EXPECT_EQ(decode_event(p, role, ready, s.data(), s.size(), &ev), static_cast<long>(s.size())) << s;
+  return ev;
+}
+
+TEST(Protocol, RedisEvents) {
+  const Proto r = Proto::kRedis;
+  Event ev = decode_one(r, kSub, true, "*3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$3\r\nabc\r\n");
+  EXPECT_EQ(ev.kind, Event::kMessage);
+  EXPECT_EQ(ev.payload, "abc");
+  ev = decode_one(r, kSub, true, "*4\r\n$8\r\npmessage\r\n$2\r\nc*\r\n$2\r\nch\r\n$2\r\nhi\r\n");
+  EXPECT_EQ(ev.kind, Event::kMessage);
+  EXPECT_EQ(ev.payload, "hi");
+  const std::string conf = "*3\r\n$9\r\nsubscribe\r\n$2\r\nch\r\n:1\r\n";
+  EXPECT_EQ(decode_one(r, kSub, false, conf).kind, Event::kReady);
+  EXPECT_EQ(decode_one(r, kSub, true, conf).kind, Event::kError);  // confirmed twice
+  EXPECT_EQ(decode_one(r, kSub, true, "-ERR no\r\n").kind, Event::kError);
+  ev = decode_one(r, kPub, true, ":42\r\n");
+  EXPECT_EQ(ev.kind, Event::kCount);
+  EXPECT_EQ(ev.count, 42);
+  EXPECT_EQ(decode_one(r, kPub, true, "+OK\r\n").kind, Event::kError);
+  Event partial;
+  EXPECT_EQ(decode_event(r, kSub, true, conf.data(), conf.size() - 1, &partial), 0);
+  EXPECT_EQ(decode_event(r, kSub, true, "*9\r\n", 4, &partial), -1);
+}
+
+TEST(Protocol, NatsEvents) {
+  const Proto n = Proto::kNats;
+  Event ev = decode_one(n, kSub, true, "MSG t 1 5\r\nhello\r\n");
+  EXPECT_EQ(ev.kind, Event::kMessage);
+  EXPECT_EQ(ev.payload, "hello");
+  EXPECT_EQ(decode_one(n, kPub, true, "MSG t 1 5\r\nhello\r\n").kind, Event::kNone);
+  EXPECT_EQ(decode_one(n, kSub, true, "PING\r\n").kind, Event::kPing);
+  EXPECT_EQ(decode_one(n, kPub, false, "PONG\r\n").kind, Event::kReady);
+  EXPECT_EQ(decode_one(n, kPub, true, "PONG\r\n").kind, Event::kNone);
+  EXPECT_EQ(decode_one(n, kSub, true, "-ERR 'x'\r\n").kind, Event::kError);
+  EXPECT_EQ(decode_one(n, kSub, false, "+OK\r\n").kind, Event::kNone);
+}
+
+TEST(Protocol, Encoders) {
+  std::string out;
+  encode_subscribe(Proto::kRedis, "t.1", &out);
+  EXPECT_EQ(out, "*2\r\n$9\r\nSUBSCRIBE\r\n$3\r\nt.1\r\n");
+  out.clear();
+  EXPECT_TRUE(encode_publisher_hello(Proto::kRedis, &out));
+  EXPECT_EQ(out, "");
+  encode_publish(Proto::kRedis, "t", "ab", &out);
+  EXPECT_EQ(out, "*3\r\n$7\r\nPUBLISH\r\n$1\r\nt\r\n$2\r\nab\r\n");
+  out.clear();
+  encode_subscribe(Proto::kNats, "t.1", &out);
+  EXPECT_EQ(out, "CONNECT {\"verbose\":false,\"pedantic\":false,\"echo\":false}\r\nSUB t.1 1\r\nPING\r\n");
+  out.clear();
+  EXPECT_FALSE(encode_publisher_hello(Proto::kNats, &out));
+  EXPECT_EQ(out, "CONNECT {\"verbose\":false,\"pedantic\":false,\"echo\":false}\r\nPING\r\n");
+  out.clear();
+  encode_publish(Proto::kNats, "t", "ab", &out);
+  encode_pong(Proto::kNats, &out);
+  EXPECT_EQ(out, "PUB t 2\r\nab\r\nPONG\r\n");
+  EXPECT_TRUE(publish_is_counted(Proto::kRedis));
+  EXPECT_FALSE(publish_is_counted(Proto::kNats));
+}
+
+// The target keeps the family it was given (the INFO fetch once fell back to IPv4) and refuses
+// addresses off the loopback interface.
+TEST(Target, KeepsTheAddressFamilyAndRefusesNonLoopback) {
+  Target t;
+  std::string err;
+  ASSERT_TRUE(resolve_target("::1", 7379, &t, &err)) << err;
+  EXPECT_EQ(t.addr.family(), AF_INET6);
+  ASSERT_TRUE(resolve_target("127.0.0.2", 7379, &t, &err)) << err;
+  EXPECT_EQ(t.addr.family(), AF_INET);
+  EXPECT_EQ(address_text(t.addr), "127.0.0.2");
+  EXPECT_FALSE(resolve_target("10.0.0.1", 7379, &t, &err));
+  EXPECT_NE(err.find("not loopback"), std::string::npos) << err;
+  EXPECT_FALSE(resolve_target("::ffff:10.0.0.1", 7379, &t, &err));
+  EXPECT_TRUE(resolve_target("::ffff:127.0.0.1", 7379, &t, &err)) << err;
 }
 
 }  // namespace

@@ -1,0 +1,134 @@
+#include "tools/load/cli.h"
+
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <regex>
+#include <variant>
+
+#include "core/units.h"
+#include "net/socket.h"
+#include "tools/flags.h"
+#include "tools/load/payload.h"
+
+namespace fanout::load {
+namespace {
+
+// A plain count without size suffixes (uint64_t is size_t here, which add_size would take).
+struct CountField {
+  uint64_t Options::*field;
+};
+using Field = std::variant<std::string Options::*, int Options::*, double Options::*, size_t Options::*,
+                           bool Options::*, CountField>;
+struct OptionRow {
+  const char* name;
+  Field field;
+  const char* help;
+};
+
+// In --help order.
+const OptionRow kOptionTable[] = {
+    {"host", &Options::host, "server address (loopback only)"},
+    {"port", &Options::port, "server port"},
+    {"proto", &Options::proto, "redis (fanoutd, redis-server) or nats (nats-server)"},
+    {"subscribers", &Options::subscribers, "subscriber connections"},
+    {"topics", &Options::topics, "topics; subscriber i listens on topic i % topics"},
+    {"publishers", &Options::publishers, "publisher connections"},
+    {"size", &Options::size, "payload bytes (at least the 32-byte header)"},
+    {"mode", &Options::mode, "closed (windows, nothing dropped) or open (fixed rate)"},
+    {"window", &Options::window, "closed loop: messages in flight per round"},
+    {"rate", &Options::rate, "open loop: messages per second, all publishers"},
+    {"duration", &Options::duration, "measured seconds (after warm-up)"},
+    {"warmup", &Options::warmup, "seconds published but not measured"},
+    {"messages", CountField{&Options::max_messages}, "stop after this many messages published (0: by duration)"},
+    {"threads", &Options::threads, "worker threads (each with its own event loop)"},
+    {"connect-rate", &Options::connect_rate, "new connections per second during ramp-up"},
+    {"rcvbuf", &Options::rcvbuf, "subscriber SO_RCVBUF bytes (0: kernel default)"},
+    {"slow-fraction", &Options::slow_fraction, "fraction of subscribers that read slowly"},
+    {"slow-bps", &Options::slow_bps, "bytes per second a slow subscriber reads"},
+    {"stop-fraction", &Options::stop_fraction, "fraction of subscribers that never read"},
+    {"size-mix", &Options::size_mix, "payload sizes by weight, e.g. 64:0.9,1024:0.1 (overrides --size)"},
+    {"churn-subscribers", &Options::churn_subscribers, "extra subscribers that keep reconnecting"},
+    {"churn-rate", &Options::churn_rate, "reconnects per second across the churn subscribers"},
+    {"stall-timeout", &Options::stall_timeout, "seconds without progress before giving up"},
+    {"topic-prefix", &Options::topic_prefix, "topic name prefix"},
+    {"json", &Options::json, "write every figure and parameter to this file"},
+    {"server-pid", &Options::server_pid, "server process, for its CPU time per delivery"},
+    {"quiet", &Options::quiet, "no progress line"},
+};
+
+template <class... F>
+struct Overloaded : F... {
+  using F::operator()...;
+};
+template <class... F>
+Overloaded(F...) -> Overloaded<F...>;
+
+void add_flag(Flags* flags, Options* o, const OptionRow& row) {
+  const char* name = row.name;
+  const char* help = row.help;
+  std::visit(Overloaded{
+                 [&](std::string Options::*m) { flags->add_string(name, &(o->*m), help); },
+                 [&](int Options::*m) { flags->add_int(name, &(o->*m), help); },
+                 [&](double Options::*m) { flags->add_double(name, &(o->*m), help); },
+                 [&](size_t Options::*m) { flags->add_size(name, &(o->*m), help); },
+                 [&](bool Options::*m) { flags->add_bool(name, &(o->*m), help); },
+                 [&](CountField c) {
+                   flags->add_custom(name, std::to_string(o->*c.field), help, [o, c, name](const std::string& s) {
+                     uint64_t v;
+                     if (!parse_unsigned(s, &v)) return "--" + std::string(name) + " needs a count";
+                     o->*c.field = v;
+                     return std::string();
+                   });
+                 },
+             },
+             row.field);
+}
+
+bool valid_size_mix(const std::string& mix) {
+  static const std::regex kMix(R"(^\d+(:\d*\.?\d+)?(,\d+(:\d*\.?\d+)?)*$)");
+  return mix.empty() || std::regex_match(mix, kMix);
+}
+
+}  // namespace
+
+bool parse_options(int argc, char** argv, Options* o, int* exit_code) {
+  Flags flags(
+      "fanout-load: pub/sub load generator for fanoutd, redis-server and nats-server.\n"
+      "usage: fanout-load --port 7379 --subscribers 1000 --topics 1 --publishers 1 --size 64\n"
+      "                   [--mode closed --window 64 | --mode open --rate 100000] --duration 10");
+  for (const OptionRow& row : kOptionTable) add_flag(&flags, o, row);
+  *exit_code = 0;
+  return flags.parse_main(argc, argv, "fanout-load", exit_code);
+}
+
+std::string validate_options(Options* o) {
+  if (!is_loopback_host(o->host)) return "only loopback targets (127.0.0.0/8, ::1, localhost) are allowed";
+  if (o->proto != "redis" && o->proto != "nats") return "--proto must be redis or nats";
+  if (o->mode != "closed" && o->mode != "open") return "--mode must be closed or open";
+  if (o->subscribers < 1 || o->topics < 1 || o->publishers < 1 || o->threads < 1 || o->window < 1) {
+    return "subscribers, topics, publishers, threads and window must be at least 1";
+  }
+  if (o->duration <= 0 || o->duration > 3600 || o->warmup < 0 || o->warmup > 600) {
+    return "--duration must be in (0, 3600] and --warmup in [0, 600] seconds";
+  }
+  if (o->mode == "open" && (o->rate <= 0 || o->rate > 1e8)) return "--rate must be in (0, 1e8]";
+  if (o->size < kHeaderSize) o->size = kHeaderSize;
+  if (!valid_size_mix(o->size_mix)) return "--size-mix looks like 64:0.9,1024:0.1";
+  if (o->churn_subscribers < 0 || o->churn_rate < 0) return "churn options must not be negative";
+  if (o->threads > o->subscribers) o->threads = o->subscribers;
+  return "";
+}
+
+void raise_fd_limit(const Options& o) {
+  struct rlimit rl;
+  getrlimit(RLIMIT_NOFILE, &rl);
+  rlim_t want_fds = static_cast<rlim_t>(o.subscribers + o.churn_subscribers + o.publishers + 64);
+  if (want_fds > rl.rlim_cur) {
+    rl.rlim_cur = std::min<rlim_t>(rl.rlim_max, want_fds);
+    setrlimit(RLIMIT_NOFILE, &rl);
+  }
+}
+
+}  // namespace fanout::load
