@@ -17,6 +17,7 @@
 #include <atomic>
 #include <cassert>
 #include <cstdint>
+#include <cstddef>
 #include <functional>
 #include <string>
 #include <string_view>
@@ -85,6 +86,20 @@ class TopicTable {
   uint32_t count_channel(TopicKind kind, std::string_view channel) const;
   template <class F>
   void for_each(TopicKind kind, F&& f) const;
+  // Any shard: a walk over the channels (or shard channels) with subscribers that can stop and
+  // resume across quiescent states. Calls f(key, hash) for each one not visited yet, and stops
+  // at the end of a bucket once `budget` nodes were visited; the cursor says where to resume and
+  // when the walk is done. Buckets are visited in order (cache- and TLB-friendly); buckets only
+  // ever grow (each splitting in two), so after growth the walk visits, for each bucket of the
+  // table it began on, every bucket of the current table that bucket split into: each channel
+  // present throughout is visited exactly once. Returns the nodes visited.
+  struct WalkCursor {
+    uint64_t next = 0;   // the next bucket of the table the walk began on
+    uint64_t mask0 = 0;  // that table's mask (0: not begun)
+    bool done = false;
+  };
+  template <class F>
+  size_t walk_channels(TopicKind kind, WalkCursor* cursor, size_t budget, F&& f) const;
 
   size_t size(TopicKind kind) const { return sizes_[static_cast<int>(kind)]; }
   static uint64_t hash_key(std::string_view s) { return std::hash<std::string_view>()(s); }
@@ -141,6 +156,26 @@ void TopicTable::for_each(TopicKind kind, F&& f) const {
       if (c) f(l->node->key, c);
     }
   }
+}
+
+template <class F>
+size_t TopicTable::walk_channels(TopicKind kind, TopicTable::WalkCursor* c, size_t budget, F&& f) const {
+  Buckets* b = map(kind).buckets.load(std::memory_order_acquire);
+  if (c->mask0 == 0) c->mask0 = b->mask;
+  const uint64_t step = c->mask0 + 1;  // a bucket of the first table split into every `step`th
+  size_t visited = 0;
+  while (c->next <= c->mask0 && visited < budget) {
+    for (uint64_t i = c->next; i <= b->mask; i += step) {
+      for (Link* l = b->heads[i].load(std::memory_order_acquire); l;
+           l = l->next.load(std::memory_order_acquire)) {
+        ++visited;
+        if (l->node->count.load(std::memory_order_acquire)) f(l->node->key, l->node->hash);
+      }
+    }
+    ++c->next;
+  }
+  c->done = c->next > c->mask0;
+  return visited;
 }
 
 }  // namespace fanout

@@ -13,6 +13,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "core/acl.h"
@@ -20,6 +21,7 @@
 #include "core/outbound_queue.h"
 #include "core/resp_parser.h"
 #include "core/topic_table.h"
+#include "net/channel_walk.h"
 #include "net/completion.h"
 
 namespace fanout {
@@ -40,6 +42,9 @@ struct Conn {
   size_t subscriptions() const { return channels.size() + patterns.size(); }
   // RESP2 clients with any subscription may only run pub/sub commands.
   bool pubsub_mode() const { return subscriptions() + shard_channels.size() > 0; }
+  // Input is held (buffered, not parsed) while a command waits: a PUBLISH for ring space, or a
+  // PUBSUB CHANNELS whose reply is still being built.
+  bool held() const { return blocked || walk != nullptr; }
 
   // Hot: read for every delivery to this connection, kept together at the front.
   ConnState state = ConnState::kOpen;
@@ -66,6 +71,7 @@ struct Conn {
   bool send_inflight = false;
   bool close_after_flush = false;  // QUIT, or a protocol error: reply, then close
   bool blocked = false;            // a PUBLISH waits for mailbox space
+  std::unique_ptr<ChannelWalk> walk;  // a PUBSUB CHANNELS reply being built
   bool paused_for_output = false;  // input paused until the client reads its replies
   int64_t created_ms = 0;
   int64_t last_input_ms = 0;    // for --idle-timeout

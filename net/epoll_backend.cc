@@ -29,8 +29,8 @@ bool EpollBackend::init(int wake_fd, const ServerConfig& cfg, BackendCounters* c
   return true;
 }
 
-int64_t EpollBackend::now_ms() const {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
+int64_t EpollBackend::now_us() const {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
              std::chrono::steady_clock::now().time_since_epoch())
       .count();
 }

@@ -45,7 +45,8 @@ class EpollBackend {
   bool init(int wake_fd, const ServerConfig& cfg, BackendCounters* counters, std::string* err);
   bool start(std::string* err) { return true; }
   void finish() {}
-  int64_t now_ms() const;
+  // Monotonic time in microseconds (the loop's clock).
+  int64_t now_us() const;
   void listen(int fd, uint32_t token);
   void stop_listen(int fd);
   void recv(int fd, ConnId id);

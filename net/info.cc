@@ -4,6 +4,7 @@
 // the channels subscribed.
 #include <unistd.h>
 
+#include <algorithm>
 #include <string>
 
 #include "core/resp_writer.h"
@@ -106,6 +107,11 @@ void ShardCore::cmd_info(Conn* c, std::span<const std::string_view> args) {
     o.line("backend", sh.backend_name);
     if (!sh.backend_setup.empty()) o.line("io_uring_setup", sh.backend_setup);
     o.line("loop_iterations", sh.sum(&ShardStats::loop_iterations));
+    o.line("loop_busy_us", sh.sum(&ShardStats::loop_busy_us));
+    uint64_t busy_max = 0;
+    for (const ShardStats& st : sh.stats) busy_max = std::max(busy_max, st.loop_busy_max_us.get());
+    o.line("loop_busy_max_us", busy_max);
+    o.line("loop_iterations_over_1ms", sh.sum(&ShardStats::loop_iterations_over_1ms));
     // Syscalls the backend made for I/O: on epoll every sendmsg, recv, accept4, epoll_wait and
     // epoll_ctl; on io_uring every io_uring_enter (its recv_calls count multishot arms, not
     // syscalls) and io_uring_register (registered-file updates).

@@ -17,7 +17,7 @@ void ShardCore::on_input(Conn* c, const char* data, size_t n) {
   if (c->closing() || c->close_after_flush) return;
   c->last_input_ms = now_ms_;
   const uint64_t commands_before = c->commands;
-  if (c->in.empty() && !c->blocked) {
+  if (c->in.empty() && !c->held()) {
     size_t used = process(c, data, n);
     if (used < n && !c->closing() && !c->close_after_flush) {
       size_t need = c->parser.bytes_needed();
@@ -26,7 +26,7 @@ void ShardCore::on_input(Conn* c, const char* data, size_t n) {
     }
   } else {
     c->in.append(data, n);
-    if (!c->blocked) process_buffered(c);
+    if (!c->held()) process_buffered(c);
   }
   if (c->in.size() > cfg_.max_query_buffer) {
     close_for_query_buffer(c, c->in.size());
@@ -34,8 +34,8 @@ void ShardCore::on_input(Conn* c, const char* data, size_t n) {
   }
   // The request clock runs while a command is incomplete, from the read that began it: a
   // pipelining client whose reads end mid-command keeps completing commands and restarts it.
-  // Input held while the client is blocked on a full mailbox is not the client's delay.
-  if (c->in.empty() || c->blocked) {
+  // Input held while the client waits on this server is not the client's delay.
+  if (c->in.empty() || c->held()) {
     c->partial_since_ms = -1;
   } else if (c->partial_since_ms < 0 || c->commands != commands_before) {
     c->partial_since_ms = now_ms_;
@@ -65,7 +65,7 @@ void ShardCore::process_buffered(Conn* c) {
 
 size_t ShardCore::process(Conn* c, const char* buf, size_t len) {
   size_t off = 0;
-  while (off < len && !c->closing() && !c->close_after_flush) {
+  while (off < len && !c->closing() && !c->close_after_flush && !c->walk) {
     auto st = c->parser.parse(buf + off, len - off);
     if (st == RequestParser::Status::kNeedMore) break;
     if (st == RequestParser::Status::kError) {
@@ -119,7 +119,7 @@ void ShardCore::retry_blocked() {
     if (c->closing()) continue;
     c->blocked = false;
     process_buffered(c);
-    if (!c->blocked && !c->paused_for_output && !c->close_after_flush) set_want_recv(c, true);
+    if (!c->held() && !c->paused_for_output && !c->close_after_flush) set_want_recv(c, true);
   }
 }
 
@@ -133,7 +133,7 @@ void ShardCore::on_sent_resume_input(Conn* c) {
   if (c->paused_for_output && c->out.bytes() <= kPauseInputBytes / 2) {
     c->paused_for_output = false;
     if (c->partial_since_ms >= 0) c->partial_since_ms = now_ms_;  // the pause was ours
-    if (!c->blocked) set_want_recv(c, true);
+    if (!c->held()) set_want_recv(c, true);
   }
 }
 

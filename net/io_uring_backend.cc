@@ -75,8 +75,8 @@ bool IoUringBackend::init(int wake_fd, const ServerConfig& cfg, BackendCounters*
   return true;
 }
 
-int64_t IoUringBackend::now_ms() const {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
+int64_t IoUringBackend::now_us() const {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
              std::chrono::steady_clock::now().time_since_epoch())
       .count();
 }

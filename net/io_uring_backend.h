@@ -66,7 +66,8 @@ class IoUringBackend {
   bool start(std::string* err);
   // On the shard's thread, last: cancels what is still in flight and waits (bounded) for it.
   void finish();
-  int64_t now_ms() const;
+  // Monotonic time in microseconds (the loop's clock).
+  int64_t now_us() const;
   void listen(int fd, uint32_t token);
   void stop_listen(int fd);
   void recv(int fd, ConnId id);

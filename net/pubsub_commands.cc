@@ -126,15 +126,7 @@ void ShardCore::cmd_pubsub(Conn* c, std::span<const std::string_view> args) {
       reply_error(c, wrong_args(shard ? "pubsub|shardchannels" : "pubsub|channels"));
       return;
     }
-    std::set<std::string> names;
-    TopicKind kind = shard ? TopicKind::kShardChannel : TopicKind::kChannel;
-    for (int s = 0; s < n; ++s) {
-      shared_->tables[s]->for_each(kind, [&](const std::string& key, uint32_t) {
-        if (argc == 2 || glob_match(args[2], key)) names.insert(key);
-      });
-    }
-    resp::array(c->out, names.size());
-    for (const auto& k : names) resp::bulk(c->out, k);
+    start_channel_walk(c, shard ? TopicKind::kShardChannel : TopicKind::kChannel, args);
   } else if (iequals(sub, "numsub") || iequals(sub, "shardnumsub")) {
     TopicKind kind = iequals(sub, "numsub") ? TopicKind::kChannel : TopicKind::kShardChannel;
     resp::map(c->out, argc - 2, c->proto);
@@ -157,6 +149,91 @@ void ShardCore::cmd_pubsub(Conn* c, std::span<const std::string_view> args) {
     resp::integer(c->out, static_cast<int64_t>(pats.size()));
   } else {
     reply_error(c, unknown_subcommand(sub, "PUBSUB"));
+  }
+}
+
+void ShardCore::start_channel_walk(Conn* c, TopicKind kind, std::span<const std::string_view> args) {
+  auto w = std::make_unique<ChannelWalk>();
+  w->kind = kind;
+  if (args.size() == 3) {
+    w->filter = true;
+    w->pattern.assign(args[2]);
+  }
+  if (shared_->nshards > 1) {
+    uint64_t total = shared_->sum(kind == TopicKind::kChannel ? &ShardStats::channels : &ShardStats::shard_channels);
+    w->seen.reserve(total + total / 8);
+  }
+  c->walk = std::move(w);
+  walking_.push_back(c);
+  set_want_recv(c, false);  // later commands wait for this reply
+}
+
+bool ShardCore::step_walk(Conn* c) {
+  ChannelWalk& w = *c->walk;
+  if (!w.walked) {
+    const bool dedupe = shared_->nshards > 1;
+    // Whether `key` is already listed: its bulk "$<len>\r\n<key>\r\n" sits where `seen` says.
+    auto listed = [&](std::string_view key, uint64_t hash) {
+      auto [first, last] = w.seen.equal_range(hash);
+      for (auto it = first; it != last; ++it) {
+        const std::string& piece = w.body[it->second.first];
+        size_t at = piece.find('\n', it->second.second) + 1;
+        if (piece.compare(at, key.size(), key) == 0 && piece[at + key.size()] == '\r') return true;
+      }
+      return false;
+    };
+    size_t budget = ChannelWalk::kNodesPerStep;
+    while (budget > 0 && w.shard < shared_->nshards) {
+      size_t visited = shared_->tables[w.shard]->walk_channels(
+          w.kind, &w.cursor, budget, [&](const std::string& key, uint64_t hash) {
+            if (w.filter && !glob_match(w.pattern, key)) return;
+            if (dedupe && listed(key, hash)) return;
+            if (w.body.empty() || w.body.back().size() + key.size() + 32 > ChannelWalk::kPiece) {
+              w.body.emplace_back();
+              w.body.back().reserve(std::max(ChannelWalk::kPiece, key.size() + 32));
+            }
+            std::string& piece = w.body.back();
+            if (dedupe) {
+              w.seen.emplace(hash, std::pair<uint32_t, uint32_t>(static_cast<uint32_t>(w.body.size() - 1),
+                                                                 static_cast<uint32_t>(piece.size())));
+            }
+            resp::StringOut out{&piece};
+            resp::bulk(out, key);
+            ++w.count;
+          });
+      budget = visited >= budget ? 0 : budget - visited;
+      if (w.cursor.done) {  // that table is done
+        ++w.shard;
+        w.cursor = {};
+      }
+    }
+    if (w.shard < shared_->nshards) return false;
+    w.walked = true;
+    w.seen = {};
+    resp::array(c->out, w.count);
+  }
+  for (size_t bytes = 0; w.copied < w.body.size() && bytes < ChannelWalk::kBytesPerStep; ++w.copied) {
+    std::string& piece = w.body[w.copied];
+    c->out.append(piece);
+    bytes += piece.size();
+    std::string().swap(piece);  // its memory goes back now
+  }
+  mark_pending(c);
+  return w.copied == w.body.size();
+}
+
+void ShardCore::step_walks() {
+  if (walking_.empty()) return;
+  std::vector<Conn*> list;
+  list.swap(walking_);
+  for (Conn* c : list) {
+    if (c->closing() || !step_walk(c)) {
+      if (!c->closing()) walking_.push_back(c);
+      continue;
+    }
+    c->walk.reset();
+    process_buffered(c);  // the commands that waited behind the reply
+    if (!c->held() && !c->paused_for_output && !c->close_after_flush) set_want_recv(c, true);
   }
 }
 

@@ -7,8 +7,8 @@
 //      every backend;
 //   2. on a stop request, stop accepting and reading, and start the drain;
 //   3. drain the inbound rings from other shards (bounded);
-//   4. retry work that waited (blocked publishes once their ring has room, ENOBUFS back-off);
-//      reap stalled clients once a second;
+//   4. retry work that waited (blocked publishes once their ring has room, ENOBUFS back-off),
+//      advance PUBSUB CHANNELS replies by a slice; reap stalled clients once a second;
 //   5. make ring batches visible, waking a peer only on empty->non-empty; this comes before the
 //      flush so that a client holding its PUBLISH reply knows every shard can see the message;
 //   6. apply receive changes, then flush the pending-write list: one send per connection, at
@@ -122,7 +122,7 @@ void Shard<Backend>::flush() {
 template <class Backend>
 bool Shard<Backend>::start(std::string* err) {
   shared_->qsbr.online(id_);
-  set_now(backend_.now_ms());
+  set_now(backend_.now_us() / 1000);
   if (!backend_.start(err)) return false;
   if (listen_fd_ >= 0) backend_.listen(listen_fd_, kListenToken);
   return true;
@@ -134,7 +134,8 @@ bool Shard<Backend>::iterate(int timeout_ms) {
   if (timeout_ms != 0) qsbr.offline(id_);
   backend_.wait(timeout_ms);
   qsbr.online(id_);
-  set_now(backend_.now_ms());
+  const int64_t woke_us = backend_.now_us();
+  set_now(woke_us / 1000);
   backend_.dispatch(*this);
   if (!shutting_down_ && shared_->stopping.load(std::memory_order_acquire)) {
     if (listen_fd_ >= 0) backend_.stop_listen(listen_fd_);
@@ -143,6 +144,7 @@ bool Shard<Backend>::iterate(int timeout_ms) {
   drain_mailboxes(kMailBudget);
   retry_blocked();
   retry_backoff();
+  step_walks();
   reap_stalled();
   publish_mailboxes();
   apply_recv_changes();
@@ -151,7 +153,7 @@ bool Shard<Backend>::iterate(int timeout_ms) {
   take_closes([this](Conn* c) { backend_.cancel(c->fd, c->id()); },
               [this](int fd) { backend_.close_socket(fd); });
   publish_mailboxes();  // blocks returned by the connections just freed
-  stats_->loop_iterations.add();
+  account_busy(backend_.now_us() - woke_us);
   if (may_exit()) return false;
   qsbr.quiescent(id_);
   return true;

@@ -95,7 +95,8 @@ void ShardCore::on_io_completion(const Completion& e) {
     on_input(c, e.data, static_cast<size_t>(e.res));
   } else if (e.res == 0) {
     on_peer_eof(c);
-  } else if (e.res != -ECANCELED && e.res != -ENOBUFS && e.res != -EAGAIN) {
+  } else if (e.res != -ECANCELED && e.res != -ENOBUFS && e.res != -EAGAIN && !c->closing()) {
+    stats_->recv_errors.add();
     close_conn(c, strerror(-e.res));
   }
   // A multishot receive that ended while still wanted (out of provided buffers, or a spurious
@@ -125,6 +126,7 @@ void ShardCore::end_episodes() {
 void ShardCore::release_conn(Conn* c) {
   stats_->deliveries_discarded.add(c->out.clear());
   if (c->blocked) std::erase(blocked_, c);
+  if (c->walk) std::erase(walking_, c);
   std::erase(backoff_, c);
   uint32_t slot = c->slot;
   conns_[slot].reset();
@@ -187,7 +189,7 @@ void ShardCore::reap_stalled() {
     if (c == nullptr || c->closing()) continue;
     // A client whose input this server has paused (mailbox full, or replies unread) cannot
     // finish its command: its clock is not charged.
-    if (request_ms > 0 && c->partial_since_ms >= 0 && !c->blocked && !c->paused_for_output &&
+    if (request_ms > 0 && c->partial_since_ms >= 0 && !c->held() && !c->paused_for_output &&
         now_ms_ - c->partial_since_ms >= request_ms) {
       stats_->request_timeouts.add();
       close_conn(c, "command incomplete past --request-timeout");
@@ -211,7 +213,7 @@ void ShardCore::begin_shutdown(int64_t deadline_ms) {
 
 void ShardCore::shutdown_step() {
   if (!shutting_down_ || closed_all_) return;
-  bool drained = true;
+  bool drained = walking_.empty();  // a PUBSUB CHANNELS reply in the making is owed too
   for (auto& c : conns_) {
     if (c && !c->closing() && !c->out.empty()) drained = false;
   }
@@ -252,7 +254,8 @@ bool ShardCore::may_exit() {
 
 int ShardCore::next_timeout_ms() {
   int timeout;
-  if (pending_head_ != nullptr || !recv_changes_.empty() || (retry_soon_ && !shutting_down_)) {
+  if (pending_head_ != nullptr || !recv_changes_.empty() || !walking_.empty() ||
+      (retry_soon_ && !shutting_down_)) {
     timeout = 0;
   } else if (shutting_down_) {
     timeout = 10;

@@ -79,6 +79,8 @@ class ShardCore {
   size_t drain_mailboxes(size_t budget);
   void retry_blocked();
   void retry_backoff();
+  // Advances every PUBSUB CHANNELS reply in the making by one slice (ChannelWalk).
+  void step_walks();
   // Once a second: closes clients idle past --idle-timeout and clients whose command has stayed
   // incomplete past --request-timeout, and logs the end of quiet episodes.
   void reap_stalled();
@@ -138,6 +140,13 @@ class ShardCore {
   }
   // The wait before the next iteration: 0 while work is queued, else until the next timer.
   int next_timeout_ms();
+  // Counts an iteration that was busy (from waking to its end) for `us` microseconds.
+  void account_busy(int64_t us) {
+    stats_->loop_iterations.add();
+    stats_->loop_busy_us.add(static_cast<uint64_t>(us));
+    if (static_cast<uint64_t>(us) > stats_->loop_busy_max_us.get()) stats_->loop_busy_max_us.set(static_cast<uint64_t>(us));
+    if (us > 1000) stats_->loop_iterations_over_1ms.add();
+  }
   // Releases every connection; close(fd) for each socket.
   template <class Close>
   void release_all(Close&& close) {
@@ -214,6 +223,9 @@ class ShardCore {
   void subscription_reply(Conn* c, std::string_view kind, std::string_view name, bool null_name,
                           size_t count);
   void cmd_pubsub(Conn* c, std::span<const std::string_view> args);
+  void start_channel_walk(Conn* c, TopicKind kind, std::span<const std::string_view> args);
+  // One slice of c's walk; true once its reply is complete.
+  bool step_walk(Conn* c);
   void cmd_ping(Conn* c, std::span<const std::string_view> args);
   void cmd_quit(Conn* c);
   void cmd_auth(Conn* c, std::span<const std::string_view> args);
@@ -249,6 +261,7 @@ class ShardCore {
   std::vector<Conn*> recv_changes_;
   std::vector<Conn*> close_list_;
   std::vector<Conn*> blocked_;
+  std::vector<Conn*> walking_;  // connections with a ChannelWalk
   std::vector<Conn*> backoff_;
   int64_t backoff_until_ms_ = 0;
   int64_t next_reap_ms_ = 0;

@@ -60,7 +60,8 @@ struct BackendCounters {
   X(auth_failure_closes)                                                                   \
   X(subscriptions_refused)                                                                 \
   X(acl_denied)                                                                            \
-  X(send_errors)                                                                           \
+  X(send_errors)             /* connections closed because a send failed (EPIPE, ETIMEDOUT...) */ \
+  X(recv_errors)             /* connections closed because a receive failed (ECONNRESET, ETIMEDOUT...) */ \
   X(blocked_on_mailbox)      /* PUBLISHes that waited for room in a shard-to-shard ring */
 
 #define FANOUT_BACKPRESSURE_COUNTERS(X)                                                   \
@@ -87,7 +88,11 @@ struct alignas(64) ShardStats {
 #undef FANOUT_DECLARE
   // Gauges of this shard, for INFO's sums and its "# Shards" lines.
   Counter clients, channels, patterns, shard_channels, queued_bytes;
-  Counter remote_batches, loop_iterations;
+  Counter remote_batches;
+  // The loop: iterations, the time they were busy (from waking to the end of the iteration, in
+  // microseconds), the longest one, and how many were busier than a millisecond (a stall other
+  // clients of the shard felt).
+  Counter loop_iterations, loop_busy_us, loop_busy_max_us, loop_iterations_over_1ms;
   BackendCounters backend;
 };
 

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <map>
 #include <string>
 #include <thread>
 
@@ -103,6 +104,28 @@ TEST(TopicTableConcurrency, ReaderDuringChurnUnderQsbr) {
   freed += retire.collect();
   EXPECT_GT(freed, 0u);
   EXPECT_EQ(retire.pending(), 0u);
+}
+
+// A walk resumed after the table grew (several times over) still visits every channel present
+// throughout exactly once; channels added meanwhile may or may not be visited, never twice.
+TEST_F(TopicTableTest, AResumedWalkVisitsEveryChannelOnceAcrossGrowth) {
+  ClientSubs subs;
+  for (int i = 0; i < 100; ++i) table.subscribe(TopicKind::kChannel, "old" + std::to_string(i), &a, &subs);
+  std::map<std::string, int> seen;
+  auto visit = [&](const std::string& key, uint64_t) { ++seen[key]; };
+  TopicTable::WalkCursor cursor;
+  size_t visited = table.walk_channels(TopicKind::kChannel, &cursor, 10, visit);
+  EXPECT_GE(visited, 10u);
+  EXPECT_FALSE(cursor.done);
+  for (int i = 0; i < 3000; ++i) table.subscribe(TopicKind::kChannel, "new" + std::to_string(i), &a, &subs);
+  // A channel that leaves mid-walk is simply not listed if not reached yet.
+  table.unsubscribe(TopicKind::kChannel, "old99", &subs);
+  while (!cursor.done) table.walk_channels(TopicKind::kChannel, &cursor, 7, visit);
+  for (int i = 0; i < 99; ++i) EXPECT_EQ(seen["old" + std::to_string(i)], 1) << i;
+  for (auto& [key, n] : seen) EXPECT_LE(n, 1) << key;
+  EXPECT_LE(seen["old99"], 1);
+  qsbr.quiescent(0);
+  retire.collect();
 }
 
 }  // namespace

@@ -53,7 +53,7 @@ class FakeBackend {
   }
   bool start(std::string*) { return true; }
   void finish() {}
-  int64_t now_ms() const { return now_ms_; }
+  int64_t now_us() const { return now_ms_ * 1000; }
   void listen(int, uint32_t token) { token_ = token; }
   void stop_listen(int) {}
   void recv(int fd, ConnId id) {

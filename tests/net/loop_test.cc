@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <set>
 #include <thread>
 
 #include "net/epoll_backend.h"
@@ -45,6 +46,15 @@ class LoopTest : public ::testing::Test {
     RespValue v;
     EXPECT_TRUE(h.step_until(s, [&] { return poll_value(c, &v); })) << "no reply from shard " << s;
     return v;
+  }
+  // Steps shard s until client c has n whole replies (discarded).
+  void skip_replies(SteppedShards<Backend>& h, int s, TestClient& c, size_t n) {
+    size_t got = 0;
+    RespValue v;
+    EXPECT_TRUE(h.step_until(s, [&] {
+      while (got < n && poll_value(c, &v)) ++got;
+      return got == n;
+    }));
   }
   // A client of shard s, accepted and reading (its first command is then seen in one step).
   std::unique_ptr<TestClient> client(SteppedShards<Backend>& h, int s) {
@@ -160,6 +170,50 @@ TYPED_TEST(LoopTest, InfoCountsAChannelOncePerShardPubsubChannelsOnce) {
   q->command({"PUBSUB", "CHANNELS"});
   RespValue names = this->reply(h, 0, *q);
   EXPECT_EQ(names.elements.size(), 2u);
+}
+
+// PUBSUB CHANNELS over tables far larger than one iteration's walk: other clients of the shard
+// are answered while it runs, the asking client's next command waits for it, and the list is
+// exact (each channel once, across shards and across a table that grows during the walk).
+TYPED_TEST(LoopTest, PubsubChannelsWalksInSlicesWithoutStallingTheShard) {
+  SteppedShards<TypeParam> h(this->cfg, 2);
+  auto sub0 = this->client(h, 0), sub1 = this->client(h, 1);
+  constexpr int kOnly0 = 6000, kBoth = 2000, kOnly1 = 2000;
+  std::vector<std::string> args0 = {"SUBSCRIBE"}, args1 = {"SUBSCRIBE"};
+  for (int i = 0; i < kOnly0; ++i) args0.push_back("a" + std::to_string(i));
+  for (int i = 0; i < kBoth; ++i) {
+    args0.push_back("b" + std::to_string(i));
+    args1.push_back("b" + std::to_string(i));
+  }
+  for (int i = 0; i < kOnly1; ++i) args1.push_back("c" + std::to_string(i));
+  sub0->command(args0);
+  sub1->command(args1);
+  this->skip_replies(h, 0, *sub0, args0.size() - 1);
+  this->skip_replies(h, 1, *sub1, args1.size() - 1);
+  auto asker = this->client(h, 0), other = this->client(h, 0);
+  asker->send_raw(encode_command({"PUBSUB", "CHANNELS"}) + encode_command({"ECHO", "after"}));
+  h.step(0);  // the walk starts: one slice
+  // Meanwhile: the other client is served, and shard 0 grows its table (it had 20,000 nodes).
+  other->command({"PING"});
+  EXPECT_EQ(this->reply(h, 0, *other).str, "PONG");
+  RespValue early;
+  EXPECT_FALSE(poll_value(*asker, &early)) << "the whole list was built in one iteration";
+  std::vector<std::string> more = {"SUBSCRIBE"};
+  for (int i = 0; i < 20000; ++i) more.push_back("d" + std::to_string(i));
+  other->command(more);
+  RespValue list = this->reply(h, 0, *asker);
+  ASSERT_EQ(list.type, RespValue::Type::kArray);
+  std::set<std::string> names;
+  for (const RespValue& e : list.elements) {
+    EXPECT_TRUE(names.insert(e.str).second) << "listed twice: " << e.str;
+  }
+  size_t present_throughout = 0;
+  for (const std::string& n : names) present_throughout += n[0] != 'd';
+  EXPECT_EQ(present_throughout, static_cast<size_t>(kOnly0 + kBoth + kOnly1));
+  EXPECT_EQ(this->reply(h, 0, *asker).str, "after");       // the next command waited for it
+  // A filtered walk lists only matches.
+  asker->command({"PUBSUB", "CHANNELS", "c1?"});
+  EXPECT_EQ(this->reply(h, 0, *asker).elements.size(), 10u);
 }
 
 }  // namespace
