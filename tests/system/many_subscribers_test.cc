@@ -177,6 +177,15 @@ TEST_P(ManySubscribersTest, TenThousandMixedProtocolSubscribersEachReceiveExactl
       ::close(fd);
     }
   });
+  // Stops the churn however the test body ends (an ASSERT returns early).
+  struct Joiner {
+    std::atomic<bool>& done;
+    std::thread& t;
+    ~Joiner() {
+      done = true;
+      if (t.joinable()) t.join();
+    }
+  } joiner{done, churn};
   int pub = connect_to(port);
   ASSERT_GE(pub, 0);
   for (int m = 0; m < kMessages; ++m) {
