@@ -58,7 +58,6 @@ Block* MessageArena::create(uint8_t kind, std::string_view channel, std::string_
   b->origin_hold.arena = this;
   b->origin_hold.refs = 1;
   ++live_blocks_;
-  live_bytes_ += len;
   return b;
 }
 
@@ -110,7 +109,6 @@ void MessageArena::free_returned(Block* b) {
 
 void MessageArena::free_block(Block* b) {
   --live_blocks_;
-  live_bytes_ -= b->len;
   b->~Block();
   std::free(b);
 }

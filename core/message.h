@@ -83,7 +83,6 @@ class MessageArena {
   void clear_returns_count() { pending_returns_ = 0; }
 
   uint64_t live_blocks() const { return live_blocks_; }
-  uint64_t live_bytes() const { return live_bytes_; }
 
  private:
   friend void hold_release_slow(Hold* h);
@@ -97,7 +96,6 @@ class MessageArena {
   std::vector<std::vector<Block*>> returns_;
   size_t pending_returns_ = 0;
   uint64_t live_blocks_ = 0;
-  uint64_t live_bytes_ = 0;
 };
 
 // Frame headers that precede a shared body in the other wire forms.

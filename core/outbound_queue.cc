@@ -26,7 +26,6 @@ Chunk* ChunkPool::get(size_t min_bytes) {
     c = static_cast<Chunk*>(std::malloc(sizeof(Chunk) + cap));
     if (c == nullptr) throw std::bad_alloc();
     c->cap = cap;
-    allocated_bytes_ += cap;
   }
   c->next_free = nullptr;
   c->used = 0;
@@ -41,7 +40,6 @@ void ChunkPool::put(Chunk* c) {
     ++cached_;
     return;
   }
-  allocated_bytes_ -= c->cap;
   std::free(c);
 }
 

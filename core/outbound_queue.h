@@ -49,14 +49,12 @@ class ChunkPool {
   Chunk* get(size_t min_bytes);
   void put(Chunk* c);
   uint32_t chunk_size() const { return chunk_size_; }
-  size_t allocated_bytes() const { return allocated_bytes_; }
 
  private:
   const uint32_t chunk_size_;
   const size_t max_cached_;
   Chunk* free_ = nullptr;
   size_t cached_ = 0;
-  size_t allocated_bytes_ = 0;
 };
 
 // Totals over every queue sharing it (a shard's queued output): bytes() and messages() summed.

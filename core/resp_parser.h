@@ -41,8 +41,6 @@ class RequestParser {
   // Bytes the current partial command is known to need in total (0 when unknown); lets the caller
   // size its buffer once for a large bulk instead of growing it per read.
   size_t bytes_needed() const { return needed_; }
-  // True while a command is partially parsed (bytes are held for it).
-  bool in_progress() const { return pos_ != 0; }
   void reset();
 
  private:
