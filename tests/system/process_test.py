@@ -119,6 +119,60 @@ def stop_during_start_up(binary, backend):
     print(f"{stopped_early} of 12 stops arrived during start-up", flush=True)
 
 
+def drain_deadline(binary, backend):
+    """Once shutdown begins nothing new is accepted (a PUBLISH sent during the drain gets no
+    reply); a subscriber that reads nothing holds the drain to its deadline, which is then said:
+    clients and bytes not delivered. The process still exits 0, promptly."""
+    import re
+    p, port, log_path = local_servers.start_fanoutd(
+        binary, backend, ["--shards", "1", "--shutdown-timeout-ms", "1500", "--client-hard-limit", "64m",
+                          "--client-soft-limit", "0"])
+    try:
+        stalled = socket.socket()
+        stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        stalled.connect(("127.0.0.1", port))
+        stalled.sendall(local_servers.resp_command("SUBSCRIBE", "d"))
+        stalled.recv(100)  # the confirmation; then it reads nothing more
+        pub = socket.create_connection(("127.0.0.1", port), timeout=10)
+        payload = b"x" * 16384
+        for i in range(400):  # 6.4 MB: far more than the socket buffers take
+            pub.sendall(local_servers.resp_command("PUBLISH", "d", payload))
+        replies = b""
+        while replies.count(b"\r\n") < 400:
+            replies += pub.recv(65536)
+        late = socket.create_connection(("127.0.0.1", port), timeout=10)
+        late.sendall(b"PING\r\n")
+        check("a client served before the stop", late.recv(100) == b"+PONG\r\n")
+        t0 = time.time()
+        p.send_signal(signal.SIGTERM)
+        end = t0 + 5
+        while "stopping" not in open(log_path).read() and time.time() < end:
+            time.sleep(0.01)
+        late.settimeout(5)
+        late.sendall(local_servers.resp_command("PUBLISH", "d", "during the drain"))
+        try:
+            got = late.recv(100)
+        except (socket.timeout, ConnectionResetError):
+            got = b""
+        check("a PUBLISH sent during the drain is not accepted (no reply, then a close)",
+              got == b"", got)
+        code = p.wait(timeout=20)
+        took = time.time() - t0
+        log = open(log_path).read()
+        check("the drain exits 0", code == 0, code)
+        check("within its deadline and the cancel grace", 1.4 < took < 6, f"{took:.2f} s")
+        m = re.search(r"stopped at the drain deadline .*: (\d+) bytes to (\d+) clients were not delivered", log)
+        check("the deadline says what was not delivered", m is not None and int(m.group(1)) > 0 and
+              int(m.group(2)) == 1, log[-800:])
+        check("and does not claim a clean stop", "every queued message was delivered" not in log, log[-500:])
+        for s in (stalled, pub, late):
+            s.close()
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+
+
 def main():
     binary = sys.argv[1]
     backend = sys.argv[3] if len(sys.argv) > 3 else "epoll"
@@ -126,6 +180,7 @@ def main():
     loopback_by_address(binary, backend)
     port_taken(binary, backend)
     stop_during_start_up(binary, backend)
+    drain_deadline(binary, backend)
     print(f"{len(PASSED)} passed, {len(FAILED)} failed")
     sys.exit(1 if FAILED else 0)
 
