@@ -11,6 +11,7 @@ import json
 import os
 import re
 import shutil
+import select
 import signal
 import socket
 import subprocess
@@ -270,6 +271,19 @@ def acl_differential(binary, backend):
         os.unlink(path)
 
 
+def read_values(sock, n, timeout=5):
+    """Reads until `n` whole RESP values have arrived (or the timeout); returns the bytes."""
+    sock.settimeout(timeout)
+    data = b""
+    end = time.time() + timeout
+    while resp_values(data) < n and time.time() < end:
+        chunk = sock.recv(1 << 16)
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
 def delivery_bytes(fport, rport):
     """A message, a pmessage and RESP3 pushes arrive byte-identical to Redis's."""
     def run(port):
@@ -277,18 +291,13 @@ def delivery_bytes(fport, rport):
         sub3 = socket.create_connection(("127.0.0.1", port))
         sub.sendall(mb("SUBSCRIBE", "news.x") + mb("PSUBSCRIBE", "news.*"))
         sub3.sendall(mb("HELLO", "3") + mb("SUBSCRIBE", "news.x") + mb("PSUBSCRIBE", "news.*"))
-        time.sleep(0.2)
-        for s in (sub, sub3):
-            s.settimeout(0.5)
-            s.recv(1 << 16)
+        read_values(sub, 2)   # the two confirmations
+        read_values(sub3, 3)  # HELLO's map and the two confirmations
         pub = socket.create_connection(("127.0.0.1", port))
         pub.sendall(mb("PUBLISH", "news.x", "hello\r\nworld"))
-        pub.settimeout(2)
-        count = pub.recv(100)
-        time.sleep(0.2)
-        out = [count]
+        out = [read_values(pub, 1)]
         for s in (sub, sub3):
-            out.append(s.recv(1 << 16))
+            out.append(read_values(s, 2))  # message and pmessage
             s.close()
         pub.close()
         return out
@@ -339,11 +348,21 @@ def with_redis_cli(port, label):
             break
         time.sleep(0.1)
     check(f"{label} redis-cli publish reaches both", n == 2, n)
-    time.sleep(0.3)
+    # Each redis-cli prints the message it got (and flushes): read until the payload shows.
+    outs = []
     for proc in (sub, psub):
+        fd, data = proc.stdout.fileno(), b""
+        end = time.time() + 5
+        while time.time() < end and b"\nhello\n" not in data:
+            if not select.select([fd], [], [], max(0.0, end - time.time()))[0]:
+                break
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                break
+            data += chunk
         proc.send_signal(signal.SIGINT)
-    s_out = sub.communicate(timeout=5)[0]
-    p_out = psub.communicate(timeout=5)[0]
+        outs.append(data.decode() + proc.communicate(timeout=5)[0])
+    s_out, p_out = outs
     check(f"{label} redis-cli subscribe shows message", "message\ncli-chan\nhello" in s_out, s_out)
     check(f"{label} redis-cli psubscribe shows pmessage", "pmessage\ncli-*\ncli-chan\nhello" in p_out, p_out)
     out = subprocess.run(cli + ["-3", "HELLO", "3"], capture_output=True, text=True, timeout=10)
