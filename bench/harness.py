@@ -18,6 +18,10 @@ Writes, under --out (default results/):
 usage: bench/harness.py [--quick] [--reps N] [--duration S] [--out DIR]
                         [--servers fanoutd-epoll,fanoutd-io_uring,redis,nats]
                         [--subscribers 100,1000,5000,10000] [--sizes 64,1024]
+                        [--baseline FANOUTD_BINARY]
+With --baseline, another fanoutd build (say, the previous commit's) runs the same grid as
+baseline-epoll and baseline-io_uring (and -2shards where fanoutd-*-2shards runs), and results.md
+gets a before/after table: fanoutd against the baseline, side by side in one run.
 A fanoutd backend this kernel cannot run (say, io_uring disabled) is skipped with its reason.
 """
 import argparse
@@ -34,6 +38,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FANOUTD = os.path.join(ROOT, "bazel-bin/tools/fanoutd")
 LOAD = os.path.join(ROOT, "bazel-bin/tools/load/fanout-load")
+BASELINE = ""  # --baseline: another fanoutd build, run as baseline-<backend>
 sys.path.insert(0, os.path.join(ROOT, "tools", "pylib"))
 from local_servers import free_port, wait_port  # noqa: E402
 
@@ -64,12 +69,13 @@ class Server:
     def start(self):
         self.port = free_port()
         pin = ["taskset", "-c", self.cpu]
-        if self.name.startswith("fanoutd-"):
+        if self.name.startswith("fanoutd-") or self.name.startswith("baseline-"):
+            binary = FANOUTD if self.name.startswith("fanoutd-") else BASELINE
             backend = self.name.split("-")[1]
             shards = "1"
             if self.name.endswith("-2shards"):
                 shards, pin = "2", []  # two shards use both cores: unpinned, sharing with the load
-            cmd = pin + [FANOUTD, "--port", str(self.port), "--shards", shards, "--backend", backend,
+            cmd = pin + [binary, "--port", str(self.port), "--shards", shards, "--backend", backend,
                          "--log-level", "warn"]
         elif self.name == "redis":
             cmd = pin + ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
@@ -201,6 +207,7 @@ def write_table(points, args, path):
                     f"{s['payload_mb_per_second']:.0f} | {fmt_ms(s['p50_ns'])} | {fmt_ms(s['p99_ns'])} | "
                     f"{fmt_ms(s['p999_ns'])} | {s['server_cpu_ns_per_delivery']:.0f} | {mps} | {spd} | {ratio} | {s['lost']} |")
     lines += backend_table(points, args)
+    lines += baseline_table(points, args)
     with open(path, "w") as f:
         f.write("\n".join(lines) + "\n")
     return "\n".join(lines)
@@ -237,6 +244,29 @@ def backend_table(points, args):
                     f"{a['server_cpu_ns_per_delivery']:.0f} | {b['server_cpu_ns_per_delivery']:.0f} | "
                     f"{a.get('syscalls_per_1k_deliveries', 0):.2f} | {b.get('syscalls_per_1k_deliveries', 0):.2f} | "
                     f"{a.get('messages_per_send', 0):.1f} | {b.get('messages_per_send', 0):.1f} |")
+    return lines
+
+
+def baseline_table(points, args):
+    """fanoutd against the --baseline build, same workload, same run (ratio = fanoutd / baseline)."""
+    lines = []
+    for name in args.servers:
+        if not name.startswith("fanoutd-") or name.replace("fanoutd-", "baseline-") not in args.servers:
+            continue
+        base = name.replace("fanoutd-", "baseline-")
+        lines += ["", f"{name} against {base} (this build against {BASELINE}; ratio = this / baseline):", "",
+                  "| size | subscribers | deliveries/s this | baseline | ratio | p99 ms this | baseline | "
+                  "CPU ns/delivery this | baseline |",
+                  "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+        for size in args.sizes:
+            for subs in args.subscribers:
+                a, b = points.get((name, subs, size)), points.get((base, subs, size))
+                if not a or not b or a.get("failed") or b.get("failed") or a.get("unavailable") or b.get("unavailable"):
+                    continue
+                lines.append(
+                    f"| {size} | {subs:,} | {fmt_rate(a['deliveries_per_second'])} | {fmt_rate(b['deliveries_per_second'])} | "
+                    f"{a['deliveries_per_second'] / b['deliveries_per_second']:.2f}x | {fmt_ms(a['p99_ns'])} | "
+                    f"{fmt_ms(b['p99_ns'])} | {a['server_cpu_ns_per_delivery']:.0f} | {b['server_cpu_ns_per_delivery']:.0f} |")
     return lines
 
 
@@ -351,11 +381,16 @@ def main():
     ap.add_argument("--subscribers", default="100,1000,5000,10000")
     ap.add_argument("--sizes", default="64,1024")
     ap.add_argument("--out", default=os.path.join(ROOT, "results"))
+    ap.add_argument("--baseline", default="", help="another fanoutd binary to run side by side")
     args = ap.parse_args()
+    global BASELINE
+    BASELINE = os.path.abspath(args.baseline) if args.baseline else ""
     if args.quick:
         args.reps, args.duration, args.warmup = 1, 1.0, 0.5
         args.subscribers = "100,1000"
     args.servers = [s for s in args.servers.split(",") if s]
+    if BASELINE:
+        args.servers += [s.replace("fanoutd-", "baseline-") for s in args.servers if s.startswith("fanoutd-")]
     args.subscribers = [int(x) for x in args.subscribers.split(",")]
     args.sizes = [int(x) for x in args.sizes.split(",")]
     for tool in (FANOUTD, LOAD):
