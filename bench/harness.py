@@ -109,9 +109,9 @@ class Server:
         return "nats" if self.name == "nats" else "redis"
 
 
-def run_point(server, subs, size, args, load_cpu, rep_dir):
+def run_point(server, subs, size, args, load_cpu, rep_dir, reps=None):
     runs = []
-    for rep in range(args.reps):
+    for rep in (range(args.reps) if reps is None else reps):
         out = os.path.join(rep_dir, f"{server.name}_{subs}_{size}_{rep}.json")
         cmd = ["taskset", "-c", load_cpu, LOAD, "--proto", server.proto(), "--port", str(server.port),
                "--subscribers", str(subs), "--topics", "1", "--publishers", "1", "--size", str(size),
@@ -405,29 +405,36 @@ def main():
     server_cpu, load_cpu = cpus()
     started = time.time()
     points, raw, unavailable = {}, [], {}
+    # Each repetition runs every server once, in turn (a fresh server each time), so that drift in
+    # the machine's speed during a run falls on every server alike rather than on whichever ran
+    # last.
     for size in args.sizes:
         for subs in args.subscribers:
+            runs_of = {name: [] for name in args.servers}
+            for rep in range(args.reps):
+                for name in args.servers:
+                    if name in unavailable:
+                        continue
+                    log(f"[{time.time() - started:6.0f}s] {name}: {subs} subscribers, {size} B, run {rep + 1}")
+                    try:
+                        srv = Server(name, server_cpu).start()
+                    except Unavailable as e:
+                        log(f"          skipped: {e}")
+                        unavailable[name] = str(e)
+                        continue
+                    try:
+                        runs_of[name] += run_point(srv, subs, size, args, load_cpu, raw_dir, reps=[rep])
+                    finally:
+                        srv.stop()
             for name in args.servers:
                 if name in unavailable:
                     points[(name, subs, size)] = {"unavailable": unavailable[name]}
                     continue
-                log(f"[{time.time() - started:6.0f}s] {name}: {subs} subscribers, {size} B")
-                try:
-                    srv = Server(name, server_cpu).start()
-                except Unavailable as e:
-                    log(f"          skipped: {e}")
-                    unavailable[name] = str(e)
-                    points[(name, subs, size)] = {"unavailable": str(e)}
-                    continue
-                try:
-                    runs = run_point(srv, subs, size, args, load_cpu, raw_dir)
-                finally:
-                    srv.stop()
-                s = summarize(runs)
+                s = summarize(runs_of[name])
                 points[(name, subs, size)] = s
-                raw.append({"server": name, "subscribers": subs, "size": size, "summary": s, "runs": runs})
+                raw.append({"server": name, "subscribers": subs, "size": size, "summary": s, "runs": runs_of[name]})
                 if not s.get("failed"):
-                    log(f"          {fmt_rate(s['deliveries_per_second'])} deliveries/s, p99 {fmt_ms(s['p99_ns'])} ms")
+                    log(f"          {name}: {fmt_rate(s['deliveries_per_second'])} deliveries/s, p99 {fmt_ms(s['p99_ns'])} ms")
     elapsed = time.time() - started
     with open(os.path.join(args.out, "results.json"), "w") as f:
         json.dump({"parameters": {k: v for k, v in vars(args).items()}, "elapsed_seconds": elapsed,
