@@ -14,7 +14,8 @@ constexpr size_t kPauseInputBytes = 4u << 20;
 }  // namespace
 
 void ShardCore::on_input(Conn* c, const char* data, size_t n) {
-  if (c->closing() || c->close_after_flush) return;
+  // Draining: nothing new is accepted (these bytes were never acknowledged).
+  if (c->closing() || c->close_after_flush || shutting_down_) return;
   c->last_input_ms = now_ms_;
   const uint64_t commands_before = c->commands;
   if (c->in.empty() && !c->held()) {

@@ -2,10 +2,10 @@
 // table and memory (ShardCore). Templated on the backend so every backend call is static.
 //
 // One loop iteration (iterate()):
-//   1. wait (offline for QSBR while it may block), then dispatch every completion due: accepts,
-//      received bytes -> commands, send results. Completions reach the shard only here, on
-//      every backend;
-//   2. on a stop request, stop accepting and reading, and start the drain;
+//   1. wait (offline for QSBR while it may block); on a stop request, stop accepting and
+//      reading, and start the drain;
+//   2. dispatch every completion due: accepts, received bytes -> commands (none once draining),
+//      send results. Completions reach the shard only here, on every backend;
 //   3. drain the inbound rings from other shards (bounded);
 //   4. retry work that waited (blocked publishes once their ring has room, ENOBUFS back-off),
 //      advance PUBSUB CHANNELS replies by a slice; reap stalled clients once a second;
@@ -136,11 +136,12 @@ bool Shard<Backend>::iterate(int timeout_ms) {
   qsbr.online(id_);
   const int64_t woke_us = backend_.now_us();
   set_now(woke_us / 1000);
-  backend_.dispatch(*this);
+  // Before dispatching: input that arrives once a stop was requested is not run.
   if (!shutting_down_ && shared_->stopping.load(std::memory_order_acquire)) {
     if (listen_fd_ >= 0) backend_.stop_listen(listen_fd_);
     begin_shutdown(now_ms_ + cfg_.shutdown_timeout_ms);
   }
+  backend_.dispatch(*this);
   drain_mailboxes(kMailBudget);
   retry_blocked();
   retry_backoff();

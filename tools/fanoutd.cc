@@ -93,8 +93,8 @@ int main(int argc, char** argv) {
     int sig = 0;
     sigwait(&set, &sig);
     if (exiting.load()) return;  // main's own wake-up below
-    LOG_INFO("%s received: stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
     broker.stop();
+    LOG_INFO("%s received: stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
   });
   // Ends the signal thread before the broker goes away: it has either handled its signal (and
   // returned) or is still waiting, and is woken here.
