@@ -28,9 +28,9 @@ int64_t info_field(const std::string& info, std::string_view name) {
   return -1;
 }
 
-std::unique_ptr<TestClient> TestClient::connect(int port, int rcvbuf) {
+int connect_loopback(int port, int rcvbuf) {
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return nullptr;
+  if (fd < 0) return -1;
   if (rcvbuf > 0) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
   sockaddr_in a{};
   a.sin_family = AF_INET;
@@ -38,10 +38,16 @@ std::unique_ptr<TestClient> TestClient::connect(int port, int rcvbuf) {
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) {
     ::close(fd);
-    return nullptr;
+    return -1;
   }
   int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+  return fd;
+}
+
+std::unique_ptr<TestClient> TestClient::connect(int port, int rcvbuf) {
+  int fd = connect_loopback(port, rcvbuf);
+  if (fd < 0) return nullptr;
   auto c = std::unique_ptr<TestClient>(new TestClient());
   c->fd_ = fd;
   return c;

@@ -49,6 +49,8 @@ class TestClient {
 };
 
 std::string encode_command(const std::vector<std::string>& args);
+// A blocking TCP connection to 127.0.0.1:port (close-on-exec, Nagle off), or -1.
+int connect_loopback(int port, int rcvbuf = 0);
 // A field from an INFO reply ("name:value"), or -1.
 int64_t info_field(const std::string& info, std::string_view name);
 

@@ -19,12 +19,7 @@ import tempfile
 import threading
 import time
 
-_here = os.path.dirname(os.path.abspath(__file__))
-for _cand in (os.path.join(_here, "..", "..", "tools", "pylib"),
-              os.path.join(os.path.dirname(os.path.realpath(__file__)), "..", "..", "tools", "pylib")):
-    if os.path.exists(os.path.join(_cand, "local_servers.py")):
-        sys.path.insert(0, _cand)
-        break
+# local_servers.py (//tools/pylib) is on the module path: tools/pylib/run_py.sh puts it there.
 from local_servers import resp_command  # noqa: E402
 
 CLONE_NEWNET = 0x40000000

@@ -21,6 +21,7 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/net/test_client.h"
 #include "tests/system/child_server.h"
 
 namespace fanout::test {
@@ -28,20 +29,6 @@ namespace {
 
 constexpr int kSubscribers = 10'000;
 constexpr int kMessages = 40;
-
-int connect_to(int port) {
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd < 0) return -1;
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(static_cast<uint16_t>(port));
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) {
-    ::close(fd);
-    return -1;
-  }
-  return fd;
-}
 
 bool send_all(int fd, const std::string& s) {
   size_t off = 0;
@@ -51,12 +38,6 @@ bool send_all(int fd, const std::string& s) {
     off += static_cast<size_t>(n);
   }
   return true;
-}
-
-std::string cmd(const std::vector<std::string>& args) {
-  std::string s = "*" + std::to_string(args.size()) + "\r\n";
-  for (const auto& a : args) s += "$" + std::to_string(a.size()) + "\r\n" + a + "\r\n";
-  return s;
 }
 
 // Reads from every subscriber until each holds `want[i]` bytes or the deadline passes; checks
@@ -136,7 +117,7 @@ TEST_P(ManySubscribersTest, TenThousandMixedProtocolSubscribersEachReceiveExactl
   std::string confirm2 = "*3\r\n$9\r\nsubscribe\r\n$1\r\nc\r\n:1\r\n";
   std::string confirm3 = ">3\r\n$9\r\nsubscribe\r\n$1\r\nc\r\n:1\r\n";
   for (int i = 0; i < kSubscribers; ++i) {
-    int fd = connect_to(port);
+    int fd = connect_loopback(port);
     ASSERT_GE(fd, 0) << "connect " << i;
     fds.push_back(fd);
     proto.push_back(rng() % 2 ? 3 : 2);
@@ -145,7 +126,7 @@ TEST_P(ManySubscribersTest, TenThousandMixedProtocolSubscribersEachReceiveExactl
   // client subscribes.
   for (int i = 0; i < kSubscribers; ++i) {
     if (proto[i] == 3) {
-      ASSERT_TRUE(send_all(fds[i], cmd({"HELLO", "3"})));
+      ASSERT_TRUE(send_all(fds[i], encode_command({"HELLO", "3"})));
     }
   }
   for (int i = 0; i < kSubscribers; ++i) {
@@ -159,7 +140,7 @@ TEST_P(ManySubscribersTest, TenThousandMixedProtocolSubscribersEachReceiveExactl
       got.append(buf, static_cast<size_t>(r));
     }
   }
-  for (int fd : fds) ASSERT_TRUE(send_all(fd, cmd({"SUBSCRIBE", "c"})));
+  for (int fd : fds) ASSERT_TRUE(send_all(fd, encode_command({"SUBSCRIBE", "c"})));
   std::string expected2 = confirm2, expected3 = confirm3;
   std::vector<const std::string*> expected;
   for (int p : proto) expected.push_back(p == 3 ? &expected3 : &expected2);
@@ -171,9 +152,9 @@ TEST_P(ManySubscribersTest, TenThousandMixedProtocolSubscribersEachReceiveExactl
   std::atomic<bool> done{false};
   std::thread churn([&] {
     for (int i = 0; i < 200'000 && !done.load(); ++i) {
-      int fd = connect_to(port);
+      int fd = connect_loopback(port);
       if (fd < 0) continue;
-      if (i % 2) send_all(fd, cmd({"PING"}));
+      if (i % 2) send_all(fd, encode_command({"PING"}));
       ::close(fd);
     }
   });
@@ -186,14 +167,14 @@ TEST_P(ManySubscribersTest, TenThousandMixedProtocolSubscribersEachReceiveExactl
       if (t.joinable()) t.join();
     }
   } joiner{done, churn};
-  int pub = connect_to(port);
+  int pub = connect_loopback(port);
   ASSERT_GE(pub, 0);
   for (int m = 0; m < kMessages; ++m) {
     std::string payload = "message " + std::to_string(m) + " " + std::string(m % 7 * 10, 'p');
     std::string body = "$1\r\nc\r\n$" + std::to_string(payload.size()) + "\r\n" + payload + "\r\n";
     expected2 += "*3\r\n$7\r\nmessage\r\n" + body;
     expected3 += ">3\r\n$7\r\nmessage\r\n" + body;
-    ASSERT_TRUE(send_all(pub, cmd({"PUBLISH", "c", payload})));
+    ASSERT_TRUE(send_all(pub, encode_command({"PUBLISH", "c", payload})));
     std::string reply, want = ":" + std::to_string(kSubscribers) + "\r\n";
     char buf[64];
     while (reply.size() < want.size()) {

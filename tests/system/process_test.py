@@ -11,12 +11,7 @@ import subprocess
 import sys
 import time
 
-_here = os.path.dirname(os.path.abspath(__file__))
-for _cand in (os.path.join(_here, "..", "..", "tools", "pylib"),
-              os.path.join(os.path.dirname(os.path.realpath(__file__)), "..", "..", "tools", "pylib")):
-    if os.path.exists(os.path.join(_cand, "local_servers.py")):
-        sys.path.insert(0, _cand)
-        break
+# local_servers.py (//tools/pylib) is on the module path: tools/pylib/run_py.sh puts it there.
 import local_servers  # noqa: E402
 
 PASSED, FAILED = [], []
