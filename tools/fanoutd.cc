@@ -41,20 +41,9 @@ int usage_error(const std::string& msg) {
   return 2;
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  // Signals are taken synchronously by one thread of their own, from the very start: every other
-  // thread (the shards included) inherits this mask, and a stop request during a slow start-up
-  // reaches the broker at once.
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
-  signal(SIGPIPE, SIG_IGN);  // belt and braces: every send already uses MSG_NOSIGNAL
-
-  ServerConfig cfg;
+// The flags, from the server's settings table plus fanoutd's own. Returns -1 to go on, else the
+// exit code (0 after --help, 2 after a bad flag).
+int parse_flags(int argc, char** argv, ServerConfig* cfg) {
   std::string log_level = "info", requirepass_file;
   Flags flags(
       "fanoutd: a sharded pub/sub relay that speaks the Redis pub/sub protocol.\n"
@@ -63,8 +52,8 @@ int main(int argc, char** argv) {
     std::string help = s.help;
     if (s.kind == Setting::Kind::kNumber || s.kind == Setting::Kind::kSize) help += "; " + setting_range(s);
     if (s.kind == Setting::Kind::kChoice) help += ": " + std::string(s.choices);
-    flags.add_custom(s.name, setting_text(cfg, s), help.c_str(),
-                     [&cfg, &s](const std::string& v) { return set_setting(cfg, s, v); },
+    flags.add_custom(s.name, setting_text(*cfg, s), help.c_str(),
+                     [cfg, &s](const std::string& v) { return set_setting(*cfg, s, v); },
                      s.kind == Setting::Kind::kBool);
   }
   flags.add_string("requirepass-file", &requirepass_file,
@@ -82,28 +71,32 @@ int main(int argc, char** argv) {
   set_log_level(level);
   std::string err;
   if (!requirepass_file.empty()) {
-    if (!cfg.requirepass.empty()) return usage_error("give --requirepass or --requirepass-file, not both");
-    if (!read_first_line(requirepass_file, &cfg.requirepass, &err)) return usage_error("--requirepass-file: " + err);
+    if (!cfg->requirepass.empty()) return usage_error("give --requirepass or --requirepass-file, not both");
+    if (!read_first_line(requirepass_file, &cfg->requirepass, &err)) return usage_error("--requirepass-file: " + err);
   }
-  if (std::string e = validate_config(cfg); !e.empty()) return usage_error(e);
+  if (std::string e = validate_config(*cfg); !e.empty()) return usage_error(e);
+  return -1;
+}
 
+// Runs the broker until a stop request has drained it. `set` holds the stop signals, which a
+// thread of their own takes; it is ended before the broker goes away (it has either handled its
+// signal, or is still waiting and is woken here).
+int serve(const ServerConfig& cfg, const sigset_t& set) {
   Broker broker(cfg);
   std::atomic<bool> exiting{false};
   std::thread signals([&broker, &exiting, set] {
     int sig = 0;
     sigwait(&set, &sig);
-    if (exiting.load()) return;  // main's own wake-up below
+    if (exiting.load()) return;  // the wake-up from end_signals()
     broker.stop();
     LOG_INFO("%s received: stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
   });
-  // Ends the signal thread before the broker goes away: it has either handled its signal (and
-  // returned) or is still waiting, and is woken here.
   auto end_signals = [&] {
     exiting = true;
     pthread_kill(signals.native_handle(), SIGTERM);
     signals.join();
   };
-
+  std::string err;
   StartError why = StartError::kNone;
   if (!broker.start(&err, &why)) {
     end_signals();
@@ -130,4 +123,21 @@ int main(int argc, char** argv) {
     LOG_OK("fanoutd stopped: every queued message was delivered");
   }
   return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // Signals are taken synchronously by one thread of their own, from the very start: every other
+  // thread (the shards included) inherits this mask, and a stop request during a slow start-up
+  // reaches the broker at once.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  signal(SIGPIPE, SIG_IGN);  // belt and braces: every send already uses MSG_NOSIGNAL
+  ServerConfig cfg;
+  if (int code = parse_flags(argc, argv, &cfg); code >= 0) return code;
+  return serve(cfg, set);
 }
