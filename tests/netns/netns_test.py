@@ -5,7 +5,9 @@ and removes them in a finally block, on failure and on SIGTERM too.
 
 (a) slow link: one subscriber's path is shaped to 1 Mbit/s (tbf on the server end's egress), a
     second subscriber has an unshaped path, and a publisher sends 3,000 messages of 1-4 KiB at
-    1,500/s (~30 Mbit/s). With --policy disconnect and --client-hard-limit 256k the slow one is
+    1,500/s (~30 Mbit/s). With --policy disconnect and --client-hard-limit 1m (slack for a fast
+    reader the CPU starves a moment on a loaded machine; the slow link's 7 MB backlog passes it
+    anyway) the slow one is
     disconnected (slow_disconnected, overflow_hard) and stops counting in PUBLISH's replies;
     with --policy drop-newest it stays subscribed, loses messages (dropped_newest > 0) and
     receives exactly the others, in order, once its queue drains. Either way the fast one
@@ -82,7 +84,7 @@ def slow_link(binary, backend, policy):
             skip(f"{tag} tc tbf is not available: {out}")
             return
         srv = start_server(binary, topo.server, backend,
-                           ["--shards", "2", "--policy", policy, "--client-hard-limit", "256k",
+                           ["--shards", "2", "--policy", policy, "--client-hard-limit", "1m",
                             "--client-soft-limit", "0"])
         info = nl.Info(topo.server, srv.port)
         fast = nl.Subscriber("fast", fast_ns, srv.port, ["stream"])
