@@ -1,4 +1,4 @@
-"""Loop stalls from admin commands on a shard holding many channels (issue 10, part 8).
+"""Loop stalls from admin commands on a shard holding many channels.
 
 Starts fanoutd (one shard, pinned to CPU 0), subscribes --channels channels on one connection,
 then measures, from a probe process on CPU 1 that publishes on a channel of its own and times each
@@ -198,7 +198,8 @@ def summary(xs):
     if not xs:
         return "-"
     xs = sorted(xs)
-    return f"p50 {statistics.median(xs):.3f}, p99 {xs[int(len(xs) * 0.99) - 1 if len(xs) > 1 else 0]:.3f}, max {xs[-1]:.3f}"
+    return (f"p50 {statistics.median(xs):.3f} ms, p99 {xs[int(len(xs) * 0.99) - 1 if len(xs) > 1 else 0]:.3f} ms, "
+            f"max {xs[-1]:.3f} ms")
 
 
 def main():
@@ -215,7 +216,8 @@ def main():
         (o0, m0), (o1, m1) = r["loop"][before], r["loop"][phase]
         if o1 is None:
             return "(no loop figures in this build)"
-        return f"{o1 - o0} iterations over 1 ms; longest iteration so far {m1} us"
+        return (f"{o1 - o0} iterations over 1 ms (longest since start, the subscribing included: "
+                f"{m1 / 1000:.1f} ms)")
 
     for label, binary in [("fanoutd", a.fanoutd)] + ([("baseline", a.baseline)] if a.baseline else []):
         r = measure(binary, a.backend, a.channels, a.server_args.split())

@@ -1,4 +1,4 @@
-"""Start-up memory at any core count (issue 10, part 7): the resident set of an idle fanoutd
+"""Start-up memory at any core count: the resident set of an idle fanoutd
 right after it listens, for 1, 2, 16 and 64 shards on each backend. With --baseline, another
 fanoutd build is measured in the same run, side by side.
 

@@ -105,6 +105,15 @@ void OutboundQueue::append(const char* p, size_t n) {
   add_bytes(n);
 }
 
+void OutboundQueue::append_chunk(Chunk* c) {
+  if (c->used == 0) {
+    pool_->put(c);
+    return;
+  }
+  add_chunk_entry(c, c->data(), c->used, 0);
+  add_bytes(c->used);
+}
+
 void OutboundQueue::append_push(std::string_view header, Hold* hold, std::string_view body,
                                 bool copy_body) {
   if (copy_body || !header.empty()) {

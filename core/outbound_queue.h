@@ -73,6 +73,10 @@ class OutboundQueue {
   // Step 1. Reply bytes (never dropped).
   void append(const char* p, size_t n);
   void append(std::string_view s) { append(s.data(), s.size()); }
+  // Step 1, for a large reply built elsewhere in chunks of this queue's pool: takes `c`, whose
+  // bytes [0, c->used) are the next part of the reply, as one entry, without copying; the chunk
+  // goes back to the pool once those bytes are sent.
+  void append_chunk(Chunk* c);
   // Step 1. A push: `header` copied, then `body` referenced through `hold` (which gains a ref).
   // With copy_body the body is copied too and no reference is kept.
   void append_push(std::string_view header, Hold* hold, std::string_view body, bool copy_body);

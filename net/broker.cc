@@ -1,5 +1,6 @@
 #include "net/broker.h"
 
+#include <sched.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -24,8 +25,19 @@ bool fail(std::string* err, StartError* why, StartError kind, std::string text) 
 
 }  // namespace
 
+namespace {
+
+// The CPUs this process may run on (taskset, cgroups' cpusets), which --shards 0 uses.
+int usable_cpus() {
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof(set), &set) == 0) return std::max(1, CPU_COUNT(&set));
+  return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+}
+
+}  // namespace
+
 Broker::Broker(const ServerConfig& cfg) : cfg_(cfg) {
-  nshards_ = cfg_.shards > 0 ? cfg_.shards : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  nshards_ = cfg_.shards > 0 ? cfg_.shards : usable_cpus();
 }
 
 Broker::~Broker() {
@@ -91,7 +103,7 @@ bool Broker::fit_descriptor_limit(std::string* err) {
   return true;
 }
 
-std::string Broker::endpoint() const { return format_endpoint(cfg_.bind, port_); }
+std::string Broker::endpoint() const { return format_endpoint(bound_.empty() ? cfg_.bind : bound_, port_); }
 
 bool Broker::start(std::string* err, StartError* why) {
   if (why) *why = StartError::kNone;
@@ -123,6 +135,7 @@ bool Broker::start(std::string* err, StartError* why) {
                           std::chrono::steady_clock::now().time_since_epoch())
                           .count();
   SocketAddress bind_addr = addr;
+  bound_ = address_text(addr);
   for (int i = 0; i < nshards_; ++i) {
     int fd = listen_tcp(bind_addr, 4096, /*join=*/i > 0, err);
     if (fd < 0) return fail(err, why, StartError::kSystem, *err);

@@ -41,6 +41,7 @@ class Broker {
   const ServerConfig& config() const { return cfg_; }
   // Asks the shards to drain and exit. Safe from any thread at any time, repeatedly.
   void stop();
+  bool stop_requested() const { return stop_requested_.load(); }
   void join();
   // Delivery accounting summed over the shards; exact after join().
   DeliveryTotals deliveries() const { return shared_ ? shared_->deliveries() : DeliveryTotals{}; }
@@ -58,6 +59,7 @@ class Broker {
   ServerConfig cfg_;
   int nshards_;
   int port_ = 0;
+  std::string bound_;  // the address bound, as text (what --bind resolved to)
   std::unique_ptr<SharedState> shared_;
   std::vector<int> listen_fds_;
   std::vector<std::unique_ptr<ShardCore>> shards_;

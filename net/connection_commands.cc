@@ -36,8 +36,7 @@ void ShardCore::cmd_ping(Conn* c, std::span<const std::string_view> args) {
 
 void ShardCore::cmd_quit(Conn* c) {
   resp::simple(c->out, "OK");
-  c->close_after_flush = true;
-  set_want_recv(c, false);
+  close_after_reply(c);
 }
 
 void ShardCore::cmd_auth(Conn* c, std::span<const std::string_view> args) {
@@ -234,8 +233,7 @@ bool ShardCore::check_auth(Conn* c, std::string_view user, std::string_view pass
   ++auth_window_failures_;
   if (++c->auth_failures >= kAuthTries || auth_window_failures_ > kAuthBurst) {
     stats_->auth_failure_closes.add();
-    c->close_after_flush = true;
-    set_want_recv(c, false);
+    close_after_reply(c);
   }
   return false;
 }

@@ -1,6 +1,7 @@
 // Received bytes -> commands: parsing (zero-copy from the backend's buffer when a read holds whole
 // commands), the query-buffer and request-time limits, pausing input while replies are unread,
 // and PUBLISHes blocked on a full mailbox.
+#include "net/command_util.h"
 #include "net/log.h"
 #include "net/shard_core.h"
 
@@ -71,11 +72,10 @@ size_t ShardCore::process(Conn* c, const char* buf, size_t len) {
     if (st == RequestParser::Status::kNeedMore) break;
     if (st == RequestParser::Status::kError) {
       stats_->protocol_errors.add();
-      reply_error(c, "ERR " + c->parser.error());
+      reply_error(c, sanitize("ERR " + c->parser.error()));
       LOG_DEBUG("shard %d: protocol error from client id=%llu: %s", id_,
                 static_cast<unsigned long long>(c->client_id), c->parser.error().c_str());
-      c->close_after_flush = true;
-      set_want_recv(c, false);
+      close_after_reply(c);
       c->in.clear();
       return len;
     }
@@ -107,9 +107,13 @@ void ShardCore::retry_blocked() {
   // shard), never by polling; and not at all once shutdown began (those were never
   // acknowledged, and input is no longer read).
   if (blocked_.empty() || shutting_down_) return;
+  // The consumer's wake-up is one-shot: if another client of this shard took the slot it made,
+  // ask again, or the blocked one would wait for an unrelated wake-up.
   bool room = false;
   for (int d = 0; d < shared_->nshards; ++d) {
-    if (awaiting_space_[d] && shared_->ring(id_, d).free_slots() > 0) room = true;
+    if (!awaiting_space_[d]) continue;
+    auto& ring = shared_->ring(id_, d);
+    if (ring.free_slots() > 0 || ring.await_space()) room = true;
   }
   if (!room) return;
   std::fill(awaiting_space_.begin(), awaiting_space_.end(), 0);
@@ -120,7 +124,7 @@ void ShardCore::retry_blocked() {
     if (c->closing()) continue;
     c->blocked = false;
     process_buffered(c);
-    if (!c->held() && !c->paused_for_output && !c->close_after_flush) set_want_recv(c, true);
+    resume_input(c);
   }
 }
 

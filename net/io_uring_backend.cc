@@ -91,7 +91,7 @@ bool IoUringBackend::start(std::string* err) {
   }
   // Registered ring fd: io_uring_enter skips the fd table lookup. Optional: kernels before 5.18
   // lack it, and the backend works without.
-  io_uring_register_ring_fd(&ring_);
+  if (io_uring_register_ring_fd(&ring_) == 1) c_->io_uring_registered_ring_fds.add();
   started_ = true;
   if (wake_fd_ >= 0) arm_wake();
   return true;

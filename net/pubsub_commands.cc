@@ -1,5 +1,6 @@
 // The pub/sub commands: PUBLISH/SPUBLISH, (P|S)SUBSCRIBE, (P|S)UNSUBSCRIBE and PUBSUB, with
 // Redis 7.0's replies (pubsub.c) and Fanout's per-client subscription limits.
+#include <cstring>
 #include <set>
 #include <string>
 
@@ -28,6 +29,12 @@ size_t confirmation_count(const Conn* c, TopicKind kind) {
 }  // namespace
 
 bool ShardCore::cmd_publish(Conn* c, TopicKind kind, std::span<const std::string_view> args) {
+  // Every pattern is matched against the channel (time ~ channel x pattern): a channel nobody
+  // could subscribe to exactly is refused rather than matched.
+  if (args[1].size() > cfg_.max_channel_len) {
+    reply_error(c, "ERR channel name too long (" + std::to_string(cfg_.max_channel_len) + ", --max-channel-len)");
+    return true;
+  }
   int64_t n = publish(kind, args[1], args[2]);
   if (n < 0) return false;
   resp::integer(c->out, n);
@@ -126,6 +133,16 @@ void ShardCore::cmd_pubsub(Conn* c, std::span<const std::string_view> args) {
       reply_error(c, wrong_args(shard ? "pubsub|shardchannels" : "pubsub|channels"));
       return;
     }
+    if (argc == 3 && args[2].size() > cfg_.max_pattern_len) {
+      reply_error(c, "ERR pattern too long (" + std::to_string(cfg_.max_pattern_len) + ", --max-pattern-len)");
+      return;
+    }
+    // The reply lists every channel: while this shard's queued output (and the replies being
+    // built) is over its share of --max-queued-bytes, no new one is started.
+    if (queued_.bytes + walk_bytes_ > queued_cap_) {
+      reply_error(c, "ERR PUBSUB CHANNELS refused while queued output is over --max-queued-bytes; try again later");
+      return;
+    }
     start_channel_walk(c, shard ? TopicKind::kShardChannel : TopicKind::kChannel, args);
   } else if (iequals(sub, "numsub") || iequals(sub, "shardnumsub")) {
     TopicKind kind = iequals(sub, "numsub") ? TopicKind::kChannel : TopicKind::kShardChannel;
@@ -153,7 +170,7 @@ void ShardCore::cmd_pubsub(Conn* c, std::span<const std::string_view> args) {
 }
 
 void ShardCore::start_channel_walk(Conn* c, TopicKind kind, std::span<const std::string_view> args) {
-  auto w = std::make_unique<ChannelWalk>();
+  auto w = std::make_unique<ChannelWalk>(&chunks_);
   w->kind = kind;
   if (args.size() == 3) {
     w->filter = true;
@@ -168,58 +185,67 @@ void ShardCore::start_channel_walk(Conn* c, TopicKind kind, std::span<const std:
   set_want_recv(c, false);  // later commands wait for this reply
 }
 
+namespace {
+
+// Appends to a chunk that has room (the caller made sure).
+struct ChunkOut {
+  Chunk* c;
+  void append(const char* p, size_t n) {
+    std::memcpy(c->data() + c->used, p, n);
+    c->used += static_cast<uint32_t>(n);
+  }
+};
+
+}  // namespace
+
 bool ShardCore::step_walk(Conn* c) {
   ChannelWalk& w = *c->walk;
-  if (!w.walked) {
-    const bool dedupe = shared_->nshards > 1;
-    // Whether `key` is already listed: its bulk "$<len>\r\n<key>\r\n" sits where `seen` says.
-    auto listed = [&](std::string_view key, uint64_t hash) {
-      auto [first, last] = w.seen.equal_range(hash);
-      for (auto it = first; it != last; ++it) {
-        const std::string& piece = w.body[it->second.first];
-        size_t at = piece.find('\n', it->second.second) + 1;
-        if (piece.compare(at, key.size(), key) == 0 && piece[at + key.size()] == '\r') return true;
-      }
-      return false;
-    };
-    size_t budget = ChannelWalk::kNodesPerStep;
-    while (budget > 0 && w.shard < shared_->nshards) {
-      size_t visited = shared_->tables[w.shard]->walk_channels(
-          w.kind, &w.cursor, budget, [&](const std::string& key, uint64_t hash) {
-            if (w.filter && !glob_match(w.pattern, key)) return;
-            if (dedupe && listed(key, hash)) return;
-            if (w.body.empty() || w.body.back().size() + key.size() + 32 > ChannelWalk::kPiece) {
-              w.body.emplace_back();
-              w.body.back().reserve(std::max(ChannelWalk::kPiece, key.size() + 32));
-            }
-            std::string& piece = w.body.back();
-            if (dedupe) {
-              w.seen.emplace(hash, std::pair<uint32_t, uint32_t>(static_cast<uint32_t>(w.body.size() - 1),
-                                                                 static_cast<uint32_t>(piece.size())));
-            }
-            resp::StringOut out{&piece};
-            resp::bulk(out, key);
-            ++w.count;
-          });
-      budget = visited >= budget ? 0 : budget - visited;
-      if (w.cursor.done) {  // that table is done
-        ++w.shard;
-        w.cursor = {};
-      }
+  const bool dedupe = shared_->nshards > 1;
+  // Whether `key` is already listed: its bulk "$<len>\r\n<key>\r\n" sits where `seen` says.
+  auto listed = [&](std::string_view key, uint64_t hash) {
+    auto [first, last] = w.seen.equal_range(hash);
+    for (auto it = first; it != last; ++it) {
+      std::string_view piece(w.body[it->second.first]->data(), w.body[it->second.first]->used);
+      size_t at = piece.find('\n', it->second.second) + 1;
+      if (piece.compare(at, key.size(), key) == 0 && piece[at + key.size()] == '\r') return true;
     }
-    if (w.shard < shared_->nshards) return false;
-    w.walked = true;
-    w.seen = {};
-    resp::array(c->out, w.count);
+    return false;
+  };
+  size_t budget = ChannelWalk::kNodesPerStep;
+  while (budget > 0 && w.shard < shared_->nshards) {
+    size_t visited = shared_->tables[w.shard]->walk_channels(
+        w.kind, &w.cursor, budget, [&](const std::string& key, uint64_t hash) {
+          if (w.filter && !glob_match(w.pattern, key)) return;
+          if (dedupe && listed(key, hash)) return;
+          const size_t need = key.size() + 32;  // "$<len>\r\n" + key + "\r\n"
+          if (w.body.empty() || w.body.back()->cap - w.body.back()->used < need) {
+            w.body.push_back(chunks_.get(std::max(ChannelWalk::kPiece, need)));
+            walk_bytes_ += w.body.back()->cap;
+          }
+          Chunk* piece = w.body.back();
+          if (dedupe) {
+            w.seen.emplace(hash, std::pair<uint32_t, uint32_t>(static_cast<uint32_t>(w.body.size() - 1), piece->used));
+          }
+          ChunkOut out{piece};
+          resp::bulk(out, key);
+          ++w.count;
+        });
+    budget = visited >= budget ? 0 : budget - visited;
+    if (w.cursor.done) {  // that table is done
+      ++w.shard;
+      w.cursor = {};
+    }
   }
-  for (size_t bytes = 0; w.copied < w.body.size() && bytes < ChannelWalk::kBytesPerStep; ++w.copied) {
-    std::string& piece = w.body[w.copied];
-    c->out.append(piece);
-    bytes += piece.size();
-    std::string().swap(piece);  // its memory goes back now
+  if (w.shard < shared_->nshards) return false;
+  // The whole reply joins the queue at once (no copy), so nothing can land inside the array.
+  resp::array(c->out, w.count);
+  for (Chunk* piece : w.body) {
+    walk_bytes_ -= piece->cap;
+    c->out.append_chunk(piece);
   }
+  w.body.clear();
   mark_pending(c);
-  return w.copied == w.body.size();
+  return true;
 }
 
 void ShardCore::step_walks() {
@@ -231,10 +257,15 @@ void ShardCore::step_walks() {
       if (!c->closing()) walking_.push_back(c);
       continue;
     }
-    c->walk.reset();
+    end_walk(c);
     process_buffered(c);  // the commands that waited behind the reply
-    if (!c->held() && !c->paused_for_output && !c->close_after_flush) set_want_recv(c, true);
+    resume_input(c);
   }
+}
+
+void ShardCore::end_walk(Conn* c) {
+  for (Chunk* piece : c->walk->body) walk_bytes_ -= piece->cap;
+  c->walk.reset();
 }
 
 }  // namespace fanout

@@ -32,6 +32,7 @@
 #include "net/completion.h"
 #include "net/log.h"
 #include "net/shard_core.h"
+#include "net/socket.h"
 
 namespace fanout {
 
@@ -138,7 +139,10 @@ bool Shard<Backend>::iterate(int timeout_ms) {
   set_now(woke_us / 1000);
   // Before dispatching: input that arrives once a stop was requested is not run.
   if (!shutting_down_ && shared_->stopping.load(std::memory_order_acquire)) {
-    if (listen_fd_ >= 0) backend_.stop_listen(listen_fd_);
+    if (listen_fd_ >= 0) {
+      backend_.stop_listen(listen_fd_);
+      stop_listening(listen_fd_);  // new clients are refused, not left waiting for the drain
+    }
     begin_shutdown(now_ms_ + cfg_.shutdown_timeout_ms);
   }
   backend_.dispatch(*this);

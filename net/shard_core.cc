@@ -126,7 +126,10 @@ void ShardCore::end_episodes() {
 void ShardCore::release_conn(Conn* c) {
   stats_->deliveries_discarded.add(c->out.clear());
   if (c->blocked) std::erase(blocked_, c);
-  if (c->walk) std::erase(walking_, c);
+  if (c->walk) {
+    std::erase(walking_, c);
+    end_walk(c);
+  }
   std::erase(backoff_, c);
   uint32_t slot = c->slot;
   conns_[slot].reset();
@@ -137,15 +140,31 @@ void ShardCore::release_conn(Conn* c) {
 
 void ShardCore::on_peer_eof(Conn* c) {
   if (c->closing()) return;
-  if (c->out.empty()) {
-    close_conn(c, "client closed the connection");
-    return;
-  }
-  // A peer that closed outright makes the flush fail (EPIPE), which closes it just the same.
-  // No new messages: a subscriber's queue must drain for the close to come.
-  if (c->pubsub_mode()) unsubscribe_all(c);
-  c->close_after_flush = true;
+  // On io_uring the end of input can arrive in the same batch as the commands before it, and a
+  // command may still be held (a PUBLISH waiting for ring space, a PUBSUB CHANNELS reply being
+  // built): the commands already received are run and answered, then the connection closes.
+  c->input_ended = true;
   set_want_recv(c, false);
+  if (!c->held()) close_after_reply(c);
+}
+
+void ShardCore::close_after_reply(Conn* c) {
+  if (c->closing()) return;
+  set_want_recv(c, false);
+  c->close_after_flush = true;
+  // Nothing is queued after the last reply (Redis sends nothing after QUIT's +OK), so the queue
+  // drains and the close comes.
+  if (c->pubsub_mode()) unsubscribe_all(c);
+  if (c->out.empty()) close_conn(c, "closed after reply");
+}
+
+void ShardCore::resume_input(Conn* c) {
+  if (c->held() || c->closing() || c->close_after_flush) return;
+  if (c->input_ended) {
+    close_after_reply(c);
+  } else if (!c->paused_for_output) {
+    set_want_recv(c, true);
+  }
 }
 
 void ShardCore::close_conn(Conn* c, const char* why) {
@@ -156,7 +175,9 @@ void ShardCore::close_conn(Conn* c, const char* why) {
 }
 
 void ShardCore::set_want_recv(Conn* c, bool want) {
-  if (want && shutting_down_) return;  // a draining shard reads nothing more
+  // A draining shard reads nothing more, nor does a connection whose input ended or whose last
+  // reply is queued.
+  if (want && (shutting_down_ || c->input_ended || c->close_after_flush)) return;
   c->want_recv = want;
   if (!c->recv_queued) {
     c->recv_queued = true;

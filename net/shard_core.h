@@ -176,9 +176,15 @@ class ShardCore {
   }
   // Marks for close; the loop cancels and frees it at the end of the iteration.
   void close_conn(Conn* c, const char* why);
-  // The client shut down its side (or closed): replies it is owed are still sent, then it is
-  // closed. (On io_uring the end of input can arrive in the same batch as the commands before it.)
+  // The client shut down its side (or closed): the commands it sent are still run and answered,
+  // then it is closed.
   void on_peer_eof(Conn* c);
+  // The last reply is queued (QUIT, a protocol error, too many failed AUTHs, end of input): no
+  // more input is read and no more pushes are queued; the connection closes once its queue is
+  // sent.
+  void close_after_reply(Conn* c);
+  // A held command finished: read on, or, if the client's input had ended, close after replies.
+  void resume_input(Conn* c);
   void release_conn(Conn* c);
   void mark_pending(Conn* c) {
     if (c->pending || c->closing()) return;
@@ -226,6 +232,8 @@ class ShardCore {
   void start_channel_walk(Conn* c, TopicKind kind, std::span<const std::string_view> args);
   // One slice of c's walk; true once its reply is complete.
   bool step_walk(Conn* c);
+  // Drops c's walk (finished, or its client gone), with the memory it held.
+  void end_walk(Conn* c);
   void cmd_ping(Conn* c, std::span<const std::string_view> args);
   void cmd_quit(Conn* c);
   void cmd_auth(Conn* c, std::span<const std::string_view> args);
@@ -262,6 +270,7 @@ class ShardCore {
   std::vector<Conn*> close_list_;
   std::vector<Conn*> blocked_;
   std::vector<Conn*> walking_;  // connections with a ChannelWalk
+  size_t walk_bytes_ = 0;       // what those walks' replies hold so far
   std::vector<Conn*> backoff_;
   int64_t backoff_until_ms_ = 0;
   int64_t next_reap_ms_ = 0;

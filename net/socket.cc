@@ -96,6 +96,8 @@ int listen_tcp(const std::string& host, int port, int backlog, bool join, std::s
   return -1;
 }
 
+void stop_listening(int fd) { ::shutdown(fd, SHUT_RDWR); }
+
 int local_port(int fd) {
   struct sockaddr_storage ss {};
   socklen_t len = sizeof(ss);

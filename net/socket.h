@@ -40,6 +40,9 @@ bool is_loopback_host(const std::string& host);
 int listen_tcp(const SocketAddress& addr, int backlog, bool join, std::string* err);
 // The same for `host`: its first address that can be bound.
 int listen_tcp(const std::string& host, int port, int backlog, bool join, std::string* err);
+// Stops a listener for good: the kernel refuses new connections (and resets those not yet
+// accepted) instead of completing them into a backlog nobody will accept from.
+void stop_listening(int fd);
 // The local port of a bound socket.
 int local_port(int fd);
 // "127.0.0.1:6379" or "[::1]:6379".

@@ -35,7 +35,8 @@ struct Counter {
   X(completions)             /* completions (io_uring CQEs, epoll events) reaped */      \
   X(cq_overflows)            /* waits that found io_uring's completion queue overflowed */ \
   X(recv_buffers_exhausted)  /* multishot receives ended by an empty buffer ring */      \
-  X(stale_completions)       /* completions for a connection slot that has a new owner */
+  X(stale_completions)       /* completions for a connection slot that has a new owner */ \
+  X(io_uring_registered_ring_fds) /* shards whose ring fd is registered (io_uring_enter skips the fd lookup) */
 
 struct BackendCounters {
 #define FANOUT_DECLARE(name) Counter name;

@@ -3,7 +3,8 @@
 // queued output (bounded by --shutdown-timeout-ms) and exits 0. A stop request during start-up
 // works too: start-up gives up at its next step and the process exits 0.
 // Exit codes: 0 stopped; 2 a bad flag or setting (every one reported as "fanoutd: --flag ...");
-// 1 the system refused (the port is taken, a backend the kernel lacks).
+// 1 the system refused (the port is taken, a backend the kernel lacks), or a second SIGINT or
+// SIGTERM ended the drain early.
 #include <signal.h>
 #include <unistd.h>
 
@@ -89,7 +90,12 @@ int serve(const ServerConfig& cfg, const sigset_t& set) {
     sigwait(&set, &sig);
     if (exiting.load()) return;  // the wake-up from end_signals()
     broker.stop();
-    LOG_INFO("%s received: stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    LOG_INFO("%s received: stopping (a second one exits at once)", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    sigwait(&set, &sig);
+    if (exiting.load()) return;
+    // An operator who will not wait for the drain: leave now, saying so (exit code 1).
+    LOG_WARN("%s received again: exiting without finishing the drain", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    std::_Exit(1);
   });
   auto end_signals = [&] {
     exiting = true;
@@ -107,6 +113,13 @@ int serve(const ServerConfig& cfg, const sigset_t& set) {
     if (why == StartError::kConfig) return usage_error(err);
     LOG_ERROR("cannot start: %s", err.c_str());
     return 1;
+  }
+  if (broker.stop_requested()) {
+    // The stop came as the last shard started: say so rather than announce a listener.
+    broker.join();
+    end_signals();
+    LOG_OK("fanoutd stopped during start-up");
+    return 0;
   }
   std::printf("listening on %s\n", broker.endpoint().c_str());
   std::fflush(stdout);

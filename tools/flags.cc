@@ -119,6 +119,17 @@ bool Flags::parse(int argc, char** argv, std::string* err, bool* help_shown) {
       }
       value = argv[++i];
     }
+    // A bool flag takes its value from the next argument too, when that is a bool's spelling
+    // ("--protected-mode false"); standing alone it means true.
+    if (!has_value && f->is_bool && i + 1 < argc) {
+      static const char* kBools[] = {"true", "false", "yes", "no", "1", "0"};
+      for (const char* b : kBools) {
+        if (std::string(argv[i + 1]) == b) {
+          value = argv[++i];
+          break;
+        }
+      }
+    }
     std::string e = f->set(value);
     if (!e.empty()) {
       *err = e;

@@ -3,19 +3,36 @@
 # Extra arguments go to fanoutd (see: tools/run.sh --help). Ctrl-C drains and stops it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+for a in "$@"; do
+  case "$a" in
+    -h|--help)
+      tools/setup.sh >&2 && bazel build //tools:fanoutd >&2
+      exec bazel-bin/tools/fanoutd --help ;;
+  esac
+done
 tools/setup.sh
 bazel build //tools:fanoutd >&2
-PORT=7379
-for a in "$@"; do case "$a" in --port=*) PORT="${a#--port=}" ;; esac; done
-prev=""
-for a in "$@"; do [ "$prev" = "--port" ] && PORT="$a"; prev="$a"; done
-cat >&2 <<MSG
+# fanoutd prints "listening on HOST:PORT" once it listens (the port it chose, with --port 0):
+# the hints below use that, then its output goes on as it is.
+bazel-bin/tools/fanoutd "$@" | while IFS= read -r line; do
+  echo "$line"
+  case "$line" in
+    "listening on "*)
+      addr=${line#listening on }
+      port=${addr##*:}
+      host=${addr%:*}
+      host=${host#[}
+      host=${host%]}
+      cat >&2 <<MSG
 
-  fanoutd is starting on 127.0.0.1:${PORT}. In another terminal:
-    redis-cli -p ${PORT} SUBSCRIBE news            # wait for messages
-    redis-cli -p ${PORT} PSUBSCRIBE 'news.*'       # pattern subscription
-    redis-cli -p ${PORT} PUBLISH news hello        # prints how many clients received it
-    redis-cli -p ${PORT} INFO                      # clients, deliveries, drops, syscalls
+  In another terminal:
+    redis-cli -h ${host} -p ${port} SUBSCRIBE news            # wait for messages
+    redis-cli -h ${host} -p ${port} PSUBSCRIBE 'news.*'       # pattern subscription
+    redis-cli -h ${host} -p ${port} PUBLISH news hello        # prints how many clients received it
+    redis-cli -h ${host} -p ${port} INFO                      # clients, deliveries, drops, syscalls
 
 MSG
-exec bazel-bin/tools/fanoutd "$@"
+      ;;
+  esac
+done
+exit "${PIPESTATUS[0]}"

@@ -50,6 +50,28 @@ TEST(Glob, AdversarialPatternsFinish) {
   EXPECT_FALSE(glob_match("*?*?*?*?*?*?*?*?*?*?b", subject));
 }
 
+// The tokens before the first '*' anchor at the start and those after the last at the end
+// (checked first, so a long subject costs no more than the anchors); what lies between still
+// matches with backtracking, and sets, escapes and '?' count as one character each.
+TEST(GlobTest, AnchoredPrefixAndSuffixAroundInnerStars) {
+  const std::string many_a(100000, 'a');
+  const std::string pat = "*" + std::string(1022, 'a') + "b";
+  EXPECT_FALSE(glob_match(pat, many_a));
+  EXPECT_TRUE(glob_match(pat, many_a + "b"));
+  EXPECT_TRUE(glob_match("a*", "a"));
+  EXPECT_TRUE(glob_match("a*b", "ab"));
+  EXPECT_FALSE(glob_match("ab*b", "ab"));  // prefix and suffix may not overlap
+  EXPECT_TRUE(glob_match("ab*b", "abb"));
+  EXPECT_TRUE(glob_match("a*x*b", "a__x__b"));
+  EXPECT_FALSE(glob_match("a*x*b", "a_____b"));
+  EXPECT_TRUE(glob_match("?*[bc]", "zc"));
+  EXPECT_FALSE(glob_match("?*[bc]", "z"));
+  EXPECT_TRUE(glob_match("\\**\\*", "*mid*"));
+  EXPECT_FALSE(glob_match("\\**\\*", "*mid"));
+  EXPECT_TRUE(glob_match("*x[ab", "zxa"));  // an unclosed set runs to the end: one token
+  EXPECT_FALSE(glob_match("*", ""));        // Redis: '*' does not match an empty subject
+}
+
 TEST(GlobWildcardsTest, CountsStarRunsQuestionMarksAndSets) {
   EXPECT_EQ(glob_wildcards(""), 0u);
   EXPECT_EQ(glob_wildcards("news.sports"), 0u);

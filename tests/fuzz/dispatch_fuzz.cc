@@ -6,7 +6,8 @@
 // Properties: nothing crashes or trips a sanitizer (the fake reads a send's bytes from the
 // shard's queue when it completes, so a queue freed too early shows); the fake's kernel rules
 // hold (one receive and one send per connection, no socket closed under an op); every client's
-// wire is well-formed RESP; after every step each push owed is sent, dropped, discarded or queued
+// wire is well-formed RESP with no push inside another value; after every step each push owed is
+// sent, dropped, discarded or queued
 // (DeliveryTotals); and once every client has gone, the shards hold no connection, subscription
 // or queued byte, and no op is outstanding.
 //
@@ -37,6 +38,15 @@ using test::FakeSocket;
 constexpr int kShards = 2;
 constexpr int kClients = 6;
 
+// A RESP3 push is always a value of its own, never an element of another (a push that landed
+// inside an array reply would corrupt it for the client).
+bool no_nested_push(const RespValue& v) {
+  for (const RespValue& e : v.elements) {
+    if (e.type == RespValue::Type::kPush || !no_nested_push(e)) return false;
+  }
+  return true;
+}
+
 // Parses every complete value at the front of `wire` (dropping it); false if malformed.
 bool well_formed(std::string* wire) {
   while (!wire->empty()) {
@@ -48,6 +58,10 @@ bool well_formed(std::string* wire) {
       return false;
     }
     if (n == 0) break;
+    if (!no_nested_push(v)) {
+      std::fprintf(stderr, "a push inside another value\n");
+      return false;
+    }
     wire->erase(0, static_cast<size_t>(n));
   }
   return true;

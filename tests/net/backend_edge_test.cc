@@ -52,10 +52,14 @@ TEST_P(BackendEdgeTest, StoppedReaderHoldsASendInFlightThenResumesAtTheExactByte
   constexpr size_t kSize = 8192;  // 6.4 MiB: far more than the socket buffers take
   publish_numbered(*pub, "s", 0, kN, kSize);
   // The reader has not read: the server must have a send waiting on this socket (on io_uring a
-  // SENDMSG in flight, on epoll one armed for EPOLLOUT) after a short one.
+  // SENDMSG in flight, on epoll one armed for EPOLLOUT). On epoll that wait follows a short
+  // sendmsg; on io_uring the first SENDMSG may find the socket full and wait in the kernel's poll
+  // without completing, so its short completion is counted only once the reader reads (below).
   std::string in = info();
-  EXPECT_GT(info_field(in, "short_sends"), 0) << in;
   EXPECT_GT(info_field(in, "sends_submitted"), info_field(in, "sends_completed")) << in;
+  if (GetParam() == "epoll") {
+    EXPECT_GT(info_field(in, "short_sends"), 0) << in;
+  }
   for (long i = 0; i < kN; ++i) {
     RespValue v;
     ASSERT_TRUE(sub->read(&v, 10000)) << i;
@@ -63,6 +67,9 @@ TEST_P(BackendEdgeTest, StoppedReaderHoldsASendInFlightThenResumesAtTheExactByte
     ASSERT_EQ(v.elements[2].str.size(), kSize) << i;
     ASSERT_EQ(seq_of(v), i);
   }
+  // 6.4 MiB cannot go in one send: the rest followed a short one, at the exact byte (above).
+  in = info();
+  EXPECT_GT(info_field(in, "short_sends"), 0) << in;
 }
 
 // A client that sends its commands and then shuts down its side (printf ... | nc -N) gets every
@@ -145,7 +152,7 @@ TEST_P(BackendEdgeTest, ConnectionsClosedWithSendsInFlightAreFreed) {
 
 TEST_P(BackendEdgeTest, ReceiveBufferExhaustionRearmsWithoutLosingInput) {
   cfg.shards = 1;
-  cfg.uring_buffers = 2;  // io_uring: two 512-byte buffers for every connection of the shard
+  cfg.uring_buffers = 16;  // io_uring: sixteen 512-byte buffers for every connection of the shard
   cfg.uring_buffer_size = 512;
   start();
   auto sub = client();
@@ -284,6 +291,55 @@ TEST_P(BackendEdgeTest, EachSubscriberReceivesExactlyItsOwnBytesWhenSendsOverflo
     std::string pong = i % 2 ? "+PONG\r\n" : "*2\r\n$4\r\npong\r\n$0\r\n\r\n";
     ASSERT_EQ(subs[i]->read_bytes(pong.size()), pong) << "subscriber " << i;
   }
+}
+
+// A completion queue far smaller than an iteration's completions (io_uring: 8 SQ entries, so a
+// 64-entry CQ): the overflow the kernel keeps is drained every iteration, so no client is
+// starved, and every publisher's replies and every message arrive.
+TEST_P(BackendEdgeTest, ATinyCompletionQueueStarvesNoClient) {
+  cfg.shards = 1;
+  cfg.uring_sq_entries = 8;
+  start();
+  constexpr int kSubs = 3000, kPublishers = 3, kWindows = 50, kWindow = 4;
+  std::vector<std::unique_ptr<TestClient>> subs;
+  for (int i = 0; i < kSubs; ++i) {
+    subs.push_back(client());
+    subscribe(*subs.back(), "SUBSCRIBE", "s");
+  }
+  std::atomic<bool> done{false};
+  std::thread churn([&] {
+    for (int i = 0; i < 20000 && !done.load(); ++i) {
+      auto c = TestClient::connect(port);
+      if (c && i % 2) c->send_raw(encode_command({"PING"}));
+    }
+  });
+  std::atomic<int> answered{0};
+  std::vector<std::thread> pubs;
+  for (int p = 0; p < kPublishers; ++p) {
+    pubs.emplace_back([&, p] {
+      auto pub = TestClient::connect(port);
+      for (int w = 0; w < kWindows; ++w) {
+        std::string batch;
+        for (int k = 0; k < kWindow; ++k) {
+          batch += encode_command({"PUBLISH", "s", std::to_string(p) + ":" + std::to_string(w * kWindow + k)});
+        }
+        pub->send_raw(batch);
+        for (int k = 0; k < kWindow; ++k) {
+          RespValue r;
+          if (!pub->read(&r, 10000)) return;  // starved: the count below shows it
+          ++answered;
+        }
+      }
+    });
+  }
+  Collector col(&subs);
+  col.run(kPublishers * kWindows * kWindow, 60000);
+  for (auto& t : pubs) t.join();
+  done = true;
+  churn.join();
+  EXPECT_EQ(answered.load(), kPublishers * kWindows * kWindow);
+  EXPECT_EQ(col.errors(), 0u);
+  EXPECT_EQ(col.complete(kPublishers * kWindows * kWindow), static_cast<size_t>(kSubs));
 }
 
 TEST_P(BackendEdgeTest, InfoCountersExplainTheBackend) {

@@ -1,6 +1,9 @@
 // Per-connection limits on every backend: how many channels and patterns one client may hold,
 // and how long and how wild a pattern may be. A name over a limit gets an error in its place;
 // the rest of the command still subscribes, so the client gets one reply per name.
+#include <chrono>
+#include <thread>
+
 #include "tests/net/server_fixture.h"
 #include "tests/net/subscribers.h"
 
@@ -65,6 +68,7 @@ TEST_P(ClientLimitsTest, PatternLengthAndWildcardsAreBounded) {
   cfg.max_pattern_len = 64;
   cfg.max_pattern_wildcards = 4;
   cfg.max_channel_len = 100;
+  cfg.max_channels_per_client = 60000;
   start();
   auto c = client();
   c->command({"HELLO", "3"});
@@ -89,6 +93,47 @@ TEST_P(ClientLimitsTest, PatternLengthAndWildcardsAreBounded) {
   RespValue v;
   ASSERT_TRUE(c->read(&v));
   EXPECT_TRUE(is_push(v, "pmessage"));
+}
+
+// A PUBLISH channel longer than any channel may be subscribed to is refused (every pattern would
+// be matched against it); a PUBSUB CHANNELS pattern is bounded like a subscribed one; and no new
+// PUBSUB CHANNELS starts while queued output is over the cap.
+TEST_P(ClientLimitsTest, PublishChannelsAndListingPatternsAreBounded) {
+  cfg.shards = 1;
+  cfg.max_channel_len = 100;
+  cfg.max_channels_per_client = 60000;
+  cfg.max_pattern_len = 64;
+  cfg.max_queued_bytes = 64 * 1024;
+  cfg.output.policy = OverflowPolicy::kDropNewest;
+  start();
+  auto c = client();
+  RespValue r = c->call({"PUBLISH", std::string(101, 'c'), "x"});
+  EXPECT_EQ(r.type, Type::kError);
+  EXPECT_EQ(r.str, "ERR channel name too long (100, --max-channel-len)");
+  EXPECT_EQ(c->call({"PUBLISH", std::string(100, 'c'), "x"}).integer, 0);
+  r = c->call({"PUBSUB", "CHANNELS", std::string(65, '*')});
+  EXPECT_EQ(r.str, "ERR pattern too long (64, --max-pattern-len)");
+  EXPECT_EQ(c->call({"PUBSUB", "CHANNELS", "*"}).type, Type::kArray);
+  // A client that does not read its PUBSUB CHANNELS reply (replies are never shed) holds more
+  // queued output than the cap allows.
+  auto holder = client();
+  std::vector<std::string> many = {"SUBSCRIBE"};
+  for (int i = 0; i < 50000; ++i) many.push_back(std::to_string(i) + std::string(90, '-'));
+  holder->command(many);
+  for (size_t i = 1; i < many.size(); ++i) ASSERT_TRUE(holder->read(&r));
+  // 5 MB of names each: more than the kernel's socket buffers take.
+  auto stalled = client(4096), stalled2 = client(4096);
+  stalled->command({"PUBSUB", "CHANNELS"});
+  stalled2->command({"PUBSUB", "CHANNELS"});
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  int64_t queued = 0;
+  while ((queued = stat("queued_output_bytes")) <= 64 * 1024 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_GT(queued, 64 * 1024);
+  r = c->call({"PUBSUB", "CHANNELS"});
+  EXPECT_EQ(r.type, Type::kError);
+  EXPECT_EQ(r.str.rfind("ERR PUBSUB CHANNELS refused while queued output is over --max-queued-bytes", 0), 0u) << r.str;
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, ClientLimitsTest, ::testing::ValuesIn(kBackends),

@@ -216,5 +216,87 @@ TYPED_TEST(LoopTest, PubsubChannelsWalksInSlicesWithoutStallingTheShard) {
   EXPECT_EQ(this->reply(h, 0, *asker).elements.size(), 10u);
 }
 
+// A RESP3 client may run PUBSUB CHANNELS while subscribed: pushes to it keep coming while the
+// reply is built, and each must arrive as a value of its own, never inside the array.
+TYPED_TEST(LoopTest, PushesNeverLandInsideAPubsubChannelsReply) {
+  SteppedShards<TypeParam> h(this->cfg, 1);
+  auto big = this->client(h, 0), r3 = this->client(h, 0), pub = this->client(h, 0);
+  // About 900 KB of names: a reply built over many iterations, far larger than any one write.
+  std::vector<std::string> many = {"SUBSCRIBE"};
+  for (int i = 0; i < 20000; ++i) many.push_back("a-channel-with-a-longer-name-" + std::to_string(i));
+  big->command(many);
+  this->skip_replies(h, 0, *big, many.size() - 1);
+  r3->command({"HELLO", "3"});
+  this->reply(h, 0, *r3);
+  r3->command({"SUBSCRIBE", "t"});
+  this->reply(h, 0, *r3);
+  r3->command({"PUBSUB", "CHANNELS"});
+  int published = 0;
+  RespValue list;
+  std::vector<RespValue> pushes;
+  ASSERT_TRUE(h.step_until(0, [&] {
+    pub->command({"PUBLISH", "t", std::to_string(published++)});
+    RespValue v;
+    while (poll_value(*r3, &v)) {
+      if (v.type == RespValue::Type::kPush) {
+        pushes.push_back(v);
+      } else {
+        list = v;
+      }
+    }
+    return list.type == RespValue::Type::kArray;
+  }));
+  EXPECT_EQ(list.elements.size(), 20001u);
+  for (const RespValue& e : list.elements) ASSERT_EQ(e.type, RespValue::Type::kBulk) << "inside the array";
+  EXPECT_GT(published, 3);  // messages were published while the reply was built
+}
+
+// A client that sends its commands and shuts down its side gets every reply, even for commands
+// held behind another (a PUBSUB CHANNELS being built, a PUBLISH waiting for ring space), even
+// when the end of its input arrives in the same batch as the commands (io_uring).
+TYPED_TEST(LoopTest, HalfClosedClientsGetRepliesToCommandsHeldAtTheEnd) {
+  SteppedShards<TypeParam> h(this->cfg, 1);
+  auto big = this->client(h, 0);
+  std::vector<std::string> many = {"SUBSCRIBE"};
+  for (int i = 0; i < 3000; ++i) many.push_back("ch" + std::to_string(i));
+  big->command(many);
+  this->skip_replies(h, 0, *big, many.size() - 1);
+  for (int round = 0; round < 10; ++round) {
+    auto c = this->client(h, 0);
+    c->send_raw(encode_command({"PUBSUB", "CHANNELS"}) + encode_command({"ECHO", "after"}));
+    c->half_close();
+    EXPECT_EQ(this->reply(h, 0, *c).elements.size(), 3000u) << "round " << round;
+    EXPECT_EQ(this->reply(h, 0, *c).str, "after") << "round " << round;
+    EXPECT_TRUE(h.step_until(0, [&] { return !c->fill(0); })) << "not closed, round " << round;
+  }
+}
+
+TYPED_TEST(LoopTest, HalfClosedPublisherBlockedOnAStalledPeerGetsEveryReply) {
+  this->cfg.mailbox_depth = 1;
+  SteppedShards<TypeParam> h(this->cfg, 2);
+  auto sub = this->client(h, 1);
+  sub->command({"SUBSCRIBE", "x"});
+  ASSERT_TRUE(is_push(this->reply(h, 1, *sub), "subscribe"));
+  auto pub = this->client(h, 0);
+  std::string batch;
+  constexpr int kMessages = 50;
+  for (int i = 0; i < kMessages; ++i) batch += encode_command({"PUBLISH", "x", std::to_string(i)});
+  pub->send_raw(batch);
+  pub->half_close();
+  h.step(0, 5);  // one goes into the ring; the rest wait, with the end of input already seen
+  int replies = 0;
+  RespValue v;
+  for (int round = 0; round < 2000 && replies < kMessages; ++round) {
+    h.step(1);
+    h.step(0);
+    while (poll_value(*pub, &v)) {
+      EXPECT_EQ(v.integer, 1);
+      ++replies;
+    }
+  }
+  EXPECT_EQ(replies, kMessages);
+  EXPECT_TRUE(h.step_until(0, [&] { return !pub->fill(0); })) << "not closed after the replies";
+}
+
 }  // namespace
 }  // namespace fanout::test

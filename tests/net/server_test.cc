@@ -2,6 +2,7 @@
 #include <sys/epoll.h>
 #include <sys/resource.h>
 
+#include <atomic>
 #include <chrono>
 #include <map>
 #include <thread>
@@ -163,6 +164,8 @@ TEST_P(ServerTest, MalformedInputGetsAnErrorThenClose) {
   start();
   const std::pair<std::string, std::string> cases[] = {
       {"*1\r\nfoo\r\n", "ERR Protocol error: expected '$', got 'f'"},
+      // An error line never carries CR or LF (Redis maps them to spaces): it would end early.
+      {"*1\r\n\n", "ERR Protocol error: expected '$', got ' '"},
       {"*99999999999\r\n", "ERR Protocol error: invalid multibulk length"},
       {"*1\r\n$2048\r\n", "ERR Protocol error: invalid bulk length"},
       {"ECHO 'x\r\n", "ERR Protocol error: unbalanced quotes in request"},
@@ -177,7 +180,48 @@ TEST_P(ServerTest, MalformedInputGetsAnErrorThenClose) {
     EXPECT_EQ(v.str, error);
     EXPECT_TRUE(c->wait_closed());
   }
-  EXPECT_GE(stat("protocol_errors"), 5);
+  EXPECT_GE(stat("protocol_errors"), 6);
+}
+
+// After QUIT's +OK the server sends nothing more, though messages keep being published to the
+// client's channel (Redis closes after the reply); then it closes. The same after a protocol
+// error.
+TEST_P(ServerTest, NothingFollowsTheLastReply) {
+  cfg.shards = 1;
+  start();
+  for (const char* last : {"quit", "protocol error"}) {
+    auto sub = client();
+    subscribe(*sub, "SUBSCRIBE", "flow");
+    std::atomic<bool> stop{false};
+    std::thread publisher([&] {  // pipelined batches: the subscriber's queue never runs dry
+      auto pub = TestClient::connect(port);
+      std::string batch;
+      for (int k = 0; k < 50; ++k) batch += encode_command({"PUBLISH", "flow", std::string(512, 'x')});
+      for (int i = 0; i < 2000 && !stop.load(); ++i) {
+        pub->send_raw(batch);
+        RespValue r;
+        for (int k = 0; k < 50; ++k) {
+          if (!pub->read(&r)) return;
+        }
+      }
+    });
+    RespValue v;
+    ASSERT_TRUE(sub->read(&v));  // messages are flowing
+    sub->send_raw(std::string(last) == "quit" ? encode_command({"QUIT"}) : std::string("*1\r\n\n"));
+    bool got_last = false;
+    while (sub->read(&v, 5000)) {
+      if (v.type == Type::kSimple || v.type == Type::kError) {
+        got_last = true;
+        break;
+      }
+      ASSERT_TRUE(is_push(v, "message")) << last;
+    }
+    EXPECT_TRUE(got_last) << last;
+    EXPECT_FALSE(sub->read(&v, 5000)) << last << ": a value after the last reply";
+    EXPECT_TRUE(sub->wait_closed()) << last;
+    stop = true;
+    publisher.join();
+  }
 }
 
 TEST_P(ServerTest, QueryBufferLimitCloses) {

@@ -143,6 +143,15 @@ def drain_deadline(binary, backend):
         end = t0 + 5
         while "stopping" not in open(log_path).read() and time.time() < end:
             time.sleep(0.01)
+        try:
+            newcomer = socket.create_connection(("127.0.0.1", port), timeout=2)
+            newcomer.settimeout(2)
+            refused = newcomer.recv(100) == b""
+        except (ConnectionRefusedError, ConnectionResetError):
+            refused = True
+        except socket.timeout:
+            refused = False
+        check("a new client during the drain is refused, not left waiting", refused)
         late.settimeout(5)
         late.sendall(local_servers.resp_command("PUBLISH", "d", "during the drain"))
         try:
@@ -168,6 +177,41 @@ def drain_deadline(binary, backend):
             p.wait()
 
 
+def second_signal(binary, backend):
+    """A second SIGTERM during a long drain ends it at once, saying so, with exit code 1."""
+    p, port, log_path = local_servers.start_fanoutd(
+        binary, backend, ["--shards", "1", "--shutdown-timeout-ms", "600000", "--client-hard-limit", "64m",
+                          "--client-soft-limit", "0"])
+    try:
+        stalled = socket.socket()
+        stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        stalled.connect(("127.0.0.1", port))
+        stalled.sendall(local_servers.resp_command("SUBSCRIBE", "d"))
+        stalled.recv(100)
+        pub = socket.create_connection(("127.0.0.1", port), timeout=10)
+        for i in range(400):
+            pub.sendall(local_servers.resp_command("PUBLISH", "d", b"x" * 16384))
+        replies = b""
+        while replies.count(b"\r\n") < 400:
+            replies += pub.recv(65536)
+        p.send_signal(signal.SIGTERM)
+        end = time.time() + 5
+        while "stopping" not in open(log_path).read() and time.time() < end:
+            time.sleep(0.01)
+        t0 = time.time()
+        p.send_signal(signal.SIGTERM)
+        code = p.wait(timeout=20)
+        log = open(log_path).read()
+        check("a second SIGTERM exits at once, with 1", code == 1 and time.time() - t0 < 5, (code, log[-500:]))
+        check("and says the drain was cut short", "exiting without finishing the drain" in log, log[-500:])
+        stalled.close()
+        pub.close()
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+
+
 def main():
     binary = sys.argv[1]
     backend = sys.argv[3] if len(sys.argv) > 3 else "epoll"
@@ -176,6 +220,7 @@ def main():
     port_taken(binary, backend)
     stop_during_start_up(binary, backend)
     drain_deadline(binary, backend)
+    second_signal(binary, backend)
     print(f"{len(PASSED)} passed, {len(FAILED)} failed")
     sys.exit(1 if FAILED else 0)
 

@@ -68,7 +68,7 @@ void print_headline(const Options& o, const Summary& s) {
   const InfoFields& a = s.server;
   if (!a.empty()) {
     std::printf("  server: %s %s, backend %s, %s shard(s)\n", a.count("fanout_version") ? "fanoutd" : "redis",
-                get(a, "redis_version").c_str(),
+                get(a, a.count("fanout_version") ? "fanout_version" : "redis_version").c_str(),
                 a.count("backend") ? get(a, "backend").c_str() : get(a, "multiplexing_api").c_str(),
                 a.count("shards") ? get(a, "shards").c_str() : "1");
   }

@@ -48,7 +48,7 @@ void json_machine_and_server(JsonLines& j, const Options& o, const InfoFields& a
   j.str("kernel", std::string(u.release));
   j.num("cores", std::thread::hardware_concurrency());
   j.str("server", a.count("fanout_version") ? "fanoutd" : (o.proto == "nats" ? "nats-server" : "redis-server"));
-  j.str("server_version", get("redis_version"));
+  j.str("server_version", get(a.count("fanout_version") ? "fanout_version" : "redis_version"));
   j.str("backend", a.count("backend") ? get("backend") : get("multiplexing_api"));
   j.num("server_shards", a.count("shards") ? std::stod(a.at("shards")) : 1);
 }
