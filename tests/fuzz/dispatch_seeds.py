@@ -3,8 +3,11 @@ across two shards, and encode() for what capture_seeds.py records from real clie
 Writes tests/fuzz/corpus/dispatch_fuzz/script-*.   usage: python3 tests/fuzz/dispatch_seeds.py
 """
 import os
+import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "..", "tools", "pylib"))
+from local_servers import resp_command as cmd  # noqa: E402
 SEND, COMPLETE, HALF_CLOSE, RESET, CONNECT, STALE, ITERATE, TIME = range(8)
 
 
@@ -23,14 +26,6 @@ def send(client, data):
 def settle(rounds=1):
     """Both shards: every op completed as a healthy kernel would, then an iteration."""
     return (op(ITERATE, 0, 1) + op(ITERATE, 1, 1)) * rounds
-
-
-def cmd(*args):
-    out = b"*%d\r\n" % len(args)
-    for a in args:
-        a = a if isinstance(a, bytes) else str(a).encode()
-        out += b"$%d\r\n%s\r\n" % (len(a), a)
-    return out
 
 
 def encode(stream, client=0):

@@ -6,6 +6,7 @@
 // main is the steps: parse, validate, resolve the target once, run the workers while printing
 // progress, then report. The pieces live beside it: cli (flags and checks), target, worker
 // (with connection, protocol, publish_schedule, churn), server_info and report.
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -105,7 +106,7 @@ RunClock run_workers(const Options& o, Shared* sh, std::vector<WorkerResult>* re
   std::vector<std::unique_ptr<Worker>> workers;
   for (int w = 0; w < o.threads; ++w) workers.push_back(std::make_unique<Worker>(w, sh));
   RunClock clock;
-  clock.cpu_start_s = process_cpu_seconds();
+  clock.cpu_start_s = cpu_seconds(RUSAGE_SELF);
   clock.start_ns = now_ns();
   std::vector<std::thread> threads;
   for (auto& w : workers) threads.emplace_back([&w] { w->run(); });
@@ -113,7 +114,7 @@ RunClock run_workers(const Options& o, Shared* sh, std::vector<WorkerResult>* re
   watch(o, sh, &progress, clock.start_ns);
   for (auto& t : threads) t.join();
   progress.end();
-  clock.cpu_end_s = process_cpu_seconds();
+  clock.cpu_end_s = cpu_seconds(RUSAGE_SELF);
   clock.end_ns = now_ns();
   for (auto& w : workers) results->push_back(w->result());
   return clock;

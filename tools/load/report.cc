@@ -1,6 +1,5 @@
 #include "tools/load/report.h"
 
-#include <sys/resource.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -172,13 +171,6 @@ std::string fmt_us(uint64_t ns) {
   if (ns >= 10'000'000) std::snprintf(b, sizeof(b), "%.1fms", static_cast<double>(ns) / 1e6);
   else std::snprintf(b, sizeof(b), "%.0fus", static_cast<double>(ns) / 1e3);
   return b;
-}
-
-double process_cpu_seconds() {
-  struct rusage ru;
-  getrusage(RUSAGE_SELF, &ru);
-  return static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
-         static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
 }
 
 }  // namespace fanout::load

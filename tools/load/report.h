@@ -58,7 +58,5 @@ int exit_status(const Options& o, const Summary& s);
 std::string fmt_rate(double v);
 // 850us, or 12.3ms from 10 ms up.
 std::string fmt_us(uint64_t ns);
-// This process's user + system CPU time, in seconds.
-double process_cpu_seconds();
 
 }  // namespace fanout::load

@@ -22,6 +22,10 @@ namespace fanout::load {
 // CLOCK_MONOTONIC in nanoseconds (the clock payload timestamps use). Any thread.
 uint64_t now_ns();
 
+// User + system CPU time in seconds of `who`: RUSAGE_SELF (the process) or RUSAGE_THREAD (the
+// calling thread), from getrusage(2). Any thread.
+double cpu_seconds(int who);
+
 // Built on the main thread from validated options (opt.threads <= opt.subscribers, every count
 // at least 1) before any worker starts; the plan fields are read-only from then on. Atomics may
 // be used from any thread. Subscriber indices 0..subscribers-1 are measured (normal, slow or

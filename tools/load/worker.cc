@@ -16,13 +16,6 @@ int churners_of(int id, const Options& o) {
   return n;
 }
 
-double thread_cpu_seconds() {
-  struct rusage ru;
-  getrusage(RUSAGE_THREAD, &ru);
-  return static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
-         static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
-}
-
 }  // namespace
 
 Worker::Worker(int id, Shared* shared)
@@ -261,7 +254,7 @@ void Worker::run() {
   }
   sh_->churn_received.fetch_add(churn_.received());
   snapshot(now_ns() + 1'000'000'000);
-  cpu_seconds_ = thread_cpu_seconds();
+  cpu_seconds_ = cpu_seconds(RUSAGE_THREAD);
 }
 
 WorkerResult Worker::result() {
