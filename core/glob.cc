@@ -1,6 +1,10 @@
 #include "core/glob.h"
 
+#include <string.h>
+
+#include <string>
 #include <utility>
+#include <vector>
 
 namespace fanout {
 namespace {
@@ -52,77 +56,156 @@ bool match_token(std::string_view pat, size_t p, char c, size_t* next) {
   }
 }
 
-}  // namespace
 
-namespace {
+constexpr size_t kNpos = std::string_view::npos;
 
-// The two-pointer match with star backtracking (Redis's stringmatchlen, made iterative): pattern
-// pat[p0..) against s[i0..); `star` says whether a '*' precedes pat[p0], free to absorb s.
-bool match_from(std::string_view pat, size_t p, std::string_view s, size_t i, bool star) {
-  const size_t m = pat.size(), n = s.size();
-  size_t star_p = star ? p : std::string_view::npos, star_i = i;
-  while (i < n) {
-    if (p < m && pat[p] == '*') {
-      while (p < m && pat[p] == '*') ++p;
-      if (p == m) return true;
-      star_p = p;
-      star_i = i;
+// Where the token at pat[q] ends (tokens are one character of the subject each; a set runs to
+// its ']' or, unclosed, to the end of the pattern).
+size_t token_end(std::string_view pat, size_t q) {
+  size_t next;
+  match_token(pat, q, '\0', &next);
+  return next;
+}
+
+// The byte a literal token stands for, or -1 for '?' and sets.
+int literal_of(std::string_view pat, size_t q) {
+  if (pat[q] == '?' || pat[q] == '[') return -1;
+  if (pat[q] == '\\' && pat.size() - q >= 2) return static_cast<unsigned char>(pat[q + 1]);
+  return static_cast<unsigned char>(pat[q]);
+}
+
+// A segment of at most kNaiveBytes pattern bytes, or one whose search could cost at most
+// kNaiveSearchWork steps, is searched position by position: short segments and short subjects,
+// the common case, pay no set-up, and their cost stays linear in the subject. (Bytes, not
+// tokens: comparing a character with a set costs the set's length.)
+constexpr size_t kNaiveBytes = 16;
+constexpr uint64_t kNaiveSearchWork = 4096;
+
+// The leftmost start in s[from, to) where the k tokens of the star-free segment pat[b, e) match
+// k consecutive characters, or kNpos. Adds its cost to *work. Time: O((e - b) x (to - from))
+// only within the bounds above; beyond them O(to - from) for a segment of literals (memmem, glibc's
+// two-way search) and O((to - from) x ceil(k / 64)) otherwise (Shift-And over 64-bit words, each
+// token's byte set in a table of 256 x ceil(k / 64) words, built in 256 x (e - b) steps).
+size_t find_segment(std::string_view pat, size_t b, size_t e, size_t k, std::string_view s, size_t from,
+                    size_t to, uint64_t* work) {
+  if (to - from < k) return kNpos;
+  const size_t starts = to - from - k + 1;
+  if (e - b <= kNaiveBytes || static_cast<uint64_t>(starts) * (e - b) <= kNaiveSearchWork) {
+    for (size_t at = from; at < from + starts; ++at) {
+      size_t q = b, i = at, next;
+      while (q < e) {
+        const bool same = match_token(pat, q, s[i], &next);
+        *work += next - q;
+        if (!same) break;
+        q = next;
+        ++i;
+      }
+      if (q == e) return at;
+    }
+    return kNpos;
+  }
+  std::string literal;
+  for (size_t q = b; q < e; q = token_end(pat, q)) {
+    int c = literal_of(pat, q);
+    if (c < 0) break;
+    literal.push_back(static_cast<char>(c));
+  }
+  if (literal.size() == k) {
+    const void* hit = memmem(s.data() + from, to - from, literal.data(), k);
+    size_t at = hit ? static_cast<size_t>(static_cast<const char*>(hit) - s.data()) : kNpos;
+    *work += (hit ? at + k : to) - from + k;  // what it scanned, and the needle's set-up
+    return at;
+  }
+  const size_t words = (k + 63) / 64;
+  std::vector<uint64_t> mask(256 * words, 0);  // mask[c * words + w]: tokens that match byte c
+  size_t j = 0;
+  for (size_t q = b; q < e; q = token_end(pat, q), ++j) {
+    const uint64_t bit = uint64_t{1} << (j % 64);
+    int lit = literal_of(pat, q);
+    if (lit >= 0) {
+      mask[lit * words + j / 64] |= bit;
       continue;
     }
     size_t next;
-    if (p < m && match_token(pat, p, s[i], &next)) {
-      p = next;
-      ++i;
-      continue;
+    for (int c = 0; c < 256; ++c) {
+      if (match_token(pat, q, static_cast<char>(c), &next)) mask[c * words + j / 64] |= bit;
     }
-    if (star_p == std::string_view::npos) return false;
-    p = star_p;
-    i = ++star_i;
+    *work += 256 * (next - q);
   }
-  while (p < m && pat[p] == '*') ++p;
-  return p == m;
+  *work += 256 * words + k;
+  std::vector<uint64_t> state(words, 0);  // bit j: tokens 0..j match the characters ending here
+  const uint64_t last = uint64_t{1} << ((k - 1) % 64);
+  for (size_t i = from; i < to; ++i) {
+    const uint64_t* m = &mask[static_cast<unsigned char>(s[i]) * words];
+    uint64_t carry = 1;  // a match may start at every position
+    for (size_t w = 0; w < words; ++w) {
+      uint64_t d = state[w];
+      state[w] = ((d << 1) | carry) & m[w];
+      carry = d >> 63;
+    }
+    *work += words;
+    if (state[words - 1] & last) return i + 1 - k;
+  }
+  return kNpos;
 }
 
 }  // namespace
 
-bool glob_match(std::string_view pat, std::string_view s) {
-  const size_t m = pat.size(), n = s.size();
-  if (n == 0) return m == 0;  // Redis's loop needs both lengths non-zero to start
-  // The tokens before the first '*' match at the start of s, one character each, and those
-  // after the last '*' at its end: checked first, in time proportional to them, so a pattern
-  // such as "*suffix" or "prefix*suffix" costs nothing like pattern x subject whatever the
-  // subject's length. What lies between (inner stars and their tokens) is matched as before.
-  size_t p = 0, i = 0, next;
-  while (p < m && pat[p] != '*') {
-    if (i == n || !match_token(pat, p, s[i], &next)) return false;
-    p = next;
-    ++i;
-  }
-  if (p == m) return i == n;  // no star: every character matched, and nothing is left over
-  // Tokens after the last star (positions of the tokens, to match them right to left).
-  size_t last_star = p;
-  for (size_t q = p; q < m; q = next) {
-    if (pat[q] == '*') {
-      last_star = q;
-      next = q + 1;
-      continue;
+bool glob_match(std::string_view pat, std::string_view s, uint64_t* work) {
+  uint64_t spent = 0;
+  const bool matched = [&] {
+    const size_t m = pat.size(), n = s.size();
+    if (n == 0) return m == 0;  // Redis's loop needs both lengths non-zero to start
+    // A star matches any run of characters, and every other token exactly one, so the pattern is
+    // a prefix, star-separated segments, and a suffix, each of a fixed number of characters. The
+    // prefix matches at the start of s and the suffix at its end; each segment in between at
+    // its leftmost place after the one before (leftmost leaves the most room for the rest, so it
+    // is the match if there is one: Redis's backtracking finds the same). All in time about
+    // linear in s (find_segment), however long the pattern and whatever its shape.
+    size_t p = 0, i = 0, next;
+    while (p < m && pat[p] != '*') {
+      if (i == n) return false;
+      const bool same = match_token(pat, p, s[i], &next);
+      spent += next - p;
+      if (!same) return false;
+      p = next;
+      ++i;
     }
-    match_token(pat, q, '\0', &next);  // only for where the token ends
-  }
-  size_t suffix_start = last_star + 1;
-  size_t suffix_tokens = 0;
-  for (size_t q = suffix_start; q < m; q = next) {
-    match_token(pat, q, '\0', &next);
-    ++suffix_tokens;
-  }
-  if (n - i < suffix_tokens) return false;
-  size_t end = n - suffix_tokens;
-  for (size_t q = suffix_start, k = end; q < m; ++k) {
-    if (!match_token(pat, q, s[k], &next)) return false;
-    q = next;
-  }
-  // Between: the first star (at p) through the last, against s[i, end).
-  return match_from(pat.substr(0, last_star + 1), p, s.substr(0, end), i, false);
+    if (p == m) return i == n;  // no star: every character matched, and nothing is left over
+    size_t last_star = p;
+    for (size_t q = p; q < m; q = next) {
+      next = pat[q] == '*' ? q + 1 : token_end(pat, q);
+      if (pat[q] == '*') last_star = q;
+    }
+    size_t suffix_tokens = 0;
+    for (size_t q = last_star + 1; q < m; q = token_end(pat, q)) ++suffix_tokens;
+    spent += m - p;
+    if (n - i < suffix_tokens) return false;
+    const size_t end = n - suffix_tokens;
+    for (size_t q = last_star + 1, k = end; q < m; ++k) {
+      const bool same = match_token(pat, q, s[k], &next);
+      spent += next - q;
+      if (!same) return false;
+      q = next;
+    }
+    // The segments between the first star (at p) and the last, against s[i, end).
+    while (p < last_star) {
+      while (pat[p] == '*') ++p;
+      if (p > last_star) break;
+      size_t e = p, k = 0;
+      while (pat[e] != '*') {
+        e = token_end(pat, e);
+        ++k;
+      }
+      size_t at = find_segment(pat, p, e, k, s, i, end, &spent);
+      if (at == kNpos) return false;
+      i = at + k;
+      p = e;
+    }
+    return true;
+  }();
+  if (work) *work += spent;
+  return matched;
 }
 
 size_t glob_wildcards(std::string_view pat) {

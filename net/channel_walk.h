@@ -26,8 +26,14 @@ struct ChannelWalk {
   ChannelWalk(const ChannelWalk&) = delete;
   ChannelWalk& operator=(const ChannelWalk&) = delete;
 
-  // Topic nodes visited per iteration.
-  static constexpr size_t kNodesPerStep = 256;  // nodes are cache (and TLB) misses: ~0.1-0.3 ms
+  // What one iteration's slice may do: visit kNodesPerStep topic nodes (cache and TLB misses:
+  // ~0.1-0.3 ms), or spend kWorkPerStep steps of pattern matching and bytes copied (glob_match's
+  // work: long names against a long pattern), whichever comes first. The table is walked one
+  // bucket at a time (kNodesPerCall), so the work is checked after each: one name may cost a
+  // millisecond (65,536 bytes against a 1,024-byte pattern).
+  static constexpr size_t kNodesPerStep = 256;
+  static constexpr uint64_t kWorkPerStep = 1 << 20;
+  static constexpr size_t kNodesPerCall = 1;
 
   TopicKind kind = TopicKind::kChannel;
   bool filter = false;  // only names matching `pattern` (Redis glob)

@@ -67,7 +67,9 @@ void ShardCore::process_buffered(Conn* c) {
 
 size_t ShardCore::process(Conn* c, const char* buf, size_t len) {
   size_t off = 0;
-  while (off < len && !c->closing() && !c->close_after_flush && !c->walk) {
+  // Once the shard is shutting down nothing more is run, wherever the bytes come from (a read,
+  // or commands held behind a reply being built or a blocked PUBLISH): none was acknowledged.
+  while (off < len && !c->closing() && !c->close_after_flush && !c->walk && !shutting_down_) {
     auto st = c->parser.parse(buf + off, len - off);
     if (st == RequestParser::Status::kNeedMore) break;
     if (st == RequestParser::Status::kError) {

@@ -12,6 +12,9 @@
 namespace fanout {
 namespace {
 
+constexpr std::string_view kWalkRefused =
+    "ERR PUBSUB CHANNELS refused: the shard's queued output would be over --max-queued-bytes; try again later";
+
 ClientSubs* subs_of(Conn* c, TopicKind kind) {
   switch (kind) {
     case TopicKind::kChannel: return &c->channels;
@@ -138,9 +141,11 @@ void ShardCore::cmd_pubsub(Conn* c, std::span<const std::string_view> args) {
       return;
     }
     // The reply lists every channel: while this shard's queued output (and the replies being
-    // built) is over its share of --max-queued-bytes, no new one is started.
+    // built) is over its share of --max-queued-bytes, no new one is started, and one that would
+    // take it over ends with this error (step_walk).
     if (queued_.bytes + walk_bytes_ > queued_cap_) {
-      reply_error(c, "ERR PUBSUB CHANNELS refused while queued output is over --max-queued-bytes; try again later");
+      stats_->channel_lists_refused.add();
+      reply_error(c, kWalkRefused);
       return;
     }
     start_channel_walk(c, shard ? TopicKind::kShardChannel : TopicKind::kChannel, args);
@@ -211,15 +216,22 @@ bool ShardCore::step_walk(Conn* c) {
     }
     return false;
   };
-  size_t budget = ChannelWalk::kNodesPerStep;
-  while (budget > 0 && w.shard < shared_->nshards) {
+  bool refused = false;  // the reply would take the shard's queued output over its cap
+  uint64_t work = 0;     // pattern-matching steps and bytes copied in this slice
+  size_t nodes = ChannelWalk::kNodesPerStep;
+  while (nodes > 0 && work < ChannelWalk::kWorkPerStep && !refused && w.shard < shared_->nshards) {
     size_t visited = shared_->tables[w.shard]->walk_channels(
-        w.kind, &w.cursor, budget, [&](const std::string& key, uint64_t hash) {
-          if (w.filter && !glob_match(w.pattern, key)) return;
+        w.kind, &w.cursor, std::min(nodes, ChannelWalk::kNodesPerCall), [&](const std::string& key, uint64_t hash) {
+          if (refused || (w.filter && !glob_match(w.pattern, key, &work))) return;
           if (dedupe && listed(key, hash)) return;
           const size_t need = key.size() + 32;  // "$<len>\r\n" + key + "\r\n"
           if (w.body.empty() || w.body.back()->cap - w.body.back()->used < need) {
-            w.body.push_back(chunks_.get(std::max(ChannelWalk::kPiece, need)));
+            const size_t size = std::max(ChannelWalk::kPiece, need);
+            if (queued_.bytes + walk_bytes_ + size > queued_cap_) {
+              refused = true;
+              return;
+            }
+            w.body.push_back(chunks_.get(size));
             walk_bytes_ += w.body.back()->cap;
           }
           Chunk* piece = w.body.back();
@@ -228,13 +240,19 @@ bool ShardCore::step_walk(Conn* c) {
           }
           ChunkOut out{piece};
           resp::bulk(out, key);
+          work += key.size();
           ++w.count;
         });
-    budget = visited >= budget ? 0 : budget - visited;
+    nodes = visited >= nodes ? 0 : nodes - visited;
     if (w.cursor.done) {  // that table is done
       ++w.shard;
       w.cursor = {};
     }
+  }
+  if (refused) {
+    stats_->channel_lists_refused.add();
+    reply_error(c, kWalkRefused);
+    return true;
   }
   if (w.shard < shared_->nshards) return false;
   // The whole reply joins the queue at once (no copy), so nothing can land inside the array.

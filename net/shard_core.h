@@ -52,6 +52,9 @@ class ShardCore {
   size_t connections() const { return live_; }
   ShardStats& stats() { return *stats_; }
   MessageArena& arena() { return arena_; }
+  // PUBSUB CHANNELS replies being built: how many, and the bytes their pieces hold.
+  size_t walking() const { return walking_.size(); }
+  size_t walk_bytes() const { return walk_bytes_; }
 
   // Teardown after every shard thread stopped (Broker::join), single-threaded: releases every
   // connection (closing its socket), including blocks other shards still hold through this

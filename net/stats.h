@@ -63,7 +63,8 @@ struct BackendCounters {
   X(acl_denied)                                                                            \
   X(send_errors)             /* connections closed because a send failed (EPIPE, ETIMEDOUT...) */ \
   X(recv_errors)             /* connections closed because a receive failed (ECONNRESET, ETIMEDOUT...) */ \
-  X(blocked_on_mailbox)      /* PUBLISHes that waited for room in a shard-to-shard ring */
+  X(blocked_on_mailbox)      /* PUBLISHes that waited for room in a shard-to-shard ring */ \
+  X(channel_lists_refused)   /* PUBSUB (SHARD)CHANNELS replies refused over --max-queued-bytes */
 
 #define FANOUT_BACKPRESSURE_COUNTERS(X)                                                   \
   X(overflow_hard)                                                                         \

@@ -298,5 +298,107 @@ TYPED_TEST(LoopTest, HalfClosedPublisherBlockedOnAStalledPeerGetsEveryReply) {
   EXPECT_TRUE(h.step_until(0, [&] { return !pub->fill(0); })) << "not closed after the replies";
 }
 
+
+// Once a stop is requested nothing more is run: a PUBLISH that waited behind a PUBSUB CHANNELS
+// reply being built gets no reply and reaches nobody, while the reply already owed is finished
+// and sent before the close (it ran the PUBLISH, answered and delivered it, before the fix).
+TYPED_TEST(LoopTest, CommandsHeldBehindAChannelListAreNotRunOnceTheShardStops) {
+  SteppedShards<TypeParam> h(this->cfg, 1);
+  auto big = this->client(h, 0), sub = this->client(h, 0), asker = this->client(h, 0);
+  std::vector<std::string> many = {"SUBSCRIBE"};
+  for (int i = 0; i < 3000; ++i) many.push_back("ch" + std::to_string(i));
+  big->command(many);
+  this->skip_replies(h, 0, *big, many.size() - 1);
+  sub->command({"SUBSCRIBE", "x"});
+  this->reply(h, 0, *sub);
+  asker->send_raw(encode_command({"PUBSUB", "CHANNELS"}) + encode_command({"PUBLISH", "x", "late"}));
+  ASSERT_TRUE(h.step_until(0, [&] { return h.shard(0).walking() > 0; }));
+  h.request_stop();
+  std::vector<RespValue> got;
+  EXPECT_TRUE(h.step_until(0, [&] {
+    RespValue v;
+    while (poll_value(*asker, &v)) got.push_back(v);
+    return !asker->fill(0);
+  })) << "the asker was not closed";
+  ASSERT_EQ(got.size(), 1u) << "the held PUBLISH was run";
+  EXPECT_EQ(got[0].elements.size(), 3001u);
+  RespValue v;
+  sub->fill(0);
+  EXPECT_FALSE(sub->next_buffered(&v)) << "the held PUBLISH was delivered";
+}
+
+// PUBSUB CHANNELS replies count against the shard's share of --max-queued-bytes while they are
+// built: one larger than the cap, or many at once, end in an error instead of holding memory
+// over it (each walk checked the cap only when it started, so 150 at once held 350 MB).
+TYPED_TEST(LoopTest, ChannelListsBeingBuiltStayWithinTheQueuedOutputCap) {
+  this->cfg.max_queued_bytes = 1 << 20;
+  SteppedShards<TypeParam> h(this->cfg, 1);
+  auto big = this->client(h, 0);
+  std::vector<std::string> many = {"SUBSCRIBE"};
+  const std::string tail(40, 'n');
+  for (int i = 0; i < 6000; ++i) many.push_back(tail + std::to_string(i));  // ~330 KB listed
+  big->command(many);
+  this->skip_replies(h, 0, *big, many.size() - 1);
+  constexpr int kAskers = 12;
+  std::vector<std::unique_ptr<TestClient>> askers;
+  for (int i = 0; i < kAskers; ++i) askers.push_back(this->client(h, 0));
+  for (auto& a : askers) a->command({"PUBSUB", "CHANNELS"});
+  int lists = 0, refused = 0;
+  std::vector<bool> done(kAskers, false);
+  EXPECT_TRUE(h.step_until(0, [&] {
+    EXPECT_LE(h.shard(0).walk_bytes(), size_t{1} << 20);
+    for (int i = 0; i < kAskers; ++i) {
+      RespValue v;
+      if (done[i] || !poll_value(*askers[i], &v)) continue;
+      done[i] = true;
+      if (v.type == RespValue::Type::kArray) {
+        EXPECT_EQ(v.elements.size(), 6000u);
+        ++lists;
+      } else {
+        EXPECT_EQ(v.str.rfind("ERR PUBSUB CHANNELS refused", 0), 0u) << v.str;
+        ++refused;
+      }
+    }
+    return lists + refused == kAskers;
+  }));
+  EXPECT_GE(refused, 1);
+  EXPECT_EQ(h.shard(0).stats().channel_lists_refused.get(), static_cast<uint64_t>(refused));
+  // One list larger than the cap alone is refused too.
+  std::vector<std::string> more = {"SUBSCRIBE"};
+  for (int i = 6000; i < 30000; ++i) more.push_back(tail + std::to_string(i));
+  big->command(more);
+  this->skip_replies(h, 0, *big, more.size() - 1);
+  askers[0]->command({"PUBSUB", "CHANNELS"});
+  RespValue v = this->reply(h, 0, *askers[0]);
+  EXPECT_EQ(v.str.rfind("ERR PUBSUB CHANNELS refused", 0), 0u) << "a list of " << v.elements.size();
+  askers[0]->command({"PUBSUB", "CHANNELS", "*9999"});  // a short one is still answered
+  EXPECT_EQ(this->reply(h, 0, *askers[0]).elements.size(), 3u);
+}
+
+
+// A filtered PUBSUB CHANNELS pays for its matching in slices too: a pattern with a long '?'
+// segment against 64 names of 60,000 bytes costs about a million steps per name, so the walk
+// spreads over many iterations (it took one, stalling the shard, when only nodes were counted).
+TYPED_TEST(LoopTest, ChannelListsPayForPatternMatchingInSlices) {
+  SteppedShards<TypeParam> h(this->cfg, 1);
+  auto big = this->client(h, 0), asker = this->client(h, 0), other = this->client(h, 0);
+  std::vector<std::string> many = {"SUBSCRIBE"};
+  for (int i = 0; i < 64; ++i) many.push_back(std::string(60000, 'a') + std::to_string(i));
+  big->command(many);
+  this->skip_replies(h, 0, *big, many.size() - 1);
+  asker->command({"PUBSUB", "CHANNELS", "*" + std::string(1000, 'a') + "?b*"});
+  int steps = 0;
+  RespValue list;
+  EXPECT_TRUE(h.step_until(0, [&] {
+    ++steps;
+    return poll_value(*asker, &list);
+  }));
+  EXPECT_EQ(list.type, RespValue::Type::kArray);
+  EXPECT_EQ(list.elements.size(), 0u);
+  EXPECT_GE(steps, 16) << "the walk matched most names in one iteration";
+  other->command({"PING"});
+  EXPECT_EQ(this->reply(h, 0, *other).str, "PONG");
+}
+
 }  // namespace
 }  // namespace fanout::test

@@ -74,12 +74,17 @@ class SteppedShards {
     });
     started_[s] = true;
   }
+  // Asks every shard to drain and exit (as SIGTERM does), without stepping any: the test steps
+  // them through the drain.
+  void request_stop() {
+    shared_->stopping.store(true);
+    for (int fd : shared_->wake_fds) signal_eventfd(fd);
+  }
   // Asks every shard to drain and exit; steps the ones this thread owns until they have.
   void stop() {
     if (stopped_) return;
     stopped_ = true;
-    shared_->stopping.store(true);
-    for (int fd : shared_->wake_fds) signal_eventfd(fd);
+    request_stop();
     for (size_t s = 0; s < shards_.size(); ++s) {
       if (background_[s].joinable()) continue;
       if (!started_[s]) step(static_cast<int>(s), 0);
