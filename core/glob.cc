@@ -61,7 +61,8 @@ constexpr size_t kNpos = std::string_view::npos;
 
 // Where the token at pat[q] ends (tokens are one character of the subject each; a set runs to
 // its ']' or, unclosed, to the end of the pattern).
-size_t token_end(std::string_view pat, size_t q) {
+inline size_t token_end(std::string_view pat, size_t q) {
+  if (pat[q] != '[' && pat[q] != '\\') return q + 1;
   size_t next;
   match_token(pat, q, '\0', &next);
   return next;
@@ -91,7 +92,14 @@ size_t find_segment(std::string_view pat, size_t b, size_t e, size_t k, std::str
   if (to - from < k) return kNpos;
   const size_t starts = to - from - k + 1;
   if (e - b <= kNaiveBytes || static_cast<uint64_t>(starts) * (e - b) <= kNaiveSearchWork) {
+    const int first = literal_of(pat, b);
     for (size_t at = from; at < from + starts; ++at) {
+      if (first >= 0) {  // skip to where the first character matches
+        const void* hit = memchr(s.data() + at, first, from + starts - at);
+        *work += (hit ? static_cast<const char*>(hit) - s.data() : from + starts) - at;
+        if (!hit) break;
+        at = static_cast<size_t>(static_cast<const char*>(hit) - s.data());
+      }
       size_t q = b, i = at, next;
       while (q < e) {
         const bool same = match_token(pat, q, s[i], &next);
@@ -172,13 +180,15 @@ bool glob_match(std::string_view pat, std::string_view s, uint64_t* work) {
       ++i;
     }
     if (p == m) return i == n;  // no star: every character matched, and nothing is left over
-    size_t last_star = p;
-    for (size_t q = p; q < m; q = next) {
-      next = pat[q] == '*' ? q + 1 : token_end(pat, q);
-      if (pat[q] == '*') last_star = q;
+    size_t last_star = p, suffix_tokens = 0;
+    for (size_t q = p; q < m; q = token_end(pat, q)) {
+      if (pat[q] == '*') {
+        last_star = q;
+        suffix_tokens = 0;
+      } else {
+        ++suffix_tokens;
+      }
     }
-    size_t suffix_tokens = 0;
-    for (size_t q = last_star + 1; q < m; q = token_end(pat, q)) ++suffix_tokens;
     spent += m - p;
     if (n - i < suffix_tokens) return false;
     const size_t end = n - suffix_tokens;
