@@ -17,11 +17,12 @@ struct Category {
 constexpr Category kCategories[] = {
     {"pubsub", kAclPubsub}, {"connection", kAclConnection}, {"fast", kAclFast},
     {"slow", kAclSlow},     {"admin", kAclAdmin},           {"dangerous", kAclDangerous},
+    {"transaction", kAclTransaction},
     {"keyspace", 0},        {"read", 0},                    {"write", 0},
     {"set", 0},             {"sortedset", 0},               {"list", 0},
     {"hash", 0},            {"string", 0},                  {"bitmap", 0},
     {"hyperloglog", 0},     {"geo", 0},                     {"stream", 0},
-    {"blocking", 0},        {"transaction", 0},             {"scripting", 0},
+    {"blocking", 0},        {"scripting", 0},
 };
 
 }  // namespace

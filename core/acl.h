@@ -30,6 +30,7 @@ enum AclCategory : uint32_t {
   kAclSlow = 1u << 3,
   kAclAdmin = 1u << 4,
   kAclDangerous = 1u << 5,
+  kAclTransaction = 1u << 6,
 };
 
 // One command a server offers, for rules to name: "publish", or "pubsub|channels" for a

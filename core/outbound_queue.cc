@@ -85,7 +85,7 @@ void OutboundQueue::add_chunk_entry(Chunk* c, const char* p, size_t n, uintptr_t
 }
 
 void OutboundQueue::append(const char* p, size_t n) {
-  if (n == 0) return;
+  if (n == 0 || muted_) return;
   Chunk* c = tail_chunk_;
   if (count() != 0 && c != nullptr) {
     Entry& last = at(tail_ - 1);
@@ -106,7 +106,7 @@ void OutboundQueue::append(const char* p, size_t n) {
 }
 
 void OutboundQueue::append_chunk(Chunk* c) {
-  if (c->used == 0) {
+  if (c->used == 0 || muted_) {
     pool_->put(c);
     return;
   }

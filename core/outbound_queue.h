@@ -70,6 +70,11 @@ class OutboundQueue {
   OutboundQueue(const OutboundQueue&) = delete;
   OutboundQueue& operator=(const OutboundQueue&) = delete;
 
+  // Replies muted (CLIENT REPLY OFF or SKIP): append() and append_chunk() discard what they are
+  // given; pushes are still queued.
+  void set_replies_muted(bool muted) { muted_ = muted; }
+  bool replies_muted() const { return muted_; }
+
   // Step 1. Reply bytes (never dropped).
   void append(const char* p, size_t n);
   void append(std::string_view s) { append(s.data(), s.size()); }
@@ -95,6 +100,7 @@ class OutboundQueue {
 
   size_t bytes() const { return bytes_; }      // unsent bytes, as charged to the client
   size_t messages() const { return pushes_; }  // pushes not yet fully sent
+  size_t entries() const { return count(); }   // replies and pushes queued (CLIENT LIST oll)
   bool empty() const { return bytes_ == 0; }
   bool in_flight() const { return inflight_ != 0; }
 
@@ -150,6 +156,7 @@ class OutboundQueue {
   size_t inflight_ = 0;         // entries from head covered by the last fill()
   size_t bytes_ = 0;
   size_t pushes_ = 0;
+  bool muted_ = false;
   Chunk* tail_chunk_ = nullptr;
 };
 

@@ -87,6 +87,12 @@ void map(Out& out, size_t n, int proto) {
   }
 }
 
+// A set of n members: '~' in RESP3, an array in RESP2.
+template <class Out>
+void set(Out& out, size_t n, int proto) {
+  header(out, proto == kResp3 ? '~' : '*', static_cast<int64_t>(n));
+}
+
 // Verbatim text ("=len\r\ntxt:...") in RESP3, bulk in RESP2 (as Redis replies to INFO).
 template <class Out>
 void verbatim(Out& out, std::string_view s, int proto) {

@@ -37,6 +37,7 @@ struct ChannelWalk {
 
   TopicKind kind = TopicKind::kChannel;
   bool filter = false;  // only names matching `pattern` (Redis glob)
+  bool muted = false;   // the reply falls under CLIENT REPLY OFF or SKIP
   std::string pattern;
   int shard = 0;        // the table being walked
   TopicTable::WalkCursor cursor;  // where that table's walk resumes

@@ -17,6 +17,14 @@ inline bool parse_ll(std::string_view s, long long* out) {
   return ec == std::errc() && p == s.data() + s.size();
 }
 
+// Redis's CLIENT SETNAME rule: names are printable ASCII without spaces ('!' to '~').
+inline bool valid_client_name(std::string_view n) {
+  for (char ch : n) {
+    if (ch < '!' || ch > '~') return false;
+  }
+  return true;
+}
+
 // Redis's rejectCommandFormat: error text never carries CR or LF.
 inline std::string sanitize(std::string s) {
   std::replace(s.begin(), s.end(), '\r', ' ');

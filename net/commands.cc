@@ -3,6 +3,8 @@
 // rights and RESP2's subscribed context in Redis's order (server.c, processCommand). Replies
 // follow Redis 7.0 byte for byte where Redis specifies them (tests/compat checks them against a
 // real redis-server). The handlers are in pubsub_commands.cc, connection_commands.cc and info.cc.
+#include <algorithm>
+#include <cctype>
 #include <string>
 
 #include "core/resp_writer.h"
@@ -35,6 +37,15 @@ constexpr AclCommandInfo kAclCatalog[] = {
     {"config|resetstat", kAdmin},    {"command|count", kConnSlow},
     {"command|docs", kConnSlow},     {"command|info", kConnSlow},
     {"command|list", kConnSlow},     {"acl|whoami", kAclSlow},
+    {"client|list", kAdmin | kAclConnection}, {"client|kill", kAdmin | kAclConnection},
+    {"client|pause", kAdmin | kAclConnection}, {"client|unpause", kAdmin | kAclConnection},
+    {"client|unblock", kAdmin | kAclConnection}, {"client|getredir", kConnSlow},
+    {"client|trackinginfo", kConnSlow}, {"client|tracking", kConnSlow},
+    {"client|caching", kConnSlow},   {"client|help", kConnSlow},
+    {"config|help", kAclSlow},       {"command|help", kConnSlow},
+    {"acl|help", kAclSlow},
+    {"multi", kAclFast | kAclTransaction}, {"exec", kAclSlow | kAclTransaction},
+    {"discard", kAclFast | kAclTransaction},
 };
 
 constexpr int acl_index(std::string_view name) {
@@ -52,18 +63,88 @@ enum class Channels : uint8_t { kNone, kFirst, kAll, kAllPatterns };
 
 using Args = std::span<const std::string_view>;
 
+// Every command and subcommand Redis 7.0 has, sorted by name, with its arity: for answering a
+// command Fanout does not have as Redis would, and for checking subcommands before anything else.
+struct RedisCommand {
+  std::string_view name;  // lowercase; "client|list" for a subcommand
+  int arity;              // N exact, -N at least N
+};
+constexpr RedisCommand kRedisCommands[] = {
+#include "net/redis_commands.inc"
+};
+// Fanout's subcommands that Redis has only from 7.2.
+constexpr RedisCommand kLaterSubcommands[] = {{"client|no-touch", 3}, {"client|setinfo", 4}};
+
+const RedisCommand* find_redis_command(std::string_view lower) {
+  auto it = std::lower_bound(std::begin(kRedisCommands), std::end(kRedisCommands), lower,
+                             [](const RedisCommand& a, std::string_view b) { return a.name < b; });
+  if (it != std::end(kRedisCommands) && it->name == lower) return &*it;
+  for (const RedisCommand& r : kLaterSubcommands) {
+    if (r.name == lower) return &r;
+  }
+  return nullptr;
+}
+
+// Whether Redis's command `lower` has subcommands ("client" has "client|...").
+bool has_subcommands(std::string_view lower) {
+  std::string prefix = std::string(lower) + "|";
+  auto it = std::lower_bound(std::begin(kRedisCommands), std::end(kRedisCommands), prefix,
+                             [](const RedisCommand& a, std::string_view b) { return a.name < b; });
+  return it != std::end(kRedisCommands) && it->name.starts_with(prefix);
+}
+
+bool arity_ok(int arity, size_t argc) {
+  return arity > 0 ? argc == static_cast<size_t>(arity) : argc >= static_cast<size_t>(-arity);
+}
+
+std::string uppercase(std::string_view s) {
+  std::string u(s);
+  for (char& ch : u) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+  return u;
+}
+
+// Redis's checks before anything else (server.c processCommand, lookupCommand): a command with
+// subcommands needs a known one, then the arity of what was found. Sets *full to the static name
+// ("client|list"). Returns the error, or empty.
+std::string check_shape(std::string_view lower, int top_arity, Args args, std::string_view* full) {
+  if (!arity_ok(top_arity, args.size())) return wrong_args(lower);
+  if (args.size() < 2 || !has_subcommands(lower)) return {};
+  std::string sub = std::string(lower) + "|" + lowercase(args[1]);
+  const RedisCommand* r = find_redis_command(sub);
+  if (r == nullptr) return unknown_subcommand(args[1], uppercase(lower));
+  *full = r->name;
+  if (!arity_ok(r->arity, args.size())) return wrong_args(r->name);
+  return {};
+}
+
+// Commands whose reply may come in a later iteration (ChannelWalk, net/admin.h): refused inside
+// MULTI, whose EXEC answers in one go.
+bool answers_later(std::string_view full) {
+  return full == "pubsub|channels" || full == "pubsub|shardchannels" || full == "client|list" ||
+         full == "client|kill";
+}
+
+constexpr std::string_view kSubscribedContext =
+    "': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context";
+
 }  // namespace
 
+// One command: its name, Redis's arity (N exact, -N at least N), whether RESP2's subscribed
+// mode allows it, its ACL right (index in kAclCatalog, or kAclExempt / kAclBySubcommand), which
+// arguments are channels, and its handler (false: blocked, run it again later).
+struct CommandSpec {
+  using Handler = bool (*)(ShardCore& s, Conn* c, std::span<const std::string_view> args);
+  std::string_view name;
+  int arity;
+  bool pubsub_ok;
+  int acl;
+  Channels channels;
+  Handler run;
+  bool immediate = false;  // runs at once inside MULTI (MULTI, EXEC, DISCARD, QUIT, RESET)
+};
+
 struct CommandTable {
-  using Handler = bool (*)(ShardCore& s, Conn* c, Args args);  // false: blocked, run it again later
-  struct Spec {
-    std::string_view name;
-    int arity;       // Redis convention: N exact, -N at least N
-    bool pubsub_ok;  // allowed in RESP2 subscribed mode
-    int acl;         // index in kAclCatalog, or kAclExempt / kAclBySubcommand
-    Channels channels;
-    Handler run;
-  };
+  using Spec = CommandSpec;
   // PUBLISH is the hot command: it is first.
   static constexpr Spec kCommands[] = {
       {"publish", 3, false, acl_index("publish"), Channels::kFirst,
@@ -89,9 +170,15 @@ struct CommandTable {
       {"echo", 2, false, acl_index("echo"), Channels::kNone,
        [](ShardCore& s, Conn* c, Args a) { return resp::bulk(c->out, a[1]), true; }},
       {"quit", -1, true, kAclExempt, Channels::kNone,
-       [](ShardCore& s, Conn* c, Args a) { return s.cmd_quit(c), true; }},
+       [](ShardCore& s, Conn* c, Args a) { return s.cmd_quit(c), true; }, true},
       {"reset", 1, true, kAclExempt, Channels::kNone,
-       [](ShardCore& s, Conn* c, Args a) { return s.cmd_reset(c), true; }},
+       [](ShardCore& s, Conn* c, Args a) { return s.cmd_reset(c), true; }, true},
+      {"multi", 1, false, acl_index("multi"), Channels::kNone,
+       [](ShardCore& s, Conn* c, Args a) { return s.cmd_multi(c), true; }, true},
+      {"exec", 1, false, acl_index("exec"), Channels::kNone,
+       [](ShardCore& s, Conn* c, Args a) { return s.cmd_exec(c), true; }, true},
+      {"discard", 1, false, acl_index("discard"), Channels::kNone,
+       [](ShardCore& s, Conn* c, Args a) { return s.cmd_discard(c), true; }, true},
       {"hello", -1, false, kAclExempt, Channels::kNone,
        [](ShardCore& s, Conn* c, Args a) { return s.cmd_hello(c, a), true; }},
       {"auth", -2, false, kAclExempt, Channels::kNone,
@@ -172,43 +259,66 @@ void ShardCore::reply_error(Conn* c, std::string_view msg) {
   mark_pending(c);
 }
 
+void ShardCore::reject(Conn* c, std::string_view msg) {
+  if (c->multi) c->multi->aborted = true;  // Redis's flagTransaction: EXEC then answers EXECABORT
+  reply_error(c, msg);
+}
+
 bool ShardCore::execute(Conn* c, Args args) {
   const Spec* spec = CommandTable::find(args[0]);
   if (spec == nullptr) {
-    reply_error(c, unknown_command(args));
+    reject_unknown(c, args);
     return true;
   }
-  int argc = static_cast<int>(args.size());
-  if ((spec->arity > 0 && argc != spec->arity) || (spec->arity < 0 && argc < -spec->arity)) {
-    reply_error(c, wrong_args(spec->name));
+  std::string_view full = spec->name;
+  if (std::string shape = check_shape(spec->name, spec->arity, args, &full); !shape.empty()) {
+    reject(c, shape);
     return true;
   }
+  c->last_cmd = full;
   if (c->user == nullptr && spec->acl != kAclExempt) {
-    reply_error(c, "NOAUTH Authentication required.");
+    reject(c, "NOAUTH Authentication required.");
     return true;
   }
   const bool check_acl = spec->acl != kAclExempt && !c->user->all_rights;
-  const bool subscribed_context = c->proto == 2 && c->pubsub_mode() && !spec->pubsub_ok;
-  if (check_acl || subscribed_context) {
-    std::string full;
-    int right = command_right(*spec, args, &full);
-    if (check_acl) {
-      if (std::string refusal = acl_refusal(*c->user, *spec, args, right, full); !refusal.empty()) {
-        stats_->acl_denied.add();
-        reply_error(c, refusal);
-        return true;
-      }
-    }
-    if (subscribed_context) {
-      reply_error(c, "ERR Can't execute '" + sanitize(full) +
-                       "': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are "
-                       "allowed in this context");
+  if (check_acl) {
+    std::string name;
+    int right = command_right(*spec, args, &name);
+    if (std::string refusal = acl_refusal(*c->user, *spec, args, right, name); !refusal.empty()) {
+      stats_->acl_denied.add();
+      reject(c, refusal);
       return true;
     }
+  }
+  if (c->proto == 2 && c->pubsub_mode() && !spec->pubsub_ok) {
+    reject(c, "ERR Can't execute '" + std::string(full) + std::string(kSubscribedContext));
+    return true;
+  }
+  if (c->multi && !spec->immediate) {
+    queue_in_transaction(c, args, answers_later(full));
+    mark_pending(c);
+    return true;
   }
   if (!spec->run(*this, c, args)) return false;
   mark_pending(c);
   return true;
+}
+
+void ShardCore::reject_unknown(Conn* c, Args args) {
+  // Outside RESP2's subscribed context a command Fanout does not have is unknown, as any command
+  // Redis does not have is there; inside it, one Redis has gets Redis's answer for it.
+  const std::string lower = lowercase(args[0]);
+  const RedisCommand* r = c->proto == 2 && c->pubsub_mode() ? find_redis_command(lower) : nullptr;
+  if (r == nullptr) {
+    reject(c, unknown_command(args));
+    return;
+  }
+  std::string_view full = r->name;
+  if (std::string shape = check_shape(r->name, r->arity, args, &full); !shape.empty()) {
+    reject(c, shape);
+    return;
+  }
+  reject(c, "ERR Can't execute '" + std::string(full) + std::string(kSubscribedContext));
 }
 
 }  // namespace fanout

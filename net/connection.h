@@ -15,6 +15,8 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "core/acl.h"
 #include "core/backpressure.h"
@@ -27,6 +29,16 @@
 namespace fanout {
 
 enum class ConnState : uint8_t { kOpen, kClosing, kCancelled };
+
+struct AdminRequest;
+
+// MULTI's queue (Redis's multiState): each queued command's arguments and their bytes, and
+// whether a command was refused while queuing (EXEC then answers EXECABORT).
+struct Transaction {
+  std::vector<std::vector<std::string>> commands;
+  size_t bytes = 0;
+  bool aborted = false;
+};
 
 struct Conn {
   Conn(ChunkPool* pool, QueueGauge* gauge, const RequestLimits& limits) : out(pool, gauge), parser(limits) {}
@@ -42,9 +54,9 @@ struct Conn {
   size_t subscriptions() const { return channels.size() + patterns.size(); }
   // RESP2 clients with any subscription may only run pub/sub commands.
   bool pubsub_mode() const { return subscriptions() + shard_channels.size() > 0; }
-  // Input is held (buffered, not parsed) while a command waits: a PUBLISH for ring space, or a
-  // PUBSUB CHANNELS whose reply is still being built.
-  bool held() const { return blocked || walk != nullptr; }
+  // Input is held (buffered, not parsed) while a command waits: a PUBLISH for ring space, a
+  // PUBSUB CHANNELS whose reply is still being built, or a command answered by every shard.
+  bool held() const { return blocked || walk != nullptr || admin != nullptr; }
 
   // Hot: read for every delivery to this connection, kept together at the front.
   ConnState state = ConnState::kOpen;
@@ -73,6 +85,8 @@ struct Conn {
   bool input_ended = false;        // the client shut down its side
   bool blocked = false;            // a PUBLISH waits for mailbox space
   std::unique_ptr<ChannelWalk> walk;  // a PUBSUB CHANNELS reply being built
+  AdminRequest* admin = nullptr;      // a CLIENT LIST or KILL waiting for the other shards
+  std::unique_ptr<Transaction> multi; // commands queued since MULTI
   bool paused_for_output = false;  // input paused until the client reads its replies
   int64_t created_ms = 0;
   int64_t last_input_ms = 0;    // for --idle-timeout
@@ -80,6 +94,11 @@ struct Conn {
   uint64_t commands = 0;          // commands executed
   const AclUser* user = nullptr;  // signed in as; null until AUTH when the default user needs one
   int auth_failures = 0;
+  // CLIENT REPLY (Redis's CLIENT_REPLY_OFF, _SKIP_NEXT, _SKIP): the queue's replies_muted()
+  // follows them after every command.
+  bool reply_off = false, reply_skip_next = false, reply_skipping = false;
+  std::string_view last_cmd = "NULL";  // CLIENT LIST's cmd=: a static name ("client|list")
+  std::string addr, laddr;             // "ip:port", looked up when CLIENT LIST first needs them
 };
 
 }  // namespace fanout

@@ -8,16 +8,6 @@
 #include "net/shard_core.h"
 
 namespace fanout {
-namespace {
-
-bool valid_client_name(std::string_view n) {
-  for (char ch : n) {
-    if (ch < '!' || ch > '~') return false;
-  }
-  return true;
-}
-
-}  // namespace
 
 void ShardCore::cmd_ping(Conn* c, std::span<const std::string_view> args) {
   if (args.size() > 2) {
@@ -126,49 +116,6 @@ void ShardCore::cmd_hello(Conn* c, std::span<const std::string_view> args) {
   hello_reply(c);
 }
 
-void ShardCore::cmd_client(Conn* c, std::span<const std::string_view> args) {
-  std::string_view sub = args[1];
-  size_t argc = args.size();
-  if (iequals(sub, "id")) {
-    if (argc != 2) return reply_error(c, wrong_args("client|id"));
-    resp::integer(c->out, static_cast<int64_t>(c->client_id));
-  } else if (iequals(sub, "setname")) {
-    if (argc != 3) return reply_error(c, wrong_args("client|setname"));
-    if (!valid_client_name(args[2])) {
-      return reply_error(c, "ERR Client names cannot contain spaces, newlines or special characters.");
-    }
-    c->name.assign(args[2]);
-    resp::simple(c->out, "OK");
-  } else if (iequals(sub, "getname")) {
-    if (argc != 2) return reply_error(c, wrong_args("client|getname"));
-    if (c->name.empty()) {
-      resp::null(c->out, c->proto);
-    } else {
-      resp::bulk(c->out, c->name);
-    }
-  } else if (iequals(sub, "setinfo")) {
-    if (argc != 4) return reply_error(c, wrong_args("client|setinfo"));
-    if (!iequals(args[2], "lib-name") && !iequals(args[2], "lib-ver")) {
-      return reply_error(c, "ERR Unrecognized option '" + sanitize(std::string(args[2])) + "'");
-    }
-    resp::simple(c->out, "OK");
-  } else if (iequals(sub, "info")) {
-    std::string s = "id=" + std::to_string(c->client_id) + " name=" + c->name +
-                    " user=" + (c->user ? c->user->name : std::string()) +
-                    " age=" + std::to_string((now_ms_ - c->created_ms) / 1000) +
-                    " sub=" + std::to_string(c->channels.size()) +
-                    " psub=" + std::to_string(c->patterns.size()) +
-                    " ssub=" + std::to_string(c->shard_channels.size()) +
-                    " omem=" + std::to_string(c->out.bytes()) +
-                    " resp=" + std::to_string(c->proto) + " shard=" + std::to_string(id_) + "\n";
-    resp::verbatim(c->out, s, c->proto);
-  } else if (iequals(sub, "no-evict") || iequals(sub, "no-touch") || iequals(sub, "reply")) {
-    resp::simple(c->out, "OK");
-  } else {
-    reply_error(c, unknown_subcommand(sub, "CLIENT"));
-  }
-}
-
 void ShardCore::cmd_config(Conn* c, std::span<const std::string_view> args) {
   if (iequals(args[1], "get")) {
     if (args.size() < 3) {
@@ -204,6 +151,11 @@ void ShardCore::cmd_acl(Conn* c, std::span<const std::string_view> args) {
 }
 
 void ShardCore::cmd_reset(Conn* c) {
+  // Redis's RESET (networking.c resetCommand): discards MULTI, replies on again, unsubscribes,
+  // signs out, RESP2, no name.
+  c->multi.reset();
+  c->reply_off = c->reply_skip_next = c->reply_skipping = false;
+  c->out.set_replies_muted(false);
   unsubscribe_all(c);
   c->user = shared_->acl.initial_user();  // as Redis: RESET signs the client out
   c->proto = 2;

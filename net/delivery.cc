@@ -49,7 +49,7 @@ void ShardCore::on_sent(Conn* c, int res) {
   }
 }
 
-int64_t ShardCore::publish(TopicKind kind, std::string_view channel, std::string_view payload) {
+int64_t ShardCore::publish(TopicKind kind, std::string_view channel, std::string_view payload, bool may_wait) {
   const int n = shared_->nshards;
   uint32_t remote_total = 0;
   int remote_shards = 0;
@@ -59,7 +59,7 @@ int64_t ShardCore::publish(TopicKind kind, std::string_view channel, std::string
     remote_counts_[s] = r;
     if (r == 0) continue;
     auto& ring = shared_->ring(id_, s);
-    if (ring.free_slots() == 0) {
+    if (may_wait && ring.free_slots() == 0) {
       // Blocked until that shard's consumer frees a slot and wakes this one (or room appeared
       // while asking, and the retry comes at once).
       awaiting_space_[s] = 1;
@@ -77,8 +77,13 @@ int64_t ShardCore::publish(TopicKind kind, std::string_view channel, std::string
     arena_.add_shard_holds(b, static_cast<uint32_t>(remote_shards));
     for (int s = 0; s < n; ++s) {
       if (s == id_ || remote_counts_[s] == 0) continue;
-      bool ok = shared_->ring(id_, s).try_push(MailItem{MailItem::kPublish, b});
-      (void)ok;  // room was checked above; this shard is the only producer
+      auto& ring = shared_->ring(id_, s);
+      if (may_wait) {
+        bool ok = ring.try_push(MailItem{MailItem::kPublish, b});
+        (void)ok;  // room was checked above; this shard is the only producer
+      } else {
+        ring.push_unbounded(MailItem{MailItem::kPublish, b});
+      }
       ring_dirty_[s] = 1;
       stats_->messages_forwarded.add();
     }

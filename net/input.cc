@@ -69,7 +69,7 @@ size_t ShardCore::process(Conn* c, const char* buf, size_t len) {
   size_t off = 0;
   // Once the shard is shutting down nothing more is run, wherever the bytes come from (a read,
   // or commands held behind a reply being built or a blocked PUBLISH): none was acknowledged.
-  while (off < len && !c->closing() && !c->close_after_flush && !c->walk && !shutting_down_) {
+  while (off < len && !c->closing() && !c->close_after_flush && !c->held() && !shutting_down_) {
     auto st = c->parser.parse(buf + off, len - off);
     if (st == RequestParser::Status::kNeedMore) break;
     if (st == RequestParser::Status::kError) {
@@ -99,9 +99,17 @@ size_t ShardCore::process(Conn* c, const char* buf, size_t len) {
       }
       break;
     }
+    after_command(c);
     off += c->parser.consumed();
   }
   return off;
+}
+
+void ShardCore::after_command(Conn* c) {
+  // Redis's resetClient: SKIP lasts one command; CLIENT REPLY SKIP arms it for the next.
+  c->reply_skipping = c->reply_skip_next;
+  c->reply_skip_next = false;
+  c->out.set_replies_muted(c->reply_off || c->reply_skipping);
 }
 
 void ShardCore::retry_blocked() {

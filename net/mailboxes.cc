@@ -16,8 +16,18 @@ size_t ShardCore::drain_mailboxes(size_t budget) {
     if (wake_producer) signal_eventfd(shared_->wake_fds[s]);
     if (got) stats_->remote_batches.add();
     for (size_t i = 0; i < got; ++i) {
-      Block* b = mail_buf_[i].block;
-      if (mail_buf_[i].kind == MailItem::kReturn) {
+      const MailItem& item = mail_buf_[i];
+      if (item.kind == MailItem::kAdmin) {
+        run_admin_part(*item.admin);
+        send_admin(item.admin->origin, MailItem::kAdminDone, item.admin);
+        continue;
+      }
+      if (item.kind == MailItem::kAdminDone) {
+        if (--item.admin->outstanding == 0) finish_admin(item.admin);
+        continue;
+      }
+      Block* b = item.block;
+      if (item.kind == MailItem::kReturn) {
         arena_.free_returned(b);
         continue;
       }
@@ -28,6 +38,15 @@ size_t ShardCore::drain_mailboxes(size_t budget) {
     total += got;
   }
   return total;
+}
+
+void ShardCore::send_admin(int dst, MailItem::Kind kind, AdminRequest* r) {
+  // Never waits for room: one request per waiting client, which sends nothing more meanwhile.
+  MailItem item;
+  item.kind = kind;
+  item.admin = r;
+  shared_->ring(id_, dst).push_unbounded(item);
+  ring_dirty_[dst] = 1;
 }
 
 void ShardCore::publish_mailboxes() {
@@ -65,9 +84,9 @@ size_t ShardCore::teardown_drain() {
         Block* b = mail_buf_[i].block;
         if (mail_buf_[i].kind == MailItem::kReturn) {
           arena_.free_returned(b);
-        } else {
+        } else if (mail_buf_[i].kind == MailItem::kPublish) {
           hold_release(arena_.adopt(b));
-        }
+        }  // a command for every shard: its origin frees it (final_release)
       }
       n += got;
     }

@@ -38,7 +38,7 @@ bool ShardCore::cmd_publish(Conn* c, TopicKind kind, std::span<const std::string
     reply_error(c, "ERR channel name too long (" + std::to_string(cfg_.max_channel_len) + ", --max-channel-len)");
     return true;
   }
-  int64_t n = publish(kind, args[1], args[2]);
+  int64_t n = publish(kind, args[1], args[2], !exec_running_);
   if (n < 0) return false;
   resp::integer(c->out, n);
   return true;
@@ -177,6 +177,7 @@ void ShardCore::cmd_pubsub(Conn* c, std::span<const std::string_view> args) {
 void ShardCore::start_channel_walk(Conn* c, TopicKind kind, std::span<const std::string_view> args) {
   auto w = std::make_unique<ChannelWalk>(&chunks_);
   w->kind = kind;
+  w->muted = c->out.replies_muted();
   if (args.size() == 3) {
     w->filter = true;
     w->pattern.assign(args[2]);
@@ -251,16 +252,23 @@ bool ShardCore::step_walk(Conn* c) {
   }
   if (refused) {
     stats_->channel_lists_refused.add();
+    const bool was_muted = c->out.replies_muted();
+    c->out.set_replies_muted(w.muted);
     reply_error(c, kWalkRefused);
+    c->out.set_replies_muted(was_muted);
     return true;
   }
   if (w.shard < shared_->nshards) return false;
-  // The whole reply joins the queue at once (no copy), so nothing can land inside the array.
+  // The whole reply joins the queue at once (no copy), so nothing can land inside the array;
+  // muted if the command was (CLIENT REPLY).
+  const bool was_muted = c->out.replies_muted();
+  c->out.set_replies_muted(w.muted);
   resp::array(c->out, w.count);
   for (Chunk* piece : w.body) {
     walk_bytes_ -= piece->cap;
     c->out.append_chunk(piece);
   }
+  c->out.set_replies_muted(was_muted);
   w.body.clear();
   mark_pending(c);
   return true;

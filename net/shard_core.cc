@@ -234,7 +234,8 @@ void ShardCore::begin_shutdown(int64_t deadline_ms) {
 
 void ShardCore::shutdown_step() {
   if (!shutting_down_ || closed_all_) return;
-  bool drained = walking_.empty();  // a PUBSUB CHANNELS reply in the making is owed too
+  // A PUBSUB CHANNELS reply in the making is owed too, and so is a CLIENT LIST or KILL.
+  bool drained = walking_.empty() && admin_.empty();
   for (auto& c : conns_) {
     if (c && !c->closing() && !c->out.empty()) drained = false;
   }

@@ -26,6 +26,7 @@
 #include "core/outbound_queue.h"
 #include "core/qsbr.h"
 #include "core/topic_table.h"
+#include "net/admin.h"
 #include "net/completion.h"
 #include "net/connection.h"
 #include "net/shared_state.h"
@@ -52,6 +53,8 @@ class ShardCore {
   size_t connections() const { return live_; }
   ShardStats& stats() { return *stats_; }
   MessageArena& arena() { return arena_; }
+  // Commands every shard answers that this shard started and are not complete yet.
+  size_t admin_pending() const { return admin_.size(); }
   // PUBSUB CHANNELS replies being built: how many, and the bytes their pieces hold.
   size_t walking() const { return walking_.size(); }
   size_t walk_bytes() const { return walk_bytes_; }
@@ -213,8 +216,9 @@ class ShardCore {
 
   // Delivery (delivery.cc).
   void on_sent(Conn* c, int res);
-  // -1 when blocked on a full mailbox, else the number of receivers.
-  int64_t publish(TopicKind kind, std::string_view channel, std::string_view payload);
+  // -1 when blocked on a full mailbox, else the number of receivers. With may_wait false (inside
+  // EXEC) it never blocks: rings take the message past their depth.
+  int64_t publish(TopicKind kind, std::string_view channel, std::string_view payload, bool may_wait = true);
   uint32_t deliver(Block* b, Hold* h);
   uint32_t deliver_to_subscribers(Block* b, Hold* h);
   void push_message(Conn* c, std::string_view header, Hold* h, std::string_view body);
@@ -243,7 +247,33 @@ class ShardCore {
   void cmd_select(Conn* c, std::span<const std::string_view> args);
   void cmd_hello(Conn* c, std::span<const std::string_view> args);
   void hello_reply(Conn* c);
+  // CLIENT (client_commands.cc). LIST and KILL are answered by every shard (net/admin.h).
   void cmd_client(Conn* c, std::span<const std::string_view> args);
+  void client_list(Conn* c, std::span<const std::string_view> args);
+  void client_kill(Conn* c, std::span<const std::string_view> args);
+  // CLIENT LIST's line for c, without the newline; `running` is c's command if c is the one
+  // asking (for argv-mem).
+  std::string client_info_line(Conn* c, std::span<const std::string_view> running);
+  bool client_matches(Conn* c, const ClientFilter& f);
+  // Redis's addReplyHelp: the lines as an array of simple strings.
+  void reply_help(Conn* c, std::span<const char* const> lines);
+  // Commands every shard answers: the origin starts one (its part first), each shard runs its
+  // part when the request arrives, and the origin replies once all are in.
+  void start_admin(Conn* c, std::unique_ptr<AdminRequest> r);
+  void run_admin_part(AdminRequest& r);
+  void finish_admin(AdminRequest* r);
+  void send_admin(int dst, MailItem::Kind kind, AdminRequest* r);
+  // MULTI, EXEC, DISCARD (transaction.cc).
+  void cmd_multi(Conn* c);
+  void cmd_exec(Conn* c);
+  void cmd_discard(Conn* c);
+  void queue_in_transaction(Conn* c, std::span<const std::string_view> args, bool deferred);
+  // A command refused before it ran: the error, and a MULTI in progress is then discarded at EXEC.
+  void reject(Conn* c, std::string_view msg);
+  // A command Fanout does not have: Redis's answer for it (commands.cc).
+  void reject_unknown(Conn* c, std::span<const std::string_view> args);
+  // After each command: CLIENT REPLY SKIP mutes exactly the one command after it.
+  void after_command(Conn* c);
   void cmd_config(Conn* c, std::span<const std::string_view> args);
   void cmd_command(Conn* c, std::span<const std::string_view> args);
   void cmd_acl(Conn* c, std::span<const std::string_view> args);
@@ -274,6 +304,8 @@ class ShardCore {
   std::vector<Conn*> blocked_;
   std::vector<Conn*> walking_;  // connections with a ChannelWalk
   size_t walk_bytes_ = 0;       // what those walks' replies hold so far
+  std::vector<std::unique_ptr<AdminRequest>> admin_;  // commands every shard answers, begun here
+  bool exec_running_ = false;   // inside EXEC: a PUBLISH does not wait for ring space
   std::vector<Conn*> backoff_;
   int64_t backoff_until_ms_ = 0;
   int64_t next_reap_ms_ = 0;

@@ -20,10 +20,17 @@
 
 namespace fanout {
 
+struct AdminRequest;
+
+// What the rings carry: a message to deliver, a block going back to its shard, or a command
+// every shard answers (net/admin.h), on its way out (kAdmin) or back (kAdminDone).
 struct MailItem {
-  enum Kind : uint8_t { kPublish = 0, kReturn = 1 };
+  enum Kind : uint8_t { kPublish = 0, kReturn = 1, kAdmin = 2, kAdminDone = 3 };
   Kind kind = kPublish;
-  Block* block = nullptr;
+  union {
+    Block* block = nullptr;
+    AdminRequest* admin;
+  };
 };
 
 // What a shard's drain left undelivered when it met --shutdown-timeout-ms.

@@ -121,6 +121,17 @@ std::string address_text(const SocketAddress& addr) {
   return buf;
 }
 
+std::string socket_endpoint(int fd, bool local) {
+  SocketAddress a;
+  a.len = sizeof(a.ss);
+  int rc = local ? getsockname(fd, reinterpret_cast<sockaddr*>(&a.ss), &a.len)
+                 : getpeername(fd, reinterpret_cast<sockaddr*>(&a.ss), &a.len);
+  if (rc != 0 || (a.family() != AF_INET && a.family() != AF_INET6)) return "?:0";
+  int port = a.family() == AF_INET ? ntohs(reinterpret_cast<const sockaddr_in*>(&a.ss)->sin_port)
+                                   : ntohs(reinterpret_cast<const sockaddr_in6*>(&a.ss)->sin6_port);
+  return format_endpoint(address_text(a), port);
+}
+
 void tune_accepted(int fd, const ServerConfig& cfg) {
   tune_accepted(fd, cfg.tcp_keepalive_s, cfg.tcp_user_timeout_ms);
 }

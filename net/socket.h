@@ -49,6 +49,10 @@ int local_port(int fd);
 std::string format_endpoint(const std::string& host, int port);
 // The address as text ("127.0.0.1", "::1").
 std::string address_text(const SocketAddress& addr);
+// A connected socket's peer (local: its own) address as Redis shows it in CLIENT LIST
+// ("127.0.0.1:6379", "[::1]:6379"; anet.c anetFormatAddr), or "?:0" if getpeername(2) or
+// getsockname(2) fails.
+std::string socket_endpoint(int fd, bool local);
 // Options on an accepted socket: TCP_NODELAY (replies and pushes are already batched per
 // iteration); TCP keepalive probes after cfg.tcp_keepalive_s idle seconds, as Redis's
 // tcp-keepalive, so a peer that vanished without a FIN or RST is found; and TCP_USER_TIMEOUT

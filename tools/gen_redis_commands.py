@@ -1,0 +1,40 @@
+#!/usr/bin/python3
+# Writes net/redis_commands.inc: every command and subcommand of a running redis-server with its
+# arity, from its COMMAND reply. Fanout uses the table to answer commands it does not have as
+# Redis would (net/commands.cc). Run against the Redis version Fanout is compared with (7.0.15):
+#   redis-server --port 16399 --save '' &  /usr/bin/python3 tools/gen_redis_commands.py 16399
+import os
+import sys
+
+import redis
+
+port = int(sys.argv[1]) if len(sys.argv) > 1 else 6379
+conn = redis.Redis(port=port).connection_pool.get_connection("COMMAND")
+conn.send_command("COMMAND")
+rows = []
+for info in conn.read_response():
+    rows.append((info[0].decode(), info[1]))
+    for sub in (info[9] if len(info) > 9 else None) or []:
+        rows.append((sub[0].decode(), sub[1]))
+rows.sort()
+version = redis.Redis(port=port).info("server")["redis_version"]
+out = [
+    "// Redis %s's commands and subcommands with their arities (N exact, -N at least N), from its" % version,
+    "// COMMAND reply (tools/gen_redis_commands.py). Fanout answers those it does not have as Redis",
+    "// would in RESP2 subscribed mode: subcommand and arity errors first, then \"Can't execute\"",
+    "// (server.c, processCommand).",
+    "// clang-format off",
+]
+line = ""
+for name, arity in rows:
+    item = '{"%s", %d}, ' % (name, arity)
+    if len(line) + len(item) > 100:
+        out.append(line.rstrip())
+        line = ""
+    line += item
+out.append(line.rstrip())
+out.append("// clang-format on")
+path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "net", "redis_commands.inc")
+with open(path, "w") as f:
+    f.write("\n".join(out) + "\n")
+print("%d commands and subcommands of Redis %s -> %s" % (len(rows), version, os.path.normpath(path)))
