@@ -1,5 +1,7 @@
 #include "core/resp_parser.h"
 
+#include "core/ascii.h"
+
 #include <charconv>
 #include <cstring>
 
@@ -19,10 +21,12 @@ size_t find_crlf(const char* buf, size_t from, size_t len) {
   return std::string_view::npos;
 }
 
+// A multibulk or bulk length as Redis reads it (string2ll: no leading zeros, no "-0").
 bool parse_int(const char* b, const char* e, int64_t* out) {
-  if (b == e) return false;
-  auto [ptr, ec] = std::from_chars(b, e, *out);
-  return ec == std::errc() && ptr == e;
+  long long v;
+  if (!string2ll(std::string_view(b, static_cast<size_t>(e - b)), &v)) return false;
+  *out = v;
+  return true;
 }
 
 int hex_value(char c) {
@@ -158,7 +162,7 @@ bool split_inline_args(std::string_view line, std::string* storage,
   storage->reserve(line.size());
   size_t i = 0, n = line.size();
   while (true) {
-    while (i < n && is_space(line[i])) ++i;
+    while (i < n && (is_space(line[i]) || line[i] == '\0')) ++i;
     if (i >= n) return true;
     size_t start = storage->size();
     bool in_dq = false, in_sq = false, done = false;
@@ -207,7 +211,9 @@ bool split_inline_args(std::string_view line, std::string* storage,
           break;
         }
         char c = line[i];
-        if (is_space(c)) {
+        // Redis's sdssplitargs ends an unquoted argument at these five only (a vertical tab or
+        // form feed is part of it).
+        if (c == ' ' || c == '\n' || c == '\r' || c == '\t' || c == '\0') {
           done = true;
         } else if (c == '"') {
           in_dq = true;

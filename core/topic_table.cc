@@ -154,6 +154,7 @@ bool TopicTable::subscribe(TopicKind kind, std::string_view name, void* owner, C
   s.owner = owner;
   s.node = node;
   s.pos = static_cast<uint32_t>(node->subs.size());
+  s.seq = next_seq_++;
   node->subs.push_back(SubRef{owner, &s});
   node->count.store(static_cast<uint32_t>(node->subs.size()), std::memory_order_release);
   return true;

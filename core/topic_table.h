@@ -38,6 +38,7 @@ struct Subscription {
   void* owner = nullptr;  // the client (a net-layer connection)
   TopicNode* node = nullptr;
   uint32_t pos = 0;  // index in node->subs
+  uint32_t seq = 0;  // order of subscription within the table (Redis lists a client's patterns in it)
 };
 
 // A node's entry for one subscriber: the owner inline, so a delivery walks a flat array without
@@ -105,6 +106,7 @@ class TopicTable {
   static uint64_t hash_key(std::string_view s) { return std::hash<std::string_view>()(s); }
 
  private:
+  uint32_t next_seq_ = 0;  // Subscription::seq
   struct Link {
     TopicNode* node;
     std::atomic<Link*> next{nullptr};

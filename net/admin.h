@@ -42,6 +42,7 @@ struct AdminRequest {
   std::vector<std::string> parts;  // per shard: CLIENT LIST's lines
   std::vector<uint64_t> killed;    // per shard: clients closed
   bool kill_asker = false;         // SKIPME no named the asking client: closed after the reply
+  size_t asker_argv_mem = 0;       // the asking command's bytes (its line's argv-mem)
   int outstanding = 0;             // shards still to answer (origin only)
 };
 

@@ -14,6 +14,13 @@ namespace {
 
 using Args = std::span<const std::string_view>;
 
+// CLIENT LIST's argv-mem for the client running `args`: their bytes, as Redis counts them.
+size_t argv_bytes(Args args) {
+  size_t n = 0;
+  for (std::string_view a : args) n += a.size();
+  return n;
+}
+
 // Redis's getClientTypeByName, for the types Fanout can have.
 bool parse_client_type(std::string_view name, ClientFilter::Type* t) {
   if (iequals(name, "normal")) {
@@ -84,7 +91,7 @@ void ShardCore::reply_help(Conn* c, std::span<const char* const> lines) {
   for (const char* l : lines) resp::simple(c->out, l);
 }
 
-std::string ShardCore::client_info_line(Conn* c, Args running) {
+std::string ShardCore::client_info_line(Conn* c, size_t argv_mem) {
   if (c->addr.empty()) c->addr = socket_endpoint(c->fd, false);
   if (c->laddr.empty()) c->laddr = socket_endpoint(c->fd, true);
   std::string flags;
@@ -93,8 +100,6 @@ std::string ShardCore::client_info_line(Conn* c, Args running) {
   if (c->blocked) flags += 'b';
   if (c->close_after_flush) flags += 'c';
   if (flags.empty()) flags = "N";
-  size_t argv_mem = 0;
-  for (std::string_view a : running) argv_mem += a.size();
   const size_t multi_mem = c->multi ? c->multi->bytes : 0;
   const size_t tot_mem = sizeof(Conn) + c->in.capacity() + c->out.bytes() + multi_mem + argv_mem;
   std::string events = c->want_recv ? "r" : "";
@@ -171,7 +176,7 @@ void ShardCore::run_admin_part(AdminRequest& r) {
     if (c == nullptr || c->closing() || !client_matches(c, r.filter)) continue;
     const bool asker = id_ == r.origin && c->id() == r.asker;
     if (r.op == AdminRequest::Op::kClientList) {
-      r.parts[id_] += client_info_line(c, {});
+      r.parts[id_] += client_info_line(c, asker ? r.asker_argv_mem : 0);
       r.parts[id_] += '\n';
     } else if (asker) {
       if (r.filter.skip_me) continue;
@@ -268,7 +273,7 @@ void ShardCore::cmd_client(Conn* c, Args args) {
     resp::simple(c->out, "OK");
   } else if (iequals(sub, "info")) {
     if (argc != 2) return reply_error(c, wrong_args("client|info"));
-    resp::verbatim(c->out, client_info_line(c, args) + "\n", c->proto);
+    resp::verbatim(c->out, client_info_line(c, argv_bytes(args)) + "\n", c->proto);
   } else if (iequals(sub, "list")) {
     client_list(c, args);
   } else if (iequals(sub, "kill")) {
@@ -331,6 +336,7 @@ void ShardCore::cmd_client(Conn* c, Args args) {
 void ShardCore::client_list(Conn* c, Args args) {
   auto r = std::make_unique<AdminRequest>();
   r->op = AdminRequest::Op::kClientList;
+  r->asker_argv_mem = argv_bytes(args);
   for (size_t i = 2; i < args.size();) {
     if (iequals(args[i], "type") && i + 2 == args.size()) {
       if (!parse_client_type(args[i + 1], &r->filter.type)) {

@@ -10,12 +10,9 @@
 
 namespace fanout {
 
-// A whole string as a signed decimal integer.
-inline bool parse_ll(std::string_view s, long long* out) {
-  if (s.empty()) return false;
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), *out);
-  return ec == std::errc() && p == s.data() + s.size();
-}
+// A whole string as a signed decimal integer, as Redis reads one (string2ll: "01" and "-0" are
+// not integers).
+inline bool parse_ll(std::string_view s, long long* out) { return string2ll(s, out); }
 
 // Redis's CLIENT SETNAME rule: names are printable ASCII without spaces ('!' to '~').
 inline bool valid_client_name(std::string_view n) {

@@ -8,6 +8,46 @@
 #include "net/shard_core.h"
 
 namespace fanout {
+namespace {
+
+// Redis 7.0's HELP lines for the subcommands Fanout has.
+constexpr const char* kConfigHelp[] = {
+    "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "GET <pattern>",
+    "    Return parameters matching the glob-like <pattern> and their values.",
+    "RESETSTAT",
+    "    Reset statistics reported by the INFO command.",
+    "HELP",
+    "    Prints this help.",
+};
+constexpr const char* kAclHelp[] = {
+    "ACL <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "WHOAMI",
+    "    Return the current connection username.",
+    "HELP",
+    "    Prints this help.",
+};
+constexpr const char* kCommandHelp[] = {
+    "COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "(no subcommand)",
+    "    Return details about all Redis commands.",
+    "COUNT",
+    "    Return the total number of commands in this Redis server.",
+    "LIST",
+    "    Return a list of all commands in this Redis server.",
+    "INFO [<command-name> ...]",
+    "    Return details about multiple Redis commands.",
+    "    If no command names are given, documentation details for all",
+    "    commands are returned.",
+    "DOCS [<command-name> ...]",
+    "    Return documentation details about multiple Redis commands.",
+    "    If no command names are given, documentation details for all",
+    "    commands are returned.",
+    "HELP",
+    "    Prints this help.",
+};
+
+}  // namespace
 
 void ShardCore::cmd_ping(Conn* c, std::span<const std::string_view> args) {
   if (args.size() > 2) {
@@ -32,7 +72,7 @@ void ShardCore::cmd_quit(Conn* c) {
 void ShardCore::cmd_auth(Conn* c, std::span<const std::string_view> args) {
   size_t argc = args.size();
   if (argc > 3) {
-    reply_error(c, wrong_args("auth"));
+    reply_error(c, "ERR syntax error");  // Redis's authCommand
   } else if (argc == 2 && shared_->acl.find("default")->nopass) {
     reply_error(c, "ERR AUTH <password> called without any password configured for the "
                    "default user. Are you sure your configuration is correct?");
@@ -125,13 +165,17 @@ void ShardCore::cmd_config(Conn* c, std::span<const std::string_view> args) {
     }
   } else if (iequals(args[1], "resetstat")) {
     resp::simple(c->out, "OK");
+  } else if (iequals(args[1], "help")) {
+    reply_help(c, kConfigHelp);
   } else {
     reply_error(c, unknown_subcommand(args[1], "CONFIG"));
   }
 }
 
 void ShardCore::cmd_command(Conn* c, std::span<const std::string_view> args) {
-  if (args.size() >= 2 && iequals(args[1], "count")) {
+  if (args.size() >= 2 && iequals(args[1], "help")) {
+    reply_help(c, kCommandHelp);
+  } else if (args.size() >= 2 && iequals(args[1], "count")) {
     resp::integer(c->out, 0);
   } else if (args.size() >= 2 && iequals(args[1], "docs")) {
     resp::map(c->out, 0, c->proto);
@@ -145,6 +189,8 @@ void ShardCore::cmd_acl(Conn* c, std::span<const std::string_view> args) {
     resp::bulk(c->out, c->user->name);
   } else if (iequals(args[1], "whoami")) {
     reply_error(c, wrong_args("acl|whoami"));
+  } else if (iequals(args[1], "help")) {
+    reply_help(c, kAclHelp);
   } else {
     reply_error(c, unknown_subcommand(args[1], "ACL"));
   }

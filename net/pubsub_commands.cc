@@ -1,5 +1,6 @@
 // The pub/sub commands: PUBLISH/SPUBLISH, (P|S)SUBSCRIBE, (P|S)UNSUBSCRIBE and PUBSUB, with
 // Redis 7.0's replies (pubsub.c) and Fanout's per-client subscription limits.
+#include <algorithm>
 #include <cstring>
 #include <set>
 #include <string>
@@ -11,6 +12,24 @@
 
 namespace fanout {
 namespace {
+
+// Redis 7.0's PUBSUB HELP.
+constexpr const char* kPubsubHelp[] = {
+    "PUBSUB <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "CHANNELS [<pattern>]",
+    "    Return the currently active channels matching a <pattern> (default: '*').",
+    "NUMPAT",
+    "    Return number of subscriptions to patterns.",
+    "NUMSUB [<channel> ...]",
+    "    Return the number of subscribers for the specified channels, excluding",
+    "    pattern subscriptions(default: no channels).",
+    "SHARDCHANNELS [<pattern>]",
+    "    Return the currently active shard level channels matching a <pattern> (default: '*').",
+    "SHARDNUMSUB [<shardchannel> ...]",
+    "    Return the number of subscribers for the specified shard level channel(s)",
+    "HELP",
+    "    Prints this help.",
+};
 
 constexpr std::string_view kWalkRefused =
     "ERR PUBSUB CHANNELS refused: the shard's queued output would be over --max-queued-bytes; try again later";
@@ -111,10 +130,15 @@ void ShardCore::cmd_unsubscribe(Conn* c, TopicKind kind, std::span<const std::st
                                                         : "sunsubscribe";
   if (args.size() == 1) {
     if (subs->empty()) subscription_reply(c, verb, {}, true, confirmation_count(c, kind));
-    while (!subs->empty()) {
-      auto it = subs->begin();
-      std::string name = it->first;
-      table_.unsubscribe(it, subs);
+    // In the order they were subscribed: Redis 7.0 keeps a client's patterns in a list (its
+    // channels in a dict, whose order is arbitrary).
+    std::vector<std::string> names;
+    names.reserve(subs->size());
+    for (const auto& [name, sub] : *subs) names.push_back(name);
+    std::sort(names.begin(), names.end(),
+              [subs](const std::string& a, const std::string& b) { return subs->at(a).seq < subs->at(b).seq; });
+    for (const std::string& name : names) {
+      table_.unsubscribe(subs->find(name), subs);
       subscription_reply(c, verb, name, false, confirmation_count(c, kind));
     }
   } else {
@@ -132,8 +156,9 @@ void ShardCore::cmd_pubsub(Conn* c, std::span<const std::string_view> args) {
   const int n = shared_->nshards;
   if (iequals(sub, "channels") || iequals(sub, "shardchannels")) {
     bool shard = iequals(sub, "shardchannels");
-    if (argc > 3) {
-      reply_error(c, wrong_args(shard ? "pubsub|shardchannels" : "pubsub|channels"));
+    if (argc > 3) {  // Redis's addReplySubcommandSyntaxError, naming the subcommand as sent
+      reply_error(c, "ERR unknown subcommand or wrong number of arguments for '" + sanitize(std::string(sub)) +
+                         "'. Try PUBSUB HELP.");
       return;
     }
     if (argc == 3 && args[2].size() > cfg_.max_pattern_len) {
@@ -151,7 +176,7 @@ void ShardCore::cmd_pubsub(Conn* c, std::span<const std::string_view> args) {
     start_channel_walk(c, shard ? TopicKind::kShardChannel : TopicKind::kChannel, args);
   } else if (iequals(sub, "numsub") || iequals(sub, "shardnumsub")) {
     TopicKind kind = iequals(sub, "numsub") ? TopicKind::kChannel : TopicKind::kShardChannel;
-    resp::map(c->out, argc - 2, c->proto);
+    resp::array(c->out, 2 * (argc - 2));  // a flat array in RESP3 too, as Redis 7.0 sends
     for (size_t i = 2; i < argc; ++i) {
       uint64_t total = 0;
       for (int s = 0; s < n; ++s) total += shared_->tables[s]->count_channel(kind, args[i]);
@@ -169,6 +194,8 @@ void ShardCore::cmd_pubsub(Conn* c, std::span<const std::string_view> args) {
                                    [&](const std::string& key, uint32_t) { pats.insert(key); });
     }
     resp::integer(c->out, static_cast<int64_t>(pats.size()));
+  } else if (iequals(sub, "help")) {
+    reply_help(c, kPubsubHelp);
   } else {
     reply_error(c, unknown_subcommand(sub, "PUBSUB"));
   }

@@ -251,9 +251,9 @@ class ShardCore {
   void cmd_client(Conn* c, std::span<const std::string_view> args);
   void client_list(Conn* c, std::span<const std::string_view> args);
   void client_kill(Conn* c, std::span<const std::string_view> args);
-  // CLIENT LIST's line for c, without the newline; `running` is c's command if c is the one
-  // asking (for argv-mem).
-  std::string client_info_line(Conn* c, std::span<const std::string_view> running);
+  // CLIENT LIST's line for c, without the newline; argv_mem: the bytes of the command c is
+  // running (the asking client's), else 0.
+  std::string client_info_line(Conn* c, size_t argv_mem);
   bool client_matches(Conn* c, const ClientFilter& f);
   // Redis's addReplyHelp: the lines as an array of simple strings.
   void reply_help(Conn* c, std::span<const char* const> lines);

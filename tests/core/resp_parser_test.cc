@@ -1,3 +1,4 @@
+#include "core/ascii.h"
 #include "core/resp_parser.h"
 
 #include <gtest/gtest.h>
@@ -118,7 +119,13 @@ INSTANTIATE_TEST_SUITE_P(
                       BadCase{"*1\r\nfoo\r\n", "Protocol error: expected '$', got 'f'"},
                       BadCase{"*1\r\n$3\r\nfooXY", "Protocol error: invalid bulk terminator"},
                       BadCase{"echo 'x\r\n", "Protocol error: unbalanced quotes in request"},
-                      BadCase{"echo \"x\"y\r\n", "Protocol error: unbalanced quotes in request"}));
+                      BadCase{"echo \"x\"y\r\n", "Protocol error: unbalanced quotes in request"},
+                      // Redis reads lengths with string2ll: no leading zero, no "-0", no '+'.
+                      BadCase{"*01\r\n", "Protocol error: invalid multibulk length"},
+                      BadCase{"*-0\r\n", "Protocol error: invalid multibulk length"},
+                      BadCase{"*+1\r\n", "Protocol error: invalid multibulk length"},
+                      BadCase{"*1\r\n$04\r\n", "Protocol error: invalid bulk length"},
+                      BadCase{"*1\r\n$-0\r\n", "Protocol error: invalid bulk length"}));
 
 TEST(RequestParser, Limits) {
   RequestLimits lim;
@@ -177,6 +184,34 @@ TEST(SplitInlineArgs, QuotesAndEscapes) {
   out.clear();
   EXPECT_TRUE(split_inline_args("   ", &storage, &out));
   EXPECT_TRUE(out.empty());
+}
+
+// Redis's sdssplitargs ends an unquoted argument at space, tab, CR, LF or NUL only: a vertical
+// tab or form feed is part of it (but is skipped between arguments, as isspace() is).
+TEST(SplitInlineArgs, ArgumentsEndWhereRedisEndsThem) {
+  std::string storage;
+  std::vector<std::pair<size_t, size_t>> out;
+  ASSERT_TRUE(split_inline_args(std::string("PUBLISH a\x0b" "b\tx\x0c" "y \x0b z"), &storage, &out));
+  ASSERT_EQ(out.size(), 4u);
+  EXPECT_EQ(storage.substr(out[1].first, out[1].second), "a\x0b" "b");
+  EXPECT_EQ(storage.substr(out[2].first, out[2].second), "x\x0c" "y");
+  EXPECT_EQ(storage.substr(out[3].first, out[3].second), "z");
+  out.clear();
+  ASSERT_TRUE(split_inline_args(std::string("ECHO a\0b", 8), &storage, &out));
+  ASSERT_EQ(out.size(), 3u);
+  EXPECT_EQ(storage.substr(out[1].first, out[1].second), "a");
+}
+
+TEST(String2ll, AsRedisReadsIntegers) {
+  long long v = 7;
+  EXPECT_TRUE(string2ll("0", &v) && v == 0);
+  EXPECT_TRUE(string2ll("-1", &v) && v == -1);
+  EXPECT_TRUE(string2ll("9223372036854775807", &v) && v == 9223372036854775807LL);
+  EXPECT_TRUE(string2ll("-9223372036854775808", &v) && v == -9223372036854775807LL - 1);
+  for (const char* bad : {"", "01", "-0", "+1", " 1", "1 ", "-", "00", "9223372036854775808",
+                          "-9223372036854775809", "12a", "99999999999999999999"}) {
+    EXPECT_FALSE(string2ll(bad, &v)) << bad;
+  }
 }
 
 }  // namespace
