@@ -1,4 +1,5 @@
-// Commands every shard answers: CLIENT LIST and CLIENT KILL see the clients of all shards. The
+// Commands every shard answers: CLIENT LIST and CLIENT KILL see the clients of all shards, and
+// CONFIG RESETSTAT resets every shard's statistics (each shard writes only its own). The
 // shard of the asking client (the origin) fills its own part, then sends the request to each
 // other shard through the rings (MailItem::kAdmin); each writes its part into its own slot and
 // sends the request back (kAdminDone); the origin replies once every part is in. Each slot is
@@ -32,7 +33,7 @@ struct ClientFilter {
 };
 
 struct AdminRequest {
-  enum class Op : uint8_t { kClientList, kClientKill };
+  enum class Op : uint8_t { kClientList, kClientKill, kResetStats };
   Op op = Op::kClientList;
   bool old_kill_form = false;  // CLIENT KILL ip:port: +OK or "No such client"
   bool muted = false;          // the reply falls under CLIENT REPLY OFF or SKIP

@@ -4,6 +4,8 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <random>
 #include <vector>
 
 #include "net/epoll_backend.h"
@@ -134,6 +136,11 @@ bool Broker::start(std::string* err, StartError* why) {
   shared_->start_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                           std::chrono::steady_clock::now().time_since_epoch())
                           .count();
+  {
+    std::random_device rd;
+    static constexpr char kHex[] = "0123456789abcdef";
+    for (int i = 0; i < 40; ++i) shared_->run_id += kHex[rd() % 16];
+  }
   SocketAddress bind_addr = addr;
   bound_ = address_text(addr);
   for (int i = 0; i < nshards_; ++i) {

@@ -171,6 +171,10 @@ bool ShardCore::client_matches(Conn* c, const ClientFilter& f) {
 }
 
 void ShardCore::run_admin_part(AdminRequest& r) {
+  if (r.op == AdminRequest::Op::kResetStats) {
+    reset_stats();
+    return;
+  }
   for (auto& owned : conns_) {
     Conn* c = owned.get();
     if (c == nullptr || c->closing() || !client_matches(c, r.filter)) continue;
@@ -216,7 +220,9 @@ void ShardCore::finish_admin(AdminRequest* r) {
   if (c != nullptr && !c->closing()) {
     const bool was_muted = c->out.replies_muted();
     c->out.set_replies_muted(r->muted);
-    if (r->op == AdminRequest::Op::kClientList) {
+    if (r->op == AdminRequest::Op::kResetStats) {
+      resp::simple(c->out, "OK");
+    } else if (r->op == AdminRequest::Op::kClientList) {
       std::string all;
       for (const std::string& p : r->parts) all += p;
       resp::verbatim(c->out, all, c->proto);

@@ -5,7 +5,9 @@
 // real redis-server). The handlers are in pubsub_commands.cc, connection_commands.cc and info.cc.
 #include <algorithm>
 #include <cctype>
+#include <chrono>
 #include <string>
+#include <vector>
 
 #include "core/resp_writer.h"
 #include "net/command_util.h"
@@ -44,6 +46,12 @@ constexpr AclCommandInfo kAclCatalog[] = {
     {"client|caching", kConnSlow},   {"client|help", kConnSlow},
     {"config|help", kAclSlow},       {"command|help", kConnSlow},
     {"acl|help", kAclSlow},
+    {"latency|latest", kAdmin},      {"latency|history", kAdmin},
+    {"latency|reset", kAdmin},       {"latency|doctor", kAdmin},
+    {"latency|graph", kAdmin},       {"latency|histogram", kAdmin},
+    {"latency|help", kAclSlow},      {"slowlog|get", kAdmin},
+    {"slowlog|len", kAdmin},         {"slowlog|reset", kAdmin},
+    {"slowlog|help", kAclSlow},
     {"multi", kAclFast | kAclTransaction}, {"exec", kAclSlow | kAclTransaction},
     {"discard", kAclFast | kAclTransaction},
 };
@@ -121,7 +129,7 @@ std::string check_shape(std::string_view lower, int top_arity, Args args, std::s
 // MULTI, whose EXEC answers in one go.
 bool answers_later(std::string_view full) {
   return full == "pubsub|channels" || full == "pubsub|shardchannels" || full == "client|list" ||
-         full == "client|kill";
+         full == "client|kill" || full == "config|resetstat";
 }
 
 constexpr std::string_view kSubscribedContext =
@@ -195,6 +203,10 @@ struct CommandTable {
        [](ShardCore& s, Conn* c, Args a) { return s.cmd_command(c, a), true; }},
       {"acl", -2, false, kAclBySubcommand, Channels::kNone,
        [](ShardCore& s, Conn* c, Args a) { return s.cmd_acl(c, a), true; }},
+      {"latency", -2, false, kAclBySubcommand, Channels::kNone,
+       [](ShardCore& s, Conn* c, Args a) { return s.cmd_latency(c, a), true; }},
+      {"slowlog", -2, false, kAclBySubcommand, Channels::kNone,
+       [](ShardCore& s, Conn* c, Args a) { return s.cmd_slowlog(c, a), true; }},
   };
 
   static const Spec* find(std::string_view name) {
@@ -254,9 +266,46 @@ std::string acl_refusal(const AclUser& u, const Spec& spec, Args args, int right
 
 std::span<const AclCommandInfo> server_acl_catalog() { return kAclCatalog; }
 
+namespace {
+
+// Stat slots (INFO commandstats): every command of the table, then every subcommand of the ACL
+// catalog ("client|list").
+const std::vector<std::string_view>& stat_names() {
+  static const std::vector<std::string_view> names = [] {
+    std::vector<std::string_view> v;
+    for (const CommandSpec& s : CommandTable::kCommands) v.push_back(s.name);
+    for (const AclCommandInfo& a : kAclCatalog) {
+      if (a.name.find('|') != std::string_view::npos) v.push_back(a.name);
+    }
+    return v;
+  }();
+  return names;
+}
+
+// The slot of a command found as `spec` and named `full` (its subcommand's name, if any).
+size_t stat_slot(const CommandSpec* spec, std::string_view full) {
+  const size_t top = static_cast<size_t>(spec - CommandTable::kCommands);
+  if (full.data() == spec->name.data()) return top;
+  const auto& names = stat_names();
+  for (size_t i = std::size(CommandTable::kCommands); i < names.size(); ++i) {
+    if (names[i] == full) return i;
+  }
+  return top;  // a subcommand INFO does not list apart
+}
+
+}  // namespace
+
+std::span<const std::string_view> command_stat_names() { return stat_names(); }
+
 void ShardCore::reply_error(Conn* c, std::string_view msg) {
   resp::error(c->out, msg);
   mark_pending(c);
+  // INFO errorstats: by the error's first word, as Redis counts them (server.c incrementErrorCount).
+  stats_->total_error_replies.add();
+  const std::string_view code = msg.substr(0, msg.find(' '));
+  size_t i = 0;
+  while (i + 1 < std::size(kErrorCodes) && kErrorCodes[i] != code) ++i;
+  stats_->errors[i].add();
 }
 
 void ShardCore::reject(Conn* c, std::string_view msg) {
@@ -272,11 +321,15 @@ bool ShardCore::execute(Conn* c, Args args) {
   }
   std::string_view full = spec->name;
   if (std::string shape = check_shape(spec->name, spec->arity, args, &full); !shape.empty()) {
+    // Redis counts a call it refused under the command it found (none for an unknown subcommand).
+    if (!shape.starts_with("ERR unknown subcommand")) stats_->commands[stat_slot(spec, full)].rejected_calls.add();
     reject(c, shape);
     return true;
   }
   c->last_cmd = full;
+  CommandStat& stat = stats_->commands[stat_slot(spec, full)];
   if (c->user == nullptr && spec->acl != kAclExempt) {
+    stat.rejected_calls.add();
     reject(c, "NOAUTH Authentication required.");
     return true;
   }
@@ -286,11 +339,13 @@ bool ShardCore::execute(Conn* c, Args args) {
     int right = command_right(*spec, args, &name);
     if (std::string refusal = acl_refusal(*c->user, *spec, args, right, name); !refusal.empty()) {
       stats_->acl_denied.add();
+      stat.rejected_calls.add();
       reject(c, refusal);
       return true;
     }
   }
   if (c->proto == 2 && c->pubsub_mode() && !spec->pubsub_ok) {
+    stat.rejected_calls.add();
     reject(c, "ERR Can't execute '" + std::string(full) + std::string(kSubscribedContext));
     return true;
   }
@@ -299,7 +354,20 @@ bool ShardCore::execute(Conn* c, Args args) {
     mark_pending(c);
     return true;
   }
-  if (!spec->run(*this, c, args)) return false;
+  const uint64_t errors_before = stats_->total_error_replies.get();
+  const auto start = std::chrono::steady_clock::now();
+  if (!spec->run(*this, c, args)) return false;  // counted when it runs
+  const uint64_t us = static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start).count());
+  stat.calls.add();
+  stat.usec.add(us);
+  if (stats_->total_error_replies.get() != errors_before) stat.failed_calls.add();
+  LatencyHistogram* h = stat.latency.load(std::memory_order_relaxed);
+  if (h == nullptr) {
+    h = new LatencyHistogram();
+    stat.latency.store(h, std::memory_order_release);
+  }
+  h->record(us);
   mark_pending(c);
   return true;
 }

@@ -1,5 +1,6 @@
 #include "net/config.h"
 
+#include <algorithm>
 #include <climits>
 #include <cstdio>
 
@@ -223,6 +224,43 @@ std::string setting_text(const ServerConfig& cfg, const Setting& s) {
     case Setting::Kind::kBool: return s.get(cfg) ? "true" : "false";
     default: return number_text(s, cfg);
   }
+}
+
+std::vector<std::pair<std::string, std::string>> config_parameters(const ServerConfig& cfg) {
+  std::vector<std::pair<std::string, std::string>> out;
+  auto yes_no = [](bool b) { return std::string(b ? "yes" : "no"); };
+  // Redis's names for what Fanout has too.
+  out.emplace_back("bind", cfg.bind);
+  out.emplace_back("port", std::to_string(cfg.port));
+  out.emplace_back("maxclients", std::to_string(cfg.max_clients));
+  out.emplace_back("timeout", std::to_string(cfg.idle_timeout_s));
+  out.emplace_back("tcp-keepalive", std::to_string(cfg.tcp_keepalive_s));
+  out.emplace_back("protected-mode", yes_no(cfg.protected_mode));
+  out.emplace_back("requirepass", cfg.requirepass);
+  out.emplace_back("aclfile", cfg.aclfile);
+  out.emplace_back("client-query-buffer-limit", std::to_string(cfg.max_query_buffer));
+  out.emplace_back("proto-max-bulk-len", std::to_string(cfg.request.max_bulk_len));
+  out.emplace_back("client-output-buffer-limit",
+                   "normal 0 0 0 slave 268435456 67108864 60 pubsub " + std::to_string(cfg.output.hard_bytes) + " " +
+                       std::to_string(cfg.output.soft_bytes) + " " + std::to_string(cfg.output.soft_ms / 1000));
+  out.emplace_back("io-threads", "1");
+  // Redis's, at the values that mean "off" here: nothing is stored, evicted or replicated.
+  out.emplace_back("save", "");
+  out.emplace_back("appendonly", "no");
+  out.emplace_back("databases", "16");
+  out.emplace_back("maxmemory", "0");
+  out.emplace_back("maxmemory-policy", "noeviction");
+  out.emplace_back("cluster-enabled", "no");
+  // Fanout's own, by flag.
+  static constexpr std::string_view kRedisNamed[] = {"bind", "port", "max-clients", "idle-timeout", "tcp-keepalive",
+                                                     "protected-mode", "requirepass", "aclfile", "max-query-buffer",
+                                                     "max-bulk-len", "client-hard-limit", "client-soft-limit",
+                                                     "client-soft-seconds"};
+  for (const Setting& s : server_settings()) {
+    if (std::find(std::begin(kRedisNamed), std::end(kRedisNamed), s.name) != std::end(kRedisNamed)) continue;
+    out.emplace_back("fanout-" + std::string(s.name), setting_text(cfg, s));
+  }
+  return out;
 }
 
 std::string validate_config(const ServerConfig& cfg) {

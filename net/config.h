@@ -13,6 +13,8 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "core/backpressure.h"
 #include "core/resp_parser.h"
@@ -85,6 +87,13 @@ std::string set_setting(ServerConfig& cfg, const Setting& s, std::string_view te
 std::string setting_text(const ServerConfig& cfg, const Setting& s);
 // The range as text ("between 1 and 1024", "a power of two between 8 and 32768").
 std::string setting_range(const Setting& s);
+
+// CONFIG GET's view of a configuration: (name, value) for every parameter, Redis's name and
+// format where Redis has the same setting ("maxclients", "timeout", "client-output-buffer-limit"
+// as "normal 0 0 0 slave ... pubsub <hard> <soft> <seconds>"), a Redis parameter Fanout has no
+// use for at the value that means off ("save" "", "appendonly" "no"), and "fanout-<flag>" for
+// Fanout's own. Thread: any.
+std::vector<std::pair<std::string, std::string>> config_parameters(const ServerConfig& cfg);
 
 // Checks every setting's range and the rules between settings. Returns "" or the first error,
 // naming the flag and its range. Called by Broker::start; Thread: any.

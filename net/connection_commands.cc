@@ -2,6 +2,7 @@
 // ACL WHOAMI, with Redis 7.0's replies (networking.c, server.c, acl.c).
 #include <string>
 
+#include "core/glob.h"
 #include "core/resp_writer.h"
 #include "net/command_util.h"
 #include "net/log.h"
@@ -43,6 +44,40 @@ constexpr const char* kCommandHelp[] = {
     "    Return documentation details about multiple Redis commands.",
     "    If no command names are given, documentation details for all",
     "    commands are returned.",
+    "HELP",
+    "    Prints this help.",
+};
+
+constexpr const char* kLatencyHelp[] = {
+    "LATENCY <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "DOCTOR",
+    "    Return a human readable latency analysis report.",
+    "GRAPH <event>",
+    "    Return an ASCII latency graph for the <event> class.",
+    "HISTORY <event>",
+    "    Return time-latency samples for the <event> class.",
+    "LATEST",
+    "    Return the latest latency samples for all events.",
+    "RESET [<event> ...]",
+    "    Reset latency data of one or more <event> classes.",
+    "    (default: reset all data for all event classes)",
+    "HISTOGRAM [COMMAND ...]",
+    "    Return a cumulative distribution of latencies in the format of a histogram for the specified command names.",
+    "    If no commands are specified then all histograms are replied.",
+    "HELP",
+    "    Prints this help.",
+};
+constexpr const char* kSlowlogHelp[] = {
+    "SLOWLOG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "GET [<count>]",
+    "    Return top <count> entries from the slowlog (default: 10, -1 mean all).",
+    "    Entries are made of:",
+    "    id, timestamp, time in microseconds, arguments array, client IP and port,",
+    "    client name",
+    "LEN",
+    "    Return the length of the slowlog.",
+    "RESET",
+    "    Reset the slowlog.",
     "HELP",
     "    Prints this help.",
 };
@@ -158,13 +193,28 @@ void ShardCore::cmd_hello(Conn* c, std::span<const std::string_view> args) {
 
 void ShardCore::cmd_config(Conn* c, std::span<const std::string_view> args) {
   if (iequals(args[1], "get")) {
-    if (args.size() < 3) {
-      reply_error(c, wrong_args("config|get"));
-    } else {
-      resp::map(c->out, 0, c->proto);  // no Redis configuration to report
+    // Redis 7.0's CONFIG GET pattern [pattern ...]: every parameter matching any pattern (glob,
+    // case-insensitive), once, as name/value pairs (a map in RESP3).
+    std::vector<std::string> patterns;
+    for (size_t i = 2; i < args.size(); ++i) patterns.push_back(lowercase(args[i]));
+    std::vector<std::pair<std::string, std::string>> hits;
+    for (auto& [name, value] : config_parameters(cfg_)) {
+      for (const std::string& p : patterns) {
+        if (glob_match(p, name)) {
+          hits.emplace_back(name, value);
+          break;
+        }
+      }
+    }
+    resp::map(c->out, hits.size(), c->proto);
+    for (const auto& [name, value] : hits) {
+      resp::bulk(c->out, name);
+      resp::bulk(c->out, value);
     }
   } else if (iequals(args[1], "resetstat")) {
-    resp::simple(c->out, "OK");
+    auto r = std::make_unique<AdminRequest>();
+    r->op = AdminRequest::Op::kResetStats;
+    start_admin(c, std::move(r));
   } else if (iequals(args[1], "help")) {
     reply_help(c, kConfigHelp);
   } else {
@@ -193,6 +243,48 @@ void ShardCore::cmd_acl(Conn* c, std::span<const std::string_view> args) {
     reply_help(c, kAclHelp);
   } else {
     reply_error(c, unknown_subcommand(args[1], "ACL"));
+  }
+}
+
+void ShardCore::cmd_latency(Conn* c, std::span<const std::string_view> args) {
+  std::string_view sub = args[1];
+  if (iequals(sub, "latest") || iequals(sub, "history")) {
+    resp::array(c->out, 0);  // no latency events recorded
+  } else if (iequals(sub, "reset")) {
+    resp::integer(c->out, 0);
+  } else if (iequals(sub, "histogram")) {
+    resp::map(c->out, 0, c->proto);
+  } else if (iequals(sub, "graph")) {
+    reply_error(c, "ERR No samples available for event '" + sanitize(std::string(args[2])) + "'");
+  } else if (iequals(sub, "doctor")) {
+    resp::verbatim(c->out,
+                   "Fanout does not record Redis's latency events; per-command latency percentiles "
+                   "are in INFO latencystats, and loop stalls in INFO backend (loop_busy_max_us, "
+                   "loop_iterations_over_1ms).\n",
+                   c->proto);
+  } else if (iequals(sub, "help")) {
+    reply_help(c, kLatencyHelp);
+  } else {
+    reply_error(c, unknown_subcommand(sub, "LATENCY"));
+  }
+}
+
+void ShardCore::cmd_slowlog(Conn* c, std::span<const std::string_view> args) {
+  std::string_view sub = args[1];
+  if (iequals(sub, "get")) {
+    long long n;
+    if (args.size() == 3 && (!parse_ll(args[2], &n) || n < -1)) {
+      return reply_error(c, "ERR count should be greater than or equal to -1");
+    }
+    resp::array(c->out, 0);  // no slow log is kept
+  } else if (iequals(sub, "len")) {
+    resp::integer(c->out, 0);
+  } else if (iequals(sub, "reset")) {
+    resp::simple(c->out, "OK");
+  } else if (iequals(sub, "help")) {
+    reply_help(c, kSlowlogHelp);
+  } else {
+    reply_error(c, unknown_subcommand(sub, "SLOWLOG"));
   }
 }
 

@@ -2,10 +2,17 @@
 // Redis's field names where Fanout has the same figure. Every figure comes from per-shard
 // counters and gauges (stats.h): INFO never walks a topic table, so its cost does not grow with
 // the channels subscribed.
+#include <malloc.h>
+#include <sys/resource.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
 #include <string>
+#include <vector>
 
 #include "core/resp_writer.h"
 #include "net/command_util.h"
@@ -47,26 +54,118 @@ struct InfoSource {
   int64_t now_ms;
 };
 
+// Redis's memory figures (server.c, zmalloc_used_memory): the allocator's bytes in use (glibc's
+// mallinfo2, every arena, mmapped chunks included) and the resident set (/proc/self/statm).
+uint64_t used_memory() {
+  struct mallinfo2 m = mallinfo2();
+  return static_cast<uint64_t>(m.uordblks + m.hblkhd);
+}
+
+uint64_t used_memory_rss() {
+  unsigned long size = 0, resident = 0;
+  FILE* f = std::fopen("/proc/self/statm", "r");
+  if (f == nullptr) return 0;
+  if (std::fscanf(f, "%lu %lu", &size, &resident) != 2) resident = 0;
+  std::fclose(f);
+  return static_cast<uint64_t>(resident) * static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
+}
+
+// Redis's bytesToHuman.
+std::string human(uint64_t n) {
+  char buf[64];
+  const double d = static_cast<double>(n);
+  if (n < 1024) {
+    std::snprintf(buf, sizeof(buf), "%lluB", static_cast<unsigned long long>(n));
+  } else if (n < (1ull << 20)) {
+    std::snprintf(buf, sizeof(buf), "%.2fK", d / 1024);
+  } else if (n < (1ull << 30)) {
+    std::snprintf(buf, sizeof(buf), "%.2fM", d / (1 << 20));
+  } else {
+    std::snprintf(buf, sizeof(buf), "%.2fG", d / (1ull << 30));
+  }
+  return buf;
+}
+
+std::string fixed(double v, int decimals) {
+  char buf[64];
+  std::snprintf(buf, sizeof(buf), "%.*f", decimals, v);
+  return buf;
+}
+
+std::string executable() {
+  char buf[4096];
+  ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
+  return n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string();
+}
+
 void server_section(InfoText& o, const InfoSource& in) {
+  struct utsname u {};
+  uname(&u);
+  const uint64_t uptime_s = static_cast<uint64_t>((in.now_ms - in.sh.start_ms) / 1000);
   o.line("redis_version", "7.0.0");
   o.line("fanout_version", "0.1.0");
+  o.line("redis_git_sha1", "00000000");
+  o.line("redis_git_dirty", "0");
   o.line("redis_mode", "standalone");
-  o.line("os", "Linux");
-  o.line("multiplexing_api", in.sh.backend_name);
+  o.line("os", std::string(u.sysname) + " " + u.release + " " + u.machine);
   o.line("arch_bits", "64");
+  o.line("multiplexing_api", in.sh.backend_name);
+  o.line("gcc_version", std::to_string(__GNUC__) + "." + std::to_string(__GNUC_MINOR__) + "." +
+                            std::to_string(__GNUC_PATCHLEVEL__));
   o.line("process_id", static_cast<uint64_t>(getpid()));
+  o.line("process_supervised", "no");
+  o.line("run_id", in.sh.run_id);
   o.line("tcp_port", static_cast<uint64_t>(in.sh.port));
-  o.line("uptime_in_seconds", static_cast<uint64_t>((in.now_ms - in.sh.start_ms) / 1000));
+  o.line("server_time_usec", static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                                       std::chrono::system_clock::now().time_since_epoch())
+                                                       .count()));
+  o.line("uptime_in_seconds", uptime_s);
+  o.line("uptime_in_days", uptime_s / 86400);
+  o.line("executable", executable());
+  o.line("config_file", "");
+  o.line("io_threads_active", "0");
   o.line("shards", static_cast<uint64_t>(in.sh.nshards));
   o.line("backend", in.sh.backend_name);
 }
 
+uint64_t max_of(const SharedState& sh, Counter ShardStats::*f) {
+  uint64_t m = 0;
+  for (const ShardStats& s : sh.stats) m = std::max(m, (s.*f).get());
+  return m;
+}
+
 void clients_section(InfoText& o, const InfoSource& in) {
   o.line("connected_clients", in.sh.clients.load(std::memory_order_relaxed));
+  o.line("cluster_connections", "0");
   o.line("maxclients", in.cfg.max_clients);
+  // Sampled by each shard once a second (the largest query buffer and output queue of a client).
+  o.line("client_recent_max_input_buffer", max_of(in.sh, &ShardStats::max_client_input));
+  o.line("client_recent_max_output_buffer", max_of(in.sh, &ShardStats::max_client_output));
+  o.line("blocked_clients", in.sh.sum(&ShardStats::blocked_clients));  // PUBLISHes waiting for ring space
+  o.line("tracking_clients", "0");
+  o.line("clients_in_timeout_table", "0");
 }
 
 void memory_section(InfoText& o, const InfoSource& in) {
+  const uint64_t used = used_memory(), rss = used_memory_rss();
+  uint64_t peak = in.sh.used_memory_peak.load(std::memory_order_relaxed);
+  while (used > peak && !in.sh.used_memory_peak.compare_exchange_weak(peak, used)) {
+  }
+  peak = std::max(peak, used);
+  o.line("used_memory", used);
+  o.line("used_memory_human", human(used));
+  o.line("used_memory_rss", rss);
+  o.line("used_memory_rss_human", human(rss));
+  o.line("used_memory_peak", peak);
+  o.line("used_memory_peak_human", human(peak));
+  o.line("maxmemory", "0");
+  o.line("maxmemory_human", "0B");
+  o.line("maxmemory_policy", "noeviction");
+  o.line("mem_fragmentation_ratio", fixed(used ? static_cast<double>(rss) / static_cast<double>(used) : 0, 2));
+  o.line("mem_allocator", "libc");
+  // Clients' memory: their connection state and queued output (Redis's mem_clients_normal).
+  o.line("mem_clients_normal", in.sh.clients.load(std::memory_order_relaxed) * sizeof(Conn) +
+                                   in.sh.sum(&ShardStats::queued_bytes));
   o.line("queued_output_bytes", in.sh.sum(&ShardStats::queued_bytes));
   o.line("max_queued_bytes", in.cfg.max_queued_bytes);
   o.line("client_output_hard_limit", in.cfg.output.hard_bytes);
@@ -75,16 +174,128 @@ void memory_section(InfoText& o, const InfoSource& in) {
   o.line("client_output_max_messages", in.cfg.output.max_messages);
 }
 
+// Fanout keeps nothing on disk: Redis's persistence and replication fields, as a Redis with
+// persistence off and no replicas shows them, for the tools that read them.
+void persistence_section(InfoText& o, const InfoSource& in) {
+  o.line("loading", "0");
+  o.line("async_loading", "0");
+  o.line("rdb_changes_since_last_save", "0");
+  o.line("rdb_bgsave_in_progress", "0");
+  o.line("rdb_last_bgsave_status", "ok");
+  o.line("aof_enabled", "0");
+  o.line("aof_rewrite_in_progress", "0");
+  o.line("aof_last_bgrewrite_status", "ok");
+  o.line("aof_last_write_status", "ok");
+}
+
+void replication_section(InfoText& o, const InfoSource& in) {
+  o.line("role", "master");
+  o.line("connected_slaves", "0");
+  o.line("master_failover_state", "no-failover");
+  o.line("master_replid", in.sh.run_id);
+  o.line("master_repl_offset", "0");
+  o.line("repl_backlog_active", "0");
+}
+
+void cpu_section(InfoText& o, const InfoSource& in) {
+  auto seconds = [](const timeval& t) { return fixed(static_cast<double>(t.tv_sec) + t.tv_usec / 1e6, 6); };
+  struct rusage self {}, thread {};
+  getrusage(RUSAGE_SELF, &self);
+  getrusage(RUSAGE_THREAD, &thread);  // the shard answering
+  o.line("used_cpu_sys", seconds(self.ru_stime));
+  o.line("used_cpu_user", seconds(self.ru_utime));
+  o.line("used_cpu_sys_children", "0.000000");
+  o.line("used_cpu_user_children", "0.000000");
+  o.line("used_cpu_sys_main_thread", seconds(thread.ru_stime));
+  o.line("used_cpu_user_main_thread", seconds(thread.ru_utime));
+}
+
 #define FANOUT_INFO_LINE(name) o.line(#name, in.sh.sum(&ShardStats::name));
 
 void stats_section(InfoText& o, const InfoSource& in) {
   FANOUT_STATS_COUNTERS(FANOUT_INFO_LINE)
+  o.line("instantaneous_ops_per_sec", in.sh.sum(&ShardStats::ops_last_second));
+  o.line("instantaneous_input_kbps", fixed(static_cast<double>(in.sh.sum(&ShardStats::input_bytes_last_second)) / 1024, 2));
+  o.line("instantaneous_output_kbps", fixed(static_cast<double>(in.sh.sum(&ShardStats::output_bytes_last_second)) / 1024, 2));
+  o.line("total_writes_processed", in.sh.sum(&BackendCounters::sends_completed));
+  for (std::string_view zero : {"expired_keys", "evicted_keys", "keyspace_hits", "keyspace_misses",
+                                "unexpected_error_replies"}) {
+    o.line(zero, "0");
+  }
   // Per-shard gauges summed: a channel with subscribers on two shards counts on each (PUBSUB
   // CHANNELS lists each channel once).
   o.line("pubsub_channels", in.sh.sum(&ShardStats::channels));
   o.line("pubsub_patterns", in.sh.sum(&ShardStats::patterns));
   o.line("pubsub_shardchannels", in.sh.sum(&ShardStats::shard_channels));
 }
+
+// INFO commandstats: Redis's cmdstat lines, summed over the shards.
+void commandstats_section(InfoText& o, const InfoSource& in) {
+  const auto names = command_stat_names();
+  for (size_t i = 0; i < names.size(); ++i) {
+    uint64_t calls = 0, usec = 0, rejected = 0, failed = 0;
+    for (const ShardStats& s : in.sh.stats) {
+      if (i >= s.ncommands) continue;
+      calls += s.commands[i].calls.get();
+      usec += s.commands[i].usec.get();
+      rejected += s.commands[i].rejected_calls.get();
+      failed += s.commands[i].failed_calls.get();
+    }
+    if (calls == 0 && rejected == 0 && failed == 0) continue;
+    o.line("cmdstat_" + std::string(names[i]),
+           "calls=" + std::to_string(calls) + ",usec=" + std::to_string(usec) + ",usec_per_call=" +
+               fixed(calls ? static_cast<double>(usec) / static_cast<double>(calls) : 0, 2) +
+               ",rejected_calls=" + std::to_string(rejected) + ",failed_calls=" + std::to_string(failed));
+  }
+}
+
+// INFO latencystats: Redis's per-command percentiles (p50, p99, p99.9 in microseconds), from
+// every shard's histogram of the command.
+void latencystats_section(InfoText& o, const InfoSource& in) {
+  const auto names = command_stat_names();
+  std::vector<uint64_t> merged(LatencyHistogram::kBuckets);
+  for (size_t i = 0; i < names.size(); ++i) {
+    std::fill(merged.begin(), merged.end(), 0);
+    uint64_t total = 0;
+    for (const ShardStats& s : in.sh.stats) {
+      if (i >= s.ncommands) continue;
+      const LatencyHistogram* h = s.commands[i].latency.load(std::memory_order_acquire);
+      if (h == nullptr) continue;
+      for (int b = 0; b < LatencyHistogram::kBuckets; ++b) {
+        uint64_t n = h->buckets[b].get();
+        merged[b] += n;
+        total += n;
+      }
+    }
+    if (total == 0) continue;
+    std::string v;
+    for (double q : {50.0, 99.0, 99.9}) {
+      const uint64_t rank = static_cast<uint64_t>(std::ceil(q / 100 * static_cast<double>(total)));
+      uint64_t seen = 0;
+      int b = 0;
+      for (; b < LatencyHistogram::kBuckets - 1; ++b) {
+        seen += merged[b];
+        if (seen >= std::max<uint64_t>(rank, 1)) break;
+      }
+      char p[16];
+      std::snprintf(p, sizeof(p), "%g", q);
+      v += (v.empty() ? "p" : ",p") + std::string(p) + "=" + fixed(static_cast<double>(LatencyHistogram::bucket_high(b)), 3);
+    }
+    o.line("latency_percentiles_usec_" + std::string(names[i]), v);
+  }
+}
+
+void errorstats_section(InfoText& o, const InfoSource& in) {
+  for (size_t i = 0; i < std::size(kErrorCodes); ++i) {
+    uint64_t n = 0;
+    for (const ShardStats& s : in.sh.stats) n += s.errors[i].get();
+    if (n) o.line("errorstat_" + std::string(kErrorCodes[i]), "count=" + std::to_string(n));
+  }
+}
+
+void cluster_section(InfoText& o, const InfoSource&) { o.line("cluster_enabled", "0"); }
+
+void keyspace_section(InfoText&, const InfoSource&) {}  // no keys
 
 void backpressure_section(InfoText& o, const InfoSource& in) {
   o.line("output_policy", policy_name(in.cfg.output.policy));
@@ -141,21 +352,35 @@ struct InfoSection {
   std::string_view name;  // as INFO's argument names it (any case)
   std::string_view title;
   void (*write)(InfoText&, const InfoSource&);
+  bool in_default;        // shown by INFO with no argument (Redis's default sections, and Fanout's)
 };
 
+// Redis 7.0's sections in its order, then Fanout's own.
 constexpr InfoSection kSections[] = {
-    {"server", "Server", server_section},          {"clients", "Clients", clients_section},
-    {"memory", "Memory", memory_section},          {"stats", "Stats", stats_section},
-    {"backpressure", "Backpressure", backpressure_section},
-    {"backend", "Backend", backend_section},       {"shards", "Shards", shards_section},
+    {"server", "Server", server_section, true},
+    {"clients", "Clients", clients_section, true},
+    {"memory", "Memory", memory_section, true},
+    {"persistence", "Persistence", persistence_section, true},
+    {"stats", "Stats", stats_section, true},
+    {"replication", "Replication", replication_section, true},
+    {"cpu", "CPU", cpu_section, true},
+    {"commandstats", "Commandstats", commandstats_section, false},
+    {"errorstats", "Errorstats", errorstats_section, true},
+    {"latencystats", "Latencystats", latencystats_section, false},
+    {"cluster", "Cluster", cluster_section, true},
+    {"keyspace", "Keyspace", keyspace_section, true},
+    {"backpressure", "Backpressure", backpressure_section, true},
+    {"backend", "Backend", backend_section, true},
+    {"shards", "Shards", shards_section, true},
 };
 
-// INFO with no argument, or "all", "everything", "default", shows every section.
-bool wanted(std::span<const std::string_view> args, std::string_view section) {
-  if (args.size() < 2) return true;
+// Redis's section selection (server.c genInfoSectionDict): no argument or "default" shows the
+// default sections, "all" and "everything" every section, otherwise the ones named.
+bool wanted(std::span<const std::string_view> args, const InfoSection& section) {
+  if (args.size() < 2) return section.in_default;
   for (size_t i = 1; i < args.size(); ++i) {
-    if (iequals(args[i], section) || iequals(args[i], "all") || iequals(args[i], "everything") ||
-        iequals(args[i], "default")) {
+    if (iequals(args[i], section.name) || iequals(args[i], "all") || iequals(args[i], "everything") ||
+        (iequals(args[i], "default") && section.in_default)) {
       return true;
     }
   }
@@ -168,7 +393,7 @@ void ShardCore::cmd_info(Conn* c, std::span<const std::string_view> args) {
   const InfoSource in{*shared_, cfg_, now_ms_};
   InfoText o;
   for (const InfoSection& s : kSections) {
-    if (!wanted(args, s.name)) continue;
+    if (!wanted(args, s)) continue;
     o.section(s.title);
     s.write(o, in);
   }

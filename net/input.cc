@@ -15,6 +15,8 @@ constexpr size_t kPauseInputBytes = 4u << 20;
 }  // namespace
 
 void ShardCore::on_input(Conn* c, const char* data, size_t n) {
+  stats_->total_net_input_bytes.add(n);
+  stats_->total_reads_processed.add();
   // Draining: nothing new is accepted (these bytes were never acknowledged).
   if (c->closing() || c->close_after_flush || shutting_down_) return;
   c->last_input_ms = now_ms_;
@@ -89,6 +91,7 @@ size_t ShardCore::process(Conn* c, const char* buf, size_t len) {
     }
     auto args = c->parser.args();
     ++c->commands;
+    stats_->total_commands_processed.add();
     if (!args.empty() && !execute(c, args)) {
       c->parser.reset();
       if (!c->blocked) {

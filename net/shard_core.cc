@@ -21,6 +21,8 @@ ShardCore::ShardCore(int id, SharedState* shared)
       ring_dirty_(shared->nshards, 0),
       awaiting_space_(shared->nshards, 0),
       mail_buf_(256) {
+  stats_->ncommands = command_stat_names().size();
+  stats_->commands = std::make_unique<CommandStat[]>(stats_->ncommands);
   shared->tables[id] = &table_;
 }
 
@@ -198,10 +200,58 @@ void ShardCore::update_topic_gauges() {
   stats_->shard_channels.set(table_.size(TopicKind::kShardChannel));
 }
 
+void ShardCore::reset_stats() {
+  // CONFIG RESETSTAT, as Redis resets (server.c resetServerStats): the counters of INFO stats,
+  // commandstats, errorstats and latencystats. Gauges stay, and so does the delivery accounting
+  // of INFO backpressure, whose identity (due = sent + dropped + discarded + queued) needs every
+  // term since the start.
+#define FANOUT_RESET(name) stats_->name.set(0);
+  FANOUT_STATS_COUNTERS(FANOUT_RESET)
+#undef FANOUT_RESET
+  for (Counter& e : stats_->errors) e.set(0);
+  for (size_t i = 0; i < stats_->ncommands; ++i) {
+    CommandStat& s = stats_->commands[i];
+    s.calls.set(0);
+    s.usec.set(0);
+    s.rejected_calls.set(0);
+    s.failed_calls.set(0);
+    if (LatencyHistogram* h = s.latency.load(std::memory_order_relaxed)) {
+      for (Counter& b : h->buckets) b.set(0);
+    }
+  }
+  sampled_ops_ = sampled_in_ = sampled_out_ = 0;
+  if (id_ == 0) shared_->used_memory_peak.store(0, std::memory_order_relaxed);
+}
+
+void ShardCore::sample_second() {
+  // INFO's instantaneous figures (the last second's) and the largest client buffers, as Redis's
+  // serverCron samples them.
+  const uint64_t ops = stats_->total_commands_processed.get(), in = stats_->total_net_input_bytes.get(),
+                 out = stats_->total_net_output_bytes.get();
+  stats_->ops_last_second.set(ops - sampled_ops_);
+  stats_->input_bytes_last_second.set(in - sampled_in_);
+  stats_->output_bytes_last_second.set(out - sampled_out_);
+  sampled_ops_ = ops;
+  sampled_in_ = in;
+  sampled_out_ = out;
+  uint64_t max_in = 0, max_out = 0, blocked = 0;
+  for (auto& owned : conns_) {
+    const Conn* c = owned.get();
+    if (c == nullptr || c->closing()) continue;
+    max_in = std::max<uint64_t>(max_in, c->in.capacity());
+    max_out = std::max<uint64_t>(max_out, c->out.bytes());
+    blocked += c->blocked;
+  }
+  stats_->max_client_input.set(max_in);
+  stats_->max_client_output.set(max_out);
+  stats_->blocked_clients.set(blocked);
+}
+
 void ShardCore::reap_stalled() {
   if (now_ms_ < next_reap_ms_) return;
   next_reap_ms_ = now_ms_ + 1000;
   end_episodes();
+  sample_second();
   const int64_t idle_ms = static_cast<int64_t>(cfg_.idle_timeout_s) * 1000;
   const int64_t request_ms = static_cast<int64_t>(cfg_.request_timeout_s) * 1000;
   if (idle_ms <= 0 && request_ms <= 0) return;

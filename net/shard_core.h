@@ -35,6 +35,8 @@ namespace fanout {
 
 // The commands and subcommands ACL rules may name, with their Redis categories.
 std::span<const AclCommandInfo> server_acl_catalog();
+// INFO commandstats' names ("publish", "client|list"), by ShardStats::commands slot.
+std::span<const std::string_view> command_stat_names();
 
 class ShardCore;
 // Teardown once every shard has stopped, single-threaded: releases every connection, then bounces
@@ -90,6 +92,9 @@ class ShardCore {
   // Once a second: closes clients idle past --idle-timeout and clients whose command has stayed
   // incomplete past --request-timeout, and logs the end of quiet episodes.
   void reap_stalled();
+  void sample_second();
+  // CONFIG RESETSTAT's part on this shard.
+  void reset_stats();
   void publish_mailboxes();  // push returns, make batches visible, wake peers
   // During shutdown: closes every connection once all output is sent and the rings are empty,
   // or at the deadline (counting what was left undelivered and logging it).
@@ -277,6 +282,10 @@ class ShardCore {
   void cmd_config(Conn* c, std::span<const std::string_view> args);
   void cmd_command(Conn* c, std::span<const std::string_view> args);
   void cmd_acl(Conn* c, std::span<const std::string_view> args);
+  // LATENCY and SLOWLOG: Fanout keeps per-command latency histograms (INFO latencystats), not
+  // Redis's latency events or slow log, so these answer as a Redis with none recorded.
+  void cmd_latency(Conn* c, std::span<const std::string_view> args);
+  void cmd_slowlog(Conn* c, std::span<const std::string_view> args);
   void cmd_info(Conn* c, std::span<const std::string_view> args);
   void cmd_reset(Conn* c);
   // Checks a password. On failure replies WRONGPASS, counts it, and closes a client that keeps
@@ -309,6 +318,7 @@ class ShardCore {
   std::vector<Conn*> backoff_;
   int64_t backoff_until_ms_ = 0;
   int64_t next_reap_ms_ = 0;
+  uint64_t sampled_ops_ = 0, sampled_in_ = 0, sampled_out_ = 0;  // totals at the last sample
   int64_t shutdown_deadline_ms_ = 0;
   bool closed_all_ = false;
   int64_t closed_all_ms_ = 0;

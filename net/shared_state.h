@@ -84,6 +84,8 @@ struct SharedState {
   std::atomic<bool> stopping{false};
   DrainShortfall undelivered;
   int64_t start_ms = 0;
+  std::string run_id;  // 40 random hex digits, new at every start (INFO run_id, as Redis)
+  mutable std::atomic<uint64_t> used_memory_peak{0};  // the most INFO has seen (used_memory)
   int port = 0;
   std::string backend_name;
   std::string backend_setup;  // io_uring: the setup flags the kernel accepted

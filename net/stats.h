@@ -4,8 +4,11 @@
 // may read them (INFO on another shard, the broker), relaxed.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <cstdint>
+#include <memory>
+#include <string_view>
 
 namespace fanout {
 
@@ -64,6 +67,10 @@ struct BackendCounters {
   X(send_errors)             /* connections closed because a send failed (EPIPE, ETIMEDOUT...) */ \
   X(recv_errors)             /* connections closed because a receive failed (ECONNRESET, ETIMEDOUT...) */ \
   X(blocked_on_mailbox)      /* PUBLISHes that waited for room in a shard-to-shard ring */ \
+  X(total_commands_processed)                                                              \
+  X(total_net_input_bytes)                                                                 \
+  X(total_reads_processed)   /* receive completions that brought input */                  \
+  X(total_error_replies)                                                                   \
   X(channel_lists_refused)   /* PUBSUB (SHARD)CHANNELS replies refused over --max-queued-bytes */
 
 #define FANOUT_BACKPRESSURE_COUNTERS(X)                                                   \
@@ -82,6 +89,45 @@ struct BackendCounters {
   X(deliveries_discarded)                                                                  \
   X(deliveries_queued)       /* a gauge: pushes in client queues now */
 
+// One command's latency on one shard, in microseconds: log-linear buckets, 16 per power of two
+// (values kept within 6%), as Redis's latencystats keep per command (HdrHistogram, server.c).
+// Written by its shard (relaxed, one writer), read by any thread for INFO's percentiles.
+struct LatencyHistogram {
+  static constexpr int kSubBits = 4;
+  static constexpr int kSub = 1 << kSubBits;
+  static constexpr int kBuckets = (64 - kSubBits + 1) * kSub;
+  std::array<Counter, kBuckets> buckets;
+
+  void record(uint64_t us) { buckets[index(us)].add(); }
+  static int index(uint64_t v) {
+    if (v < kSub) return static_cast<int>(v);
+    int msb = 63 - __builtin_clzll(v);
+    int shift = msb - kSubBits;
+    return (shift + 1) * kSub + static_cast<int>(v >> shift) - kSub;
+  }
+  // The largest value bucket i holds.
+  static uint64_t bucket_high(int i) {
+    if (i < kSub) return static_cast<uint64_t>(i);
+    int shift = i / kSub - 1;
+    uint64_t base = static_cast<uint64_t>(kSub + i % kSub) << shift;
+    return base + ((uint64_t{1} << shift) - 1);
+  }
+};
+
+// INFO commandstats, latencystats: one command (or subcommand, "client|list") on one shard, as
+// Redis counts it: calls, microseconds spent, calls refused before running (unknown subcommand,
+// arity, auth, ACL, context) and calls that ran and answered an error. The histogram is made on
+// the command's first call (most shards see few commands) and published with release.
+struct CommandStat {
+  Counter calls, usec, rejected_calls, failed_calls;
+  std::atomic<LatencyHistogram*> latency{nullptr};
+  ~CommandStat() { delete latency.load(std::memory_order_relaxed); }
+};
+
+// INFO errorstats: replies by their error code (the first word, as Redis counts them).
+inline constexpr std::string_view kErrorCodes[] = {"ERR",     "NOAUTH",  "NOPERM", "WRONGPASS",
+                                                   "EXECABORT", "NOPROTO", "OTHER"};
+
 struct alignas(64) ShardStats {
 #define FANOUT_DECLARE(name) Counter name;
   FANOUT_STATS_COUNTERS(FANOUT_DECLARE)
@@ -96,6 +142,15 @@ struct alignas(64) ShardStats {
   // clients of the shard felt).
   Counter loop_iterations, loop_busy_us, loop_busy_max_us, loop_iterations_over_1ms;
   BackendCounters backend;
+  // Sampled once a second by the shard: commands run in the last second, the largest client
+  // query buffer and output queue (bytes), and clients waiting on a full ring.
+  Counter ops_last_second, input_bytes_last_second, output_bytes_last_second;
+  Counter max_client_input, max_client_output, blocked_clients;
+  std::array<Counter, std::size(kErrorCodes)> errors;  // by kErrorCodes
+  // Per command, indexed as CommandTable numbers them (net/commands.cc); set up before the
+  // shard threads start.
+  std::unique_ptr<CommandStat[]> commands;
+  size_t ncommands = 0;
 };
 
 // Every push owed to a subscriber (a message matched on the subscriber's shard) ends in exactly

@@ -22,6 +22,24 @@ node_clients() {
   fi
 }
 
+redis_exporter() {
+  # prometheus-redis-exporter for the compatibility test: Debian's binary, unpacked into the
+  # checkout (.tools/), not installed, so that no service is enabled or started on this machine.
+  local root dir deb
+  root="$(cd "$(dirname "$0")/.." && pwd)"
+  dir="$root/.tools/redis-exporter"
+  [ -x "$dir/usr/bin/prometheus-redis-exporter" ] && return 0
+  command -v prometheus-redis-exporter >/dev/null && return 0
+  echo "setup: unpacking Debian's prometheus-redis-exporter into .tools/" >&2
+  mkdir -p "$dir"
+  (cd "$dir" && apt-get download -q prometheus-redis-exporter >/dev/null) || {
+    echo "setup: apt-get download prometheus-redis-exporter failed" >&2
+    return 1
+  }
+  deb=$(ls "$dir"/prometheus-redis-exporter_*.deb)
+  dpkg-deb -x "$deb" "$dir" && rm -f "$deb"
+}
+
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -29,6 +47,7 @@ done
 command -v node >/dev/null && command -v npm >/dev/null || missing+=(nodejs npm)
 if [ ${#missing[@]} -eq 0 ]; then
   node_clients
+  redis_exporter
   exit 0
 fi
 SUDO=""
@@ -38,5 +57,6 @@ export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 node_clients
+redis_exporter
 # Debian's redis-server package may start a system instance on 6379; Fanout's tests start their
 # own servers on ephemeral ports and do not need it.

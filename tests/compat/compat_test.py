@@ -18,6 +18,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 
 import redis
 
@@ -430,6 +431,62 @@ def with_ioredis(port, label):
     check(f"{label} ioredis numsub", r.get("numsub") == ["io-chan", 1], r)
 
 
+# What an operator's dashboards read from prometheus-redis-exporter: CPU, memory, network bytes,
+# per-command calls and latency, errors, connected and rejected clients, the largest client
+# output buffer.
+EXPORTER_SERIES = [
+    "redis_cpu_sys_seconds_total", "redis_cpu_user_seconds_total", "redis_memory_used_bytes",
+    "redis_memory_used_rss_bytes", "redis_net_input_bytes_total", "redis_net_output_bytes_total",
+    "redis_commands_total", "redis_commands_duration_seconds_total", "redis_latency_percentiles_usec",
+    "redis_errors_total", "redis_connected_clients", "redis_rejected_connections_total",
+    "redis_client_recent_max_output_buffer_bytes", "redis_commands_processed_total", "redis_config_maxclients",
+    "redis_pubsub_channels",
+]
+
+
+def exporter_binary():
+    found = shutil.which("prometheus-redis-exporter")
+    if found:
+        return found
+    pkg = os.environ.get("FANOUT_NODE_PACKAGE", "")
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.realpath(pkg)))) if pkg else ""
+    unpacked = os.path.join(root, ".tools", "redis-exporter", "usr", "bin", "prometheus-redis-exporter")
+    return unpacked if os.path.exists(unpacked) else None
+
+
+def with_exporter(fport, rport):
+    binary = exporter_binary()
+    if binary is None:
+        check("prometheus-redis-exporter installed (tools/setup.sh)", False)
+        return
+    logs = {}
+    found = {}
+    for port, label in ((fport, "fanoutd"), (rport, "redis")):
+        listen = free_port()
+        proc = subprocess.Popen([binary, "--redis.addr", f"redis://127.0.0.1:{port}",
+                                 "--web.listen-address", f"127.0.0.1:{listen}"],
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        try:
+            check(f"{label} exporter listening", wait_port(listen))
+            r = redis.Redis(port=port)
+            r.publish("exporter-chan", "x")
+            try:
+                r.execute_command("NOSUCHCOMMAND")
+            except redis.ResponseError:
+                pass
+            body = urllib.request.urlopen(f"http://127.0.0.1:{listen}/metrics", timeout=20).read().decode()
+        finally:
+            proc.terminate()
+            logs[label] = proc.communicate(timeout=10)[0]
+        found[label] = {re.split(r"[{ ]", l, maxsplit=1)[0]: True for l in body.splitlines() if l.startswith("redis_")}
+        count = sum(1 for l in body.splitlines() if l.startswith("redis_"))
+        print(f"exporter: {label}: {count} redis_ samples, {len(found[label])} series names", flush=True)
+    errors = [l for l in logs["fanoutd"].splitlines() if "level=error" in l or "level=warn" in l]
+    check("exporter logs no error scraping fanoutd", not errors, "\n".join(errors))
+    missing = [s for s in EXPORTER_SERIES if s not in found["fanoutd"]]
+    check("exporter exports what dashboards read from fanoutd", not missing, missing)
+
+
 def main():
     binary = sys.argv[1]
     backend = sys.argv[3] if len(sys.argv) > 3 and sys.argv[2] == "--backend" else "epoll"
@@ -445,6 +502,7 @@ def main():
             with_ioredis(port, label)
         ok, detail = local_servers.deliveries_balanced(fport)
         check("fanoutd delivery accounting adds up", ok, detail)
+        with_exporter(fport, rport)
         acl_differential(binary, backend)
         fproc.send_signal(signal.SIGTERM)
         check("fanoutd exits 0 on SIGTERM", fproc.wait(timeout=15) == 0)
