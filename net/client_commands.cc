@@ -294,8 +294,9 @@ void ShardCore::cmd_client(Conn* c, Args args) {
       c->reply_off = true;  // no reply to this one either (Redis: the flag is set first)
       c->out.set_replies_muted(true);
     } else if (iequals(args[2], "skip")) {
+      // No reply (Redis sends none); the command after this one is muted (after_command), even
+      // when this one runs inside EXEC.
       if (!c->reply_off) c->reply_skip_next = true;
-      c->out.set_replies_muted(true);  // this command is not answered either
     } else {
       reply_error(c, "ERR syntax error");
     }
@@ -313,6 +314,9 @@ void ShardCore::cmd_client(Conn* c, Args args) {
     if (argc < 3 || argc > 4) return reply_error(c, wrong_args("client|unblock"));
     long long id;
     if (!parse_ll(args[2], &id)) return reply_error(c, "ERR value is not an integer or out of range");
+    if (argc == 4 && !iequals(args[3], "timeout") && !iequals(args[3], "error")) {
+      return reply_error(c, "ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR");
+    }
     resp::integer(c->out, 0);  // no client is in a Redis blocking command
   } else if (iequals(sub, "getredir")) {
     if (argc != 2) return reply_error(c, wrong_args("client|getredir"));
@@ -352,8 +356,8 @@ void ShardCore::client_list(Conn* c, Args args) {
     } else if (iequals(args[i], "id") && i + 1 < args.size()) {
       for (size_t j = i + 1; j < args.size(); ++j) {
         long long id;
-        if (!parse_ll(args[j], &id) || id <= 0) return reply_error(c, "ERR Invalid client ID");
-        r->filter.ids.push_back(static_cast<uint64_t>(id));
+        if (!parse_ll(args[j], &id)) return reply_error(c, "ERR Invalid client ID");
+        r->filter.ids.push_back(static_cast<uint64_t>(id));  // 0 and negative ids match no client
       }
       i = args.size();
     } else {
@@ -380,7 +384,7 @@ void ShardCore::client_kill(Conn* c, Args args) {
       long long n;
       if (iequals(opt, "id")) {
         if (!parse_ll(val, &n) || n <= 0) return reply_error(c, "ERR client-id should be greater than 0");
-        f.ids.push_back(static_cast<uint64_t>(n));
+        f.ids.assign(1, static_cast<uint64_t>(n));  // the last ID given, as Redis 7.0 keeps one
       } else if (iequals(opt, "type")) {
         if (!parse_client_type(val, &f.type)) {
           return reply_error(c, "ERR Unknown client type '" + sanitize(std::string(val)) + "'");

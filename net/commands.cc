@@ -308,12 +308,19 @@ void ShardCore::reply_error(Conn* c, std::string_view msg) {
   stats_->errors[i].add();
 }
 
-void ShardCore::reject(Conn* c, std::string_view msg) {
+void ShardCore::reject(Conn* c, std::string_view msg, const CommandSpec* spec) {
+  if (spec != nullptr && spec->name == "exec") {
+    // Redis's execCommandAbort: a refused EXEC discards the transaction (if any) and says why.
+    c->multi.reset();
+    if (msg.starts_with("ERR ")) msg.remove_prefix(4);
+    reply_error(c, "EXECABORT Transaction discarded because of: " + std::string(msg));
+    return;
+  }
   if (c->multi) c->multi->aborted = true;  // Redis's flagTransaction: EXEC then answers EXECABORT
   reply_error(c, msg);
 }
 
-bool ShardCore::execute(Conn* c, Args args) {
+bool ShardCore::execute(Conn* c, Args args, bool queued) {
   const Spec* spec = CommandTable::find(args[0]);
   if (spec == nullptr) {
     reject_unknown(c, args);
@@ -323,14 +330,14 @@ bool ShardCore::execute(Conn* c, Args args) {
   if (std::string shape = check_shape(spec->name, spec->arity, args, &full); !shape.empty()) {
     // Redis counts a call it refused under the command it found (none for an unknown subcommand).
     if (!shape.starts_with("ERR unknown subcommand")) stats_->commands[stat_slot(spec, full)].rejected_calls.add();
-    reject(c, shape);
+    reject(c, shape, spec);
     return true;
   }
   c->last_cmd = full;
   CommandStat& stat = stats_->commands[stat_slot(spec, full)];
   if (c->user == nullptr && spec->acl != kAclExempt) {
     stat.rejected_calls.add();
-    reject(c, "NOAUTH Authentication required.");
+    reject(c, "NOAUTH Authentication required.", spec);
     return true;
   }
   const bool check_acl = spec->acl != kAclExempt && !c->user->all_rights;
@@ -340,13 +347,16 @@ bool ShardCore::execute(Conn* c, Args args) {
     if (std::string refusal = acl_refusal(*c->user, *spec, args, right, name); !refusal.empty()) {
       stats_->acl_denied.add();
       stat.rejected_calls.add();
-      reject(c, refusal);
+      reject(c, refusal, spec);
       return true;
     }
   }
-  if (c->proto == 2 && c->pubsub_mode() && !spec->pubsub_ok) {
+  // Inside EXEC only ACL rights are checked again (Redis's execCommand): the subscribed context
+  // was checked when the command was queued, and a SUBSCRIBE earlier in the same EXEC does not
+  // refuse the PUBLISH after it.
+  if (!queued && c->proto == 2 && c->pubsub_mode() && !spec->pubsub_ok) {
     stat.rejected_calls.add();
-    reject(c, "ERR Can't execute '" + std::string(full) + std::string(kSubscribedContext));
+    reject(c, "ERR Can't execute '" + std::string(full) + std::string(kSubscribedContext), spec);
     return true;
   }
   if (c->multi && !spec->immediate) {

@@ -57,6 +57,8 @@ struct Conn {
   // Input is held (buffered, not parsed) while a command waits: a PUBLISH for ring space, a
   // PUBSUB CHANNELS whose reply is still being built, or a command answered by every shard.
   bool held() const { return blocked || walk != nullptr || admin != nullptr; }
+  // Commands received are waiting until the client reads its replies (over the pause threshold).
+  bool waits_for_reader() const { return paused_for_output && !in.empty(); }
 
   // Hot: read for every delivery to this connection, kept together at the front.
   ConnState state = ConnState::kOpen;

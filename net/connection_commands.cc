@@ -291,9 +291,10 @@ void ShardCore::cmd_slowlog(Conn* c, std::span<const std::string_view> args) {
 void ShardCore::cmd_reset(Conn* c) {
   // Redis's RESET (networking.c resetCommand): discards MULTI, replies on again, unsubscribes,
   // signs out, RESP2, no name.
+  // CLIENT REPLY OFF and a pending SKIP end; a SKIP in force mutes this very reply, as in Redis.
   c->multi.reset();
-  c->reply_off = c->reply_skip_next = c->reply_skipping = false;
-  c->out.set_replies_muted(false);
+  c->reply_off = c->reply_skip_next = false;
+  c->out.set_replies_muted(c->reply_skipping);
   unsubscribe_all(c);
   c->user = shared_->acl.initial_user();  // as Redis: RESET signs the client out
   c->proto = 2;

@@ -147,7 +147,9 @@ void clients_section(InfoText& o, const InfoSource& in) {
 }
 
 void memory_section(InfoText& o, const InfoSource& in) {
-  const uint64_t used = used_memory(), rss = used_memory_rss();
+  const uint64_t rss = used_memory_rss();
+  uint64_t used = used_memory();
+  if (used == 0) used = rss;  // an allocator glibc does not see (a sanitizer's): the resident set
   uint64_t peak = in.sh.used_memory_peak.load(std::memory_order_relaxed);
   while (used > peak && !in.sh.used_memory_peak.compare_exchange_weak(peak, used)) {
   }

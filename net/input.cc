@@ -71,7 +71,10 @@ size_t ShardCore::process(Conn* c, const char* buf, size_t len) {
   size_t off = 0;
   // Once the shard is shutting down nothing more is run, wherever the bytes come from (a read,
   // or commands held behind a reply being built or a blocked PUBLISH): none was acknowledged.
-  while (off < len && !c->closing() && !c->close_after_flush && !c->held() && !shutting_down_) {
+  // Commands already received wait, too, while the client's unread replies are over the pause
+  // threshold: a pipeline of commands with large replies cannot grow them without bound.
+  while (off < len && !c->closing() && !c->close_after_flush && !c->held() && !c->paused_for_output &&
+         !shutting_down_) {
     auto st = c->parser.parse(buf + off, len - off);
     if (st == RequestParser::Status::kNeedMore) break;
     if (st == RequestParser::Status::kError) {
@@ -104,6 +107,7 @@ size_t ShardCore::process(Conn* c, const char* buf, size_t len) {
     }
     after_command(c);
     off += c->parser.consumed();
+    maybe_pause_input(c);
   }
   return off;
 }
@@ -151,7 +155,8 @@ void ShardCore::on_sent_resume_input(Conn* c) {
   if (c->paused_for_output && c->out.bytes() <= kPauseInputBytes / 2) {
     c->paused_for_output = false;
     if (c->partial_since_ms >= 0) c->partial_since_ms = now_ms_;  // the pause was ours
-    if (!c->held()) set_want_recv(c, true);
+    if (!c->held() && !c->in.empty()) process_buffered(c);  // commands that waited for the reader
+    resume_input(c);
   }
 }
 

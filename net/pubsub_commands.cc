@@ -65,6 +65,14 @@ bool ShardCore::cmd_publish(Conn* c, TopicKind kind, std::span<const std::string
 
 void ShardCore::subscription_reply(Conn* c, std::string_view kind, std::string_view name,
                                    bool null_name, size_t count) {
+  // A push, even in RESP2: CLIENT REPLY OFF or SKIP does not mute it (Redis 7.0.15 sets
+  // CLIENT_PUSHING around it, as around messages).
+  struct Unmuted {
+    OutboundQueue& q;
+    bool was = q.replies_muted();
+    explicit Unmuted(OutboundQueue& o) : q(o) { q.set_replies_muted(false); }
+    ~Unmuted() { q.set_replies_muted(was); }
+  } unmuted(c->out);
   resp::push(c->out, 3, c->proto);
   resp::bulk(c->out, kind);
   if (null_name) {
@@ -76,6 +84,12 @@ void ShardCore::subscription_reply(Conn* c, std::string_view kind, std::string_v
 }
 
 void ShardCore::cmd_subscribe(Conn* c, TopicKind kind, std::span<const std::string_view> args) {
+  if (kind == TopicKind::kShardChannel && exec_running_) {
+    // Redis 7.0 (pubsub.c ssubscribeCommand): EXEC runs with CLIENT_DENY_BLOCKING, which SUBSCRIBE
+    // and PSUBSCRIBE let pass inside MULTI and SSUBSCRIBE does not.
+    reply_error(c, "ERR SSUBSCRIBE isn't allowed for a DENY BLOCKING client");
+    return;
+  }
   ClientSubs* subs = subs_of(c, kind);
   std::string_view verb = kind == TopicKind::kChannel   ? "subscribe"
                           : kind == TopicKind::kPattern ? "psubscribe"

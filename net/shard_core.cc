@@ -147,7 +147,7 @@ void ShardCore::on_peer_eof(Conn* c) {
   // built): the commands already received are run and answered, then the connection closes.
   c->input_ended = true;
   set_want_recv(c, false);
-  if (!c->held()) close_after_reply(c);
+  if (!c->held() && !c->waits_for_reader()) close_after_reply(c);
 }
 
 void ShardCore::close_after_reply(Conn* c) {
@@ -162,6 +162,7 @@ void ShardCore::close_after_reply(Conn* c) {
 
 void ShardCore::resume_input(Conn* c) {
   if (c->held() || c->closing() || c->close_after_flush) return;
+  if (c->waits_for_reader()) return;  // its commands run once it reads (on_sent_resume_input)
   if (c->input_ended) {
     close_after_reply(c);
   } else if (!c->paused_for_output) {

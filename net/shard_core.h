@@ -39,6 +39,7 @@ std::span<const AclCommandInfo> server_acl_catalog();
 std::span<const std::string_view> command_stat_names();
 
 class ShardCore;
+struct CommandSpec;
 // Teardown once every shard has stopped, single-threaded: releases every connection, then bounces
 // blocks between arenas until each is back with the shard that made it and freed.
 void teardown_shards(std::span<ShardCore* const> shards);
@@ -231,7 +232,8 @@ class ShardCore {
 
   // Commands (commands.cc and the *_commands.cc files).
   // False when the command could not run yet (mailbox full); it is retried later.
-  bool execute(Conn* c, std::span<const std::string_view> args);
+  // queued: a command EXEC runs from the MULTI queue (only its ACL rights are checked again).
+  bool execute(Conn* c, std::span<const std::string_view> args, bool queued = false);
   void reply_error(Conn* c, std::string_view msg);
   bool cmd_publish(Conn* c, TopicKind kind, std::span<const std::string_view> args);
   void cmd_subscribe(Conn* c, TopicKind kind, std::span<const std::string_view> args);
@@ -273,8 +275,9 @@ class ShardCore {
   void cmd_exec(Conn* c);
   void cmd_discard(Conn* c);
   void queue_in_transaction(Conn* c, std::span<const std::string_view> args, bool deferred);
-  // A command refused before it ran: the error, and a MULTI in progress is then discarded at EXEC.
-  void reject(Conn* c, std::string_view msg);
+  // A command refused before it ran: the error, and a MULTI in progress is then discarded at EXEC
+  // (a refused EXEC answers EXECABORT with the reason at once).
+  void reject(Conn* c, std::string_view msg, const CommandSpec* spec = nullptr);
   // A command Fanout does not have: Redis's answer for it (commands.cc).
   void reject_unknown(Conn* c, std::span<const std::string_view> args);
   // After each command: CLIENT REPLY SKIP mutes exactly the one command after it.

@@ -63,11 +63,12 @@ void ShardCore::cmd_exec(Conn* c) {
   std::vector<std::string_view> args;
   for (const std::vector<std::string>& command : t->commands) {
     args.assign(command.begin(), command.end());
-    bool done = execute(c, args);  // a PUBLISH does not wait inside EXEC: always done
+    bool done = execute(c, args, /*queued=*/true);  // a PUBLISH does not wait inside EXEC: always done
     (void)done;
     if (c->closing()) break;
   }
   exec_running_ = false;
+  c->last_cmd = "exec";  // CLIENT LIST's cmd=, as Redis shows it after EXEC
 }
 
 }  // namespace fanout

@@ -127,7 +127,9 @@ TEST_P(ClientAdminTest, ClientReplyMutesRepliesButNotMessages) {
   ASSERT_EQ(await_stat("pubsub_channels", 1), 1);
   EXPECT_EQ(pub->call({"PUBLISH", "news", "still delivered"}).integer, 1);
   RespValue v;
-  ASSERT_TRUE(sub->read(&v));  // no +PONG, no subscribe confirmation: the message is first
+  ASSERT_TRUE(sub->read(&v));  // no +PONG; the subscribe confirmation is a push, as in Redis 7.0.15
+  ASSERT_TRUE(is_push(v, "subscribe"));
+  ASSERT_TRUE(sub->read(&v));
   ASSERT_TRUE(is_push(v, "message"));
   EXPECT_EQ(v.elements[2].str, "still delivered");
   // SKIP mutes exactly the next command.
@@ -193,6 +195,46 @@ TEST_P(ClientAdminTest, MultiExecRunsWholeAndPublishesNeverWaitForRingSpace) {
   for (auto& s : subs) {
     ASSERT_TRUE(s->read(&v));
     EXPECT_EQ(v.elements[2].str, "last");
+  }
+}
+
+// Redis 7.0 keeps one ID filter: the last given.
+TEST_P(ClientAdminTest, KillWithTwoIdsKillsTheLast) {
+  start();
+  auto a = client(), b = client(), asker = client();
+  const int64_t ida = a->call({"CLIENT", "ID"}).integer, idb = b->call({"CLIENT", "ID"}).integer;
+  EXPECT_EQ(asker->call({"CLIENT", "KILL", "ID", std::to_string(ida), "ID", std::to_string(idb)}).integer, 1);
+  EXPECT_TRUE(b->wait_closed());
+  EXPECT_EQ(a->call({"PING"}).str, "PONG");
+}
+
+// Commands already received wait while the client's unread replies are over the pause threshold
+// (4 MiB): 300 pipelined CLIENT LISTs of 300 clients (about 100 KB each, 30 MB in all) from a
+// client that reads nothing stay a few MiB queued (the whole 30 MB was queued before), and all
+// arrive, in order, once it reads.
+TEST_P(ClientAdminTest, PipelinedRepliesWaitForTheReader) {
+  cfg.shards = 2;
+  start();
+  std::vector<std::unique_ptr<TestClient>> idle;
+  for (int i = 0; i < 300; ++i) idle.push_back(client());
+  auto greedy = client(4096);
+  std::string batch;
+  constexpr int kLists = 300;
+  for (int i = 0; i < kLists; ++i) batch += encode_command({"CLIENT", "LIST"}) + encode_command({"ECHO", std::to_string(i)});
+  greedy->send_raw(batch);
+  auto watcher = client();
+  int64_t worst = 0;
+  for (int i = 0; i < 30; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    worst = std::max(worst, info_field(watcher->call({"INFO", "memory"}).str, "queued_output_bytes"));
+  }
+  EXPECT_LT(worst, 8 << 20) << "unread replies grew past the pause threshold";
+  RespValue v;
+  for (int i = 0; i < kLists; ++i) {
+    ASSERT_TRUE(greedy->read(&v, 10000)) << i;
+    EXPECT_EQ(v.type, Type::kBulk);
+    ASSERT_TRUE(greedy->read(&v, 10000)) << i;
+    EXPECT_EQ(v.str, std::to_string(i));
   }
 }
 
