@@ -243,14 +243,11 @@ std::vector<std::pair<std::string, std::string>> config_parameters(const ServerC
   out.emplace_back("client-output-buffer-limit",
                    "normal 0 0 0 slave 268435456 67108864 60 pubsub " + std::to_string(cfg.output.hard_bytes) + " " +
                        std::to_string(cfg.output.soft_bytes) + " " + std::to_string(cfg.output.soft_ms / 1000));
-  out.emplace_back("io-threads", "1");
   // Redis's, at the values that mean "off" here: nothing is stored, evicted or replicated.
-  out.emplace_back("save", "");
-  out.emplace_back("appendonly", "no");
-  out.emplace_back("databases", "16");
-  out.emplace_back("maxmemory", "0");
-  out.emplace_back("maxmemory-policy", "noeviction");
-  out.emplace_back("cluster-enabled", "no");
+  static constexpr std::pair<const char*, const char*> kOff[] = {
+      {"io-threads", "1"}, {"save", ""},         {"appendonly", "no"},          {"databases", "16"},
+      {"maxmemory", "0"},  {"cluster-enabled", "no"}, {"maxmemory-policy", "noeviction"}};
+  for (const auto& [name, value] : kOff) out.emplace_back(name, value);
   // Fanout's own, by flag.
   static constexpr std::string_view kRedisNamed[] = {"bind", "port", "max-clients", "idle-timeout", "tcp-keepalive",
                                                      "protected-mode", "requirepass", "aclfile", "max-query-buffer",

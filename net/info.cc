@@ -178,16 +178,15 @@ void memory_section(InfoText& o, const InfoSource& in) {
 
 // Fanout keeps nothing on disk: Redis's persistence and replication fields, as a Redis with
 // persistence off and no replicas shows them, for the tools that read them.
+using Constant = std::pair<std::string_view, std::string_view>;
+constexpr Constant kPersistence[] = {
+    {"loading", "0"},          {"async_loading", "0"},           {"rdb_changes_since_last_save", "0"},
+    {"rdb_bgsave_in_progress", "0"}, {"rdb_last_bgsave_status", "ok"}, {"aof_enabled", "0"},
+    {"aof_rewrite_in_progress", "0"}, {"aof_last_bgrewrite_status", "ok"}, {"aof_last_write_status", "ok"},
+};
+
 void persistence_section(InfoText& o, const InfoSource& in) {
-  o.line("loading", "0");
-  o.line("async_loading", "0");
-  o.line("rdb_changes_since_last_save", "0");
-  o.line("rdb_bgsave_in_progress", "0");
-  o.line("rdb_last_bgsave_status", "ok");
-  o.line("aof_enabled", "0");
-  o.line("aof_rewrite_in_progress", "0");
-  o.line("aof_last_bgrewrite_status", "ok");
-  o.line("aof_last_write_status", "ok");
+  for (const auto& [k, v] : kPersistence) o.line(k, v);
 }
 
 void replication_section(InfoText& o, const InfoSource& in) {
