@@ -199,9 +199,11 @@ void ShardCore::cmd_config(Conn* c, std::span<const std::string_view> args) {
     for (size_t i = 2; i < args.size(); ++i) patterns.push_back(lowercase(args[i]));
     std::vector<std::pair<std::string, std::string>> hits;
     for (auto& [name, value] : config_parameters(cfg_)) {
-      for (const std::string& p : patterns) {
-        if (glob_match(p, name)) {
-          hits.emplace_back(name, value);
+      for (size_t i = 0; i < patterns.size(); ++i) {
+        if (glob_match(patterns[i], name)) {
+          // A name asked for without wildcards comes back as it was spelled (Redis 7.0).
+          const bool literal = patterns[i].find_first_of("*?[\\") == std::string::npos;
+          hits.emplace_back(literal ? std::string(args[i + 2]) : name, value);
           break;
         }
       }
@@ -253,7 +255,7 @@ void ShardCore::cmd_latency(Conn* c, std::span<const std::string_view> args) {
   } else if (iequals(sub, "reset")) {
     resp::integer(c->out, 0);
   } else if (iequals(sub, "histogram")) {
-    resp::map(c->out, 0, c->proto);
+    latency_histogram(c, args);
   } else if (iequals(sub, "graph")) {
     reply_error(c, "ERR No samples available for event '" + sanitize(std::string(args[2])) + "'");
   } else if (iequals(sub, "doctor")) {

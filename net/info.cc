@@ -2,7 +2,6 @@
 // Redis's field names where Fanout has the same figure. Every figure comes from per-shard
 // counters and gauges (stats.h): INFO never walks a topic table, so its cost does not grow with
 // the channels subscribed.
-#include <malloc.h>
 #include <sys/resource.h>
 #include <sys/utsname.h>
 #include <unistd.h>
@@ -16,6 +15,7 @@
 
 #include "core/resp_writer.h"
 #include "net/command_util.h"
+#include "net/process_memory.h"
 #include "net/shard_core.h"
 
 namespace fanout {
@@ -54,21 +54,6 @@ struct InfoSource {
   int64_t now_ms;
 };
 
-// Redis's memory figures (server.c, zmalloc_used_memory): the allocator's bytes in use (glibc's
-// mallinfo2, every arena, mmapped chunks included) and the resident set (/proc/self/statm).
-uint64_t used_memory() {
-  struct mallinfo2 m = mallinfo2();
-  return static_cast<uint64_t>(m.uordblks + m.hblkhd);
-}
-
-uint64_t used_memory_rss() {
-  unsigned long size = 0, resident = 0;
-  FILE* f = std::fopen("/proc/self/statm", "r");
-  if (f == nullptr) return 0;
-  if (std::fscanf(f, "%lu %lu", &size, &resident) != 2) resident = 0;
-  std::fclose(f);
-  return static_cast<uint64_t>(resident) * static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
-}
 
 // Redis's bytesToHuman.
 std::string human(uint64_t n) {
@@ -147,13 +132,8 @@ void clients_section(InfoText& o, const InfoSource& in) {
 }
 
 void memory_section(InfoText& o, const InfoSource& in) {
-  const uint64_t rss = used_memory_rss();
-  uint64_t used = used_memory();
-  if (used == 0) used = rss;  // an allocator glibc does not see (a sanitizer's): the resident set
-  uint64_t peak = in.sh.used_memory_peak.load(std::memory_order_relaxed);
-  while (used > peak && !in.sh.used_memory_peak.compare_exchange_weak(peak, used)) {
-  }
-  peak = std::max(peak, used);
+  const uint64_t rss = used_memory_rss(), used = used_memory();
+  const uint64_t peak = in.sh.note_used_memory(used);
   o.line("used_memory", used);
   o.line("used_memory_human", human(used));
   o.line("used_memory_rss", rss);
@@ -227,7 +207,7 @@ void stats_section(InfoText& o, const InfoSource& in) {
   // CHANNELS lists each channel once).
   o.line("pubsub_channels", in.sh.sum(&ShardStats::channels));
   o.line("pubsub_patterns", in.sh.sum(&ShardStats::patterns));
-  o.line("pubsub_shardchannels", in.sh.sum(&ShardStats::shard_channels));
+  o.line("pubsubshard_channels", in.sh.sum(&ShardStats::shard_channels));  // Redis 7.0's name
 }
 
 // INFO commandstats: Redis's cmdstat lines, summed over the shards.
@@ -389,6 +369,60 @@ bool wanted(std::span<const std::string_view> args, const InfoSection& section) 
 }
 
 }  // namespace
+
+// LATENCY HISTOGRAM [command ...] (Redis 7.0, latency.c): for each command with calls (or each
+// named), its calls and a cumulative histogram of its latency in microseconds at powers of two,
+// from every shard's per-command histogram (the buckets INFO latencystats reads).
+void ShardCore::latency_histogram(Conn* c, std::span<const std::string_view> args) {
+  const auto names = command_stat_names();
+  struct Row {
+    std::string_view name;
+    uint64_t calls;
+    std::vector<std::pair<uint64_t, uint64_t>> cumulative;  // (2^k microseconds, count at or below)
+  };
+  std::vector<Row> rows;
+  std::vector<uint64_t> merged(LatencyHistogram::kBuckets);
+  for (size_t i = 0; i < names.size(); ++i) {
+    bool asked = args.size() <= 2;
+    for (size_t a = 2; a < args.size() && !asked; ++a) asked = iequals(args[a], names[i]);
+    if (!asked) continue;
+    std::fill(merged.begin(), merged.end(), 0);
+    uint64_t calls = 0, total = 0;
+    for (const ShardStats& s : shared_->stats) {
+      if (i >= s.ncommands) continue;
+      calls += s.commands[i].calls.get();
+      const LatencyHistogram* h = s.commands[i].latency.load(std::memory_order_acquire);
+      if (h == nullptr) continue;
+      for (int b = 0; b < LatencyHistogram::kBuckets; ++b) {
+        merged[b] += h->buckets[b].get();
+        total += h->buckets[b].get();
+      }
+    }
+    if (calls == 0) continue;
+    Row row{names[i], calls, {}};
+    uint64_t cum = 0;
+    int b = 0;
+    for (int k = 0; k < 63 && cum < total; ++k) {
+      const uint64_t bound = uint64_t{1} << k;
+      while (b < LatencyHistogram::kBuckets && LatencyHistogram::bucket_high(b) <= bound) cum += merged[b++];
+      if (cum > 0) row.cumulative.emplace_back(bound, cum);
+    }
+    rows.push_back(std::move(row));
+  }
+  resp::map(c->out, rows.size(), c->proto);
+  for (const Row& r : rows) {
+    resp::bulk(c->out, r.name);
+    resp::map(c->out, 2, c->proto);
+    resp::bulk(c->out, "calls");
+    resp::integer(c->out, static_cast<int64_t>(r.calls));
+    resp::bulk(c->out, "histogram_usec");
+    resp::map(c->out, r.cumulative.size(), c->proto);
+    for (const auto& [bound, count] : r.cumulative) {
+      resp::integer(c->out, static_cast<int64_t>(bound));
+      resp::integer(c->out, static_cast<int64_t>(count));
+    }
+  }
+}
 
 void ShardCore::cmd_info(Conn* c, std::span<const std::string_view> args) {
   const InfoSource in{*shared_, cfg_, now_ms_};

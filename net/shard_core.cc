@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "net/log.h"
+#include "net/process_memory.h"
 
 namespace fanout {
 
@@ -209,6 +210,9 @@ void ShardCore::reset_stats() {
 #define FANOUT_RESET(name) stats_->name.set(0);
   FANOUT_STATS_COUNTERS(FANOUT_RESET)
 #undef FANOUT_RESET
+#define FANOUT_RESET(name) stats_->backend.name.set(0);
+  FANOUT_BACKEND_COUNTERS(FANOUT_RESET)  // INFO backend's ratios stay consistent with the stats
+#undef FANOUT_RESET
   for (Counter& e : stats_->errors) e.set(0);
   for (size_t i = 0; i < stats_->ncommands; ++i) {
     CommandStat& s = stats_->commands[i];
@@ -243,6 +247,7 @@ void ShardCore::sample_second() {
     max_out = std::max<uint64_t>(max_out, c->out.bytes());
     blocked += c->blocked;
   }
+  if (id_ == 0) shared_->note_used_memory(used_memory());  // INFO used_memory_peak between INFOs
   stats_->max_client_input.set(max_in);
   stats_->max_client_output.set(max_out);
   stats_->blocked_clients.set(blocked);

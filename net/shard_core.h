@@ -285,10 +285,11 @@ class ShardCore {
   void cmd_config(Conn* c, std::span<const std::string_view> args);
   void cmd_command(Conn* c, std::span<const std::string_view> args);
   void cmd_acl(Conn* c, std::span<const std::string_view> args);
-  // LATENCY and SLOWLOG: Fanout keeps per-command latency histograms (INFO latencystats), not
-  // Redis's latency events or slow log, so these answer as a Redis with none recorded.
+  // LATENCY and SLOWLOG: Fanout keeps per-command latency histograms (INFO latencystats, LATENCY
+  // HISTOGRAM), not Redis's latency events or slow log, which answer as a Redis with none recorded.
   void cmd_latency(Conn* c, std::span<const std::string_view> args);
   void cmd_slowlog(Conn* c, std::span<const std::string_view> args);
+  void latency_histogram(Conn* c, std::span<const std::string_view> args);
   void cmd_info(Conn* c, std::span<const std::string_view> args);
   void cmd_reset(Conn* c);
   // Checks a password. On failure replies WRONGPASS, counts it, and closes a client that keeps

@@ -85,7 +85,15 @@ struct SharedState {
   DrainShortfall undelivered;
   int64_t start_ms = 0;
   std::string run_id;  // 40 random hex digits, new at every start (INFO run_id, as Redis)
-  mutable std::atomic<uint64_t> used_memory_peak{0};  // the most INFO has seen (used_memory)
+  // INFO used_memory_peak: the most used_memory() seen, by INFO or by shard 0's sample each
+  // second (as Redis's cron samples it). Returns the peak including `used`. Thread: any.
+  uint64_t note_used_memory(uint64_t used) const {
+    uint64_t peak = used_memory_peak.load(std::memory_order_relaxed);
+    while (used > peak && !used_memory_peak.compare_exchange_weak(peak, used)) {
+    }
+    return std::max(peak, used);
+  }
+  mutable std::atomic<uint64_t> used_memory_peak{0};
   int port = 0;
   std::string backend_name;
   std::string backend_setup;  // io_uring: the setup flags the kernel accepted

@@ -62,6 +62,16 @@ TEST_P(InfoTest, RedisSectionsAndFields) {
   EXPECT_NE(info_text(all, "latency_percentiles_usec_publish").find("p50="), std::string::npos);
   EXPECT_NE(info_text(all, "latency_percentiles_usec_publish").find(",p99.9="), std::string::npos);
   EXPECT_EQ(c->call({"INFO", "commandstats"}).str.find("# Server"), std::string::npos);
+  EXPECT_EQ(info_text(all, "pubsubshard_channels"), "0");  // Redis 7.0's name
+  // LATENCY HISTOGRAM: calls and a cumulative histogram at powers of two, from every shard.
+  RespValue hist = c->call({"LATENCY", "HISTOGRAM", "publish"});
+  ASSERT_EQ(hist.elements.size(), 2u);  // RESP2: name, then its map as an array
+  EXPECT_EQ(hist.elements[0].str, "publish");
+  ASSERT_EQ(hist.elements[1].elements.size(), 4u);
+  EXPECT_EQ(hist.elements[1].elements[1].integer, 6);
+  const auto& buckets = hist.elements[1].elements[3].elements;
+  ASSERT_GE(buckets.size(), 2u);
+  EXPECT_EQ(buckets.back().integer, 6);  // cumulative: the last bucket counts every call
   // RESETSTAT resets every shard's counters.
   EXPECT_EQ(c->call({"CONFIG", "RESETSTAT"}).str, "OK");
   all = c->call({"INFO", "all"}).str;
