@@ -74,6 +74,19 @@ class OutboundQueue {
   // given; pushes are still queued.
   void set_replies_muted(bool muted) { muted_ = muted; }
   bool replies_muted() const { return muted_; }
+  // Replies muted as `muted` for the guard's lifetime, then as before: for a reply written later
+  // than its command (muted as the command was) or a push written as a reply (never muted).
+  class MuteScope {
+   public:
+    MuteScope(OutboundQueue& q, bool muted) : q_(q), was_(q.muted_) { q.muted_ = muted; }
+    ~MuteScope() { q_.muted_ = was_; }
+    MuteScope(const MuteScope&) = delete;
+    MuteScope& operator=(const MuteScope&) = delete;
+
+   private:
+    OutboundQueue& q_;
+    bool was_;
+  };
 
   // Step 1. Reply bytes (never dropped).
   void append(const char* p, size_t n);

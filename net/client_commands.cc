@@ -14,6 +14,13 @@ namespace {
 
 using Args = std::span<const std::string_view>;
 
+// The client's peer and local addresses as CLIENT LIST shows them, looked up on first use (each
+// a getpeername/getsockname) and kept.
+void look_up_addresses(Conn* c) {
+  if (c->addr.empty()) c->addr = socket_endpoint(c->fd, false);
+  if (c->laddr.empty()) c->laddr = socket_endpoint(c->fd, true);
+}
+
 // CLIENT LIST's argv-mem for the client running `args`: their bytes, as Redis counts them.
 size_t argv_bytes(Args args) {
   size_t n = 0;
@@ -92,8 +99,7 @@ void ShardCore::reply_help(Conn* c, std::span<const char* const> lines) {
 }
 
 std::string ShardCore::client_info_line(Conn* c, size_t argv_mem) {
-  if (c->addr.empty()) c->addr = socket_endpoint(c->fd, false);
-  if (c->laddr.empty()) c->laddr = socket_endpoint(c->fd, true);
+  look_up_addresses(c);
   std::string flags;
   if (c->pubsub_mode()) flags += 'P';
   if (c->multi) flags += 'x';
@@ -158,14 +164,9 @@ bool ShardCore::client_matches(Conn* c, const ClientFilter& f) {
   if (f.type == Type::kNormal && c->pubsub_mode()) return false;
   if (!f.ids.empty() && std::find(f.ids.begin(), f.ids.end(), c->client_id) == f.ids.end()) return false;
   if (f.user && (c->user == nullptr || c->user->name != *f.user)) return false;
-  if (f.addr) {
-    if (c->addr.empty()) c->addr = socket_endpoint(c->fd, false);
-    if (c->addr != *f.addr) return false;
-  }
-  if (f.laddr) {
-    if (c->laddr.empty()) c->laddr = socket_endpoint(c->fd, true);
-    if (c->laddr != *f.laddr) return false;
-  }
+  if (f.addr || f.laddr) look_up_addresses(c);
+  if (f.addr && c->addr != *f.addr) return false;
+  if (f.laddr && c->laddr != *f.laddr) return false;
   if (f.max_age_s && (now_ms_ - c->created_ms) / 1000 <= *f.max_age_s) return false;
   return true;
 }
@@ -218,26 +219,26 @@ void ShardCore::start_admin(Conn* c, std::unique_ptr<AdminRequest> r) {
 void ShardCore::finish_admin(AdminRequest* r) {
   Conn* c = lookup(r->asker);
   if (c != nullptr && !c->closing()) {
-    const bool was_muted = c->out.replies_muted();
-    c->out.set_replies_muted(r->muted);
-    if (r->op == AdminRequest::Op::kResetStats) {
-      resp::simple(c->out, "OK");
-    } else if (r->op == AdminRequest::Op::kClientList) {
-      std::string all;
-      for (const std::string& p : r->parts) all += p;
-      resp::verbatim(c->out, all, c->proto);
-    } else {
-      uint64_t killed = 0;
-      for (uint64_t k : r->killed) killed += k;
-      if (!r->old_kill_form) {
-        resp::integer(c->out, static_cast<int64_t>(killed));
-      } else if (killed == 0) {
-        resp::error(c->out, "ERR No such client");
-      } else {
+    {
+      OutboundQueue::MuteScope as_command(c->out, r->muted);
+      if (r->op == AdminRequest::Op::kResetStats) {
         resp::simple(c->out, "OK");
+      } else if (r->op == AdminRequest::Op::kClientList) {
+        std::string all;
+        for (const std::string& p : r->parts) all += p;
+        resp::verbatim(c->out, all, c->proto);
+      } else {
+        uint64_t killed = 0;
+        for (uint64_t k : r->killed) killed += k;
+        if (!r->old_kill_form) {
+          resp::integer(c->out, static_cast<int64_t>(killed));
+        } else if (killed == 0) {
+          reply_error(c, "ERR No such client");  // counted in errorstats, as every error reply
+        } else {
+          resp::simple(c->out, "OK");
+        }
       }
     }
-    c->out.set_replies_muted(was_muted);
     mark_pending(c);
     const bool waited = c->admin == r;
     c->admin = nullptr;

@@ -113,19 +113,13 @@ void server_section(InfoText& o, const InfoSource& in) {
   o.line("backend", in.sh.backend_name);
 }
 
-uint64_t max_of(const SharedState& sh, Counter ShardStats::*f) {
-  uint64_t m = 0;
-  for (const ShardStats& s : sh.stats) m = std::max(m, (s.*f).get());
-  return m;
-}
-
 void clients_section(InfoText& o, const InfoSource& in) {
   o.line("connected_clients", in.sh.clients.load(std::memory_order_relaxed));
   o.line("cluster_connections", "0");
   o.line("maxclients", in.cfg.max_clients);
   // Sampled by each shard once a second (the largest query buffer and output queue of a client).
-  o.line("client_recent_max_input_buffer", max_of(in.sh, &ShardStats::max_client_input));
-  o.line("client_recent_max_output_buffer", max_of(in.sh, &ShardStats::max_client_output));
+  o.line("client_recent_max_input_buffer", in.sh.max(&ShardStats::max_client_input));
+  o.line("client_recent_max_output_buffer", in.sh.max(&ShardStats::max_client_output));
   o.line("blocked_clients", in.sh.sum(&ShardStats::blocked_clients));  // PUBLISHes waiting for ring space
   o.line("tracking_clients", "0");
   o.line("clients_in_timeout_table", "0");
@@ -230,24 +224,31 @@ void commandstats_section(InfoText& o, const InfoSource& in) {
   }
 }
 
+// Command slot i's latency histograms summed over every shard into *merged (kBuckets counts).
+// Returns how many calls they hold.
+uint64_t merge_latency(const SharedState& sh, size_t i, std::vector<uint64_t>* merged) {
+  merged->assign(LatencyHistogram::kBuckets, 0);
+  uint64_t total = 0;
+  for (const ShardStats& s : sh.stats) {
+    if (i >= s.ncommands) continue;
+    const LatencyHistogram* h = s.commands[i].latency.load(std::memory_order_acquire);
+    if (h == nullptr) continue;
+    for (int b = 0; b < LatencyHistogram::kBuckets; ++b) {
+      const uint64_t n = h->buckets[b].get();
+      (*merged)[b] += n;
+      total += n;
+    }
+  }
+  return total;
+}
+
 // INFO latencystats: Redis's per-command percentiles (p50, p99, p99.9 in microseconds), from
 // every shard's histogram of the command.
 void latencystats_section(InfoText& o, const InfoSource& in) {
   const auto names = command_stat_names();
-  std::vector<uint64_t> merged(LatencyHistogram::kBuckets);
+  std::vector<uint64_t> merged;
   for (size_t i = 0; i < names.size(); ++i) {
-    std::fill(merged.begin(), merged.end(), 0);
-    uint64_t total = 0;
-    for (const ShardStats& s : in.sh.stats) {
-      if (i >= s.ncommands) continue;
-      const LatencyHistogram* h = s.commands[i].latency.load(std::memory_order_acquire);
-      if (h == nullptr) continue;
-      for (int b = 0; b < LatencyHistogram::kBuckets; ++b) {
-        uint64_t n = h->buckets[b].get();
-        merged[b] += n;
-        total += n;
-      }
-    }
+    const uint64_t total = merge_latency(in.sh, i, &merged);
     if (total == 0) continue;
     std::string v;
     for (double q : {50.0, 99.0, 99.9}) {
@@ -294,9 +295,7 @@ void backend_section(InfoText& o, const InfoSource& in) {
   if (!sh.backend_setup.empty()) o.line("io_uring_setup", sh.backend_setup);
   o.line("loop_iterations", sh.sum(&ShardStats::loop_iterations));
   o.line("loop_busy_us", sh.sum(&ShardStats::loop_busy_us));
-  uint64_t busy_max = 0;
-  for (const ShardStats& st : sh.stats) busy_max = std::max(busy_max, st.loop_busy_max_us.get());
-  o.line("loop_busy_max_us", busy_max);
+  o.line("loop_busy_max_us", sh.max(&ShardStats::loop_busy_max_us));
   o.line("loop_iterations_over_1ms", sh.sum(&ShardStats::loop_iterations_over_1ms));
   // Syscalls the backend made for I/O: on epoll every sendmsg, recv, accept4, epoll_wait and
   // epoll_ctl; on io_uring every io_uring_enter (its recv_calls count multishot arms, not
@@ -381,25 +380,16 @@ void ShardCore::latency_histogram(Conn* c, std::span<const std::string_view> arg
     std::vector<std::pair<uint64_t, uint64_t>> cumulative;  // (2^k microseconds, count at or below)
   };
   std::vector<Row> rows;
-  std::vector<uint64_t> merged(LatencyHistogram::kBuckets);
+  std::vector<uint64_t> merged;
   for (size_t i = 0; i < names.size(); ++i) {
     bool asked = args.size() <= 2;
     for (size_t a = 2; a < args.size() && !asked; ++a) asked = iequals(args[a], names[i]);
     if (!asked) continue;
-    std::fill(merged.begin(), merged.end(), 0);
-    uint64_t calls = 0, total = 0;
-    for (const ShardStats& s : shared_->stats) {
-      if (i >= s.ncommands) continue;
-      calls += s.commands[i].calls.get();
-      const LatencyHistogram* h = s.commands[i].latency.load(std::memory_order_acquire);
-      if (h == nullptr) continue;
-      for (int b = 0; b < LatencyHistogram::kBuckets; ++b) {
-        merged[b] += h->buckets[b].get();
-        total += h->buckets[b].get();
-      }
-    }
-    if (calls == 0) continue;
-    Row row{names[i], calls, {}};
+    // Every call that ran is recorded once in its shard's histogram (execute), so the merged
+    // total is the calls count.
+    const uint64_t total = merge_latency(*shared_, i, &merged);
+    if (total == 0) continue;
+    Row row{names[i], total, {}};
     uint64_t cum = 0;
     int b = 0;
     for (int k = 0; k < 63 && cum < total; ++k) {

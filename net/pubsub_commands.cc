@@ -67,12 +67,7 @@ void ShardCore::subscription_reply(Conn* c, std::string_view kind, std::string_v
                                    bool null_name, size_t count) {
   // A push, even in RESP2: CLIENT REPLY OFF or SKIP does not mute it (Redis 7.0.15 sets
   // CLIENT_PUSHING around it, as around messages).
-  struct Unmuted {
-    OutboundQueue& q;
-    bool was = q.replies_muted();
-    explicit Unmuted(OutboundQueue& o) : q(o) { q.set_replies_muted(false); }
-    ~Unmuted() { q.set_replies_muted(was); }
-  } unmuted(c->out);
+  OutboundQueue::MuteScope unmuted(c->out, false);
   resp::push(c->out, 3, c->proto);
   resp::bulk(c->out, kind);
   if (null_name) {
@@ -293,23 +288,21 @@ bool ShardCore::step_walk(Conn* c) {
   }
   if (refused) {
     stats_->channel_lists_refused.add();
-    const bool was_muted = c->out.replies_muted();
-    c->out.set_replies_muted(w.muted);
+    OutboundQueue::MuteScope as_command(c->out, w.muted);
     reply_error(c, kWalkRefused);
-    c->out.set_replies_muted(was_muted);
     return true;
   }
   if (w.shard < shared_->nshards) return false;
   // The whole reply joins the queue at once (no copy), so nothing can land inside the array;
   // muted if the command was (CLIENT REPLY).
-  const bool was_muted = c->out.replies_muted();
-  c->out.set_replies_muted(w.muted);
-  resp::array(c->out, w.count);
-  for (Chunk* piece : w.body) {
-    walk_bytes_ -= piece->cap;
-    c->out.append_chunk(piece);
+  {
+    OutboundQueue::MuteScope as_command(c->out, w.muted);
+    resp::array(c->out, w.count);
+    for (Chunk* piece : w.body) {
+      walk_bytes_ -= piece->cap;
+      c->out.append_chunk(piece);
+    }
   }
-  c->out.set_replies_muted(was_muted);
   w.body.clear();
   mark_pending(c);
   return true;

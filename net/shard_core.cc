@@ -229,8 +229,7 @@ void ShardCore::reset_stats() {
 }
 
 void ShardCore::sample_second() {
-  // INFO's instantaneous figures (the last second's) and the largest client buffers, as Redis's
-  // serverCron samples them.
+  // INFO's instantaneous figures (the last second's), as Redis's serverCron samples them.
   const uint64_t ops = stats_->total_commands_processed.get(), in = stats_->total_net_input_bytes.get(),
                  out = stats_->total_net_output_bytes.get();
   stats_->ops_last_second.set(ops - sampled_ops_);
@@ -239,18 +238,7 @@ void ShardCore::sample_second() {
   sampled_ops_ = ops;
   sampled_in_ = in;
   sampled_out_ = out;
-  uint64_t max_in = 0, max_out = 0, blocked = 0;
-  for (auto& owned : conns_) {
-    const Conn* c = owned.get();
-    if (c == nullptr || c->closing()) continue;
-    max_in = std::max<uint64_t>(max_in, c->in.capacity());
-    max_out = std::max<uint64_t>(max_out, c->out.bytes());
-    blocked += c->blocked;
-  }
   if (id_ == 0) shared_->note_used_memory(used_memory());  // INFO used_memory_peak between INFOs
-  stats_->max_client_input.set(max_in);
-  stats_->max_client_output.set(max_out);
-  stats_->blocked_clients.set(blocked);
 }
 
 void ShardCore::reap_stalled() {
@@ -260,10 +248,15 @@ void ShardCore::reap_stalled() {
   sample_second();
   const int64_t idle_ms = static_cast<int64_t>(cfg_.idle_timeout_s) * 1000;
   const int64_t request_ms = static_cast<int64_t>(cfg_.request_timeout_s) * 1000;
-  if (idle_ms <= 0 && request_ms <= 0) return;
+  // One walk over the clients a second: INFO's largest client buffers and blocked clients (as
+  // Redis's clientsCron samples them), and the timeouts.
+  uint64_t max_in = 0, max_out = 0, blocked = 0;
   for (auto& owned : conns_) {
     Conn* c = owned.get();
     if (c == nullptr || c->closing()) continue;
+    max_in = std::max<uint64_t>(max_in, c->in.capacity());
+    max_out = std::max<uint64_t>(max_out, c->out.bytes());
+    blocked += c->blocked;
     // A client whose input this server has paused (mailbox full, or replies unread) cannot
     // finish its command: its clock is not charged.
     if (request_ms > 0 && c->partial_since_ms >= 0 && !c->held() && !c->paused_for_output &&
@@ -275,6 +268,9 @@ void ShardCore::reap_stalled() {
       close_conn(c, "idle past --idle-timeout");
     }
   }
+  stats_->max_client_input.set(max_in);
+  stats_->max_client_output.set(max_out);
+  stats_->blocked_clients.set(blocked);
 }
 
 void ShardCore::begin_shutdown(int64_t deadline_ms) {

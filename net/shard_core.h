@@ -91,7 +91,8 @@ class ShardCore {
   // Advances every PUBSUB CHANNELS reply in the making by one slice (ChannelWalk).
   void step_walks();
   // Once a second: closes clients idle past --idle-timeout and clients whose command has stayed
-  // incomplete past --request-timeout, and logs the end of quiet episodes.
+  // incomplete past --request-timeout, logs the end of quiet episodes, and samples what INFO
+  // shows per second (sample_second, and the largest client buffers).
   void reap_stalled();
   void sample_second();
   // CONFIG RESETSTAT's part on this shard.

@@ -4,6 +4,7 @@
 // process-wide atomics. Built by the Broker before any shard thread starts; outlives them all.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -58,6 +59,12 @@ struct SharedState {
       t.queued += s.deliveries_queued.get();
     }
     return t;
+  }
+  // The largest value of one counter (a per-shard maximum or gauge) over every shard.
+  uint64_t max(Counter ShardStats::*f) const {
+    uint64_t m = 0;
+    for (const ShardStats& s : stats) m = std::max(m, (s.*f).get());
+    return m;
   }
   // Sum of one counter over every shard.
   uint64_t sum(Counter ShardStats::*f) const {

@@ -56,6 +56,15 @@ class LoopTest : public ::testing::Test {
       return got == n;
     }));
   }
+  // Client c of shard s subscribes to prefix + first, ..., prefix + (first + n - 1) in one
+  // SUBSCRIBE; returns once every confirmation has come.
+  void subscribe_numbered(SteppedShards<Backend>& h, int s, TestClient& c, const std::string& prefix, int n,
+                          int first = 0) {
+    std::vector<std::string> args = {"SUBSCRIBE"};
+    for (int i = first; i < first + n; ++i) args.push_back(prefix + std::to_string(i));
+    c.command(args);
+    skip_replies(h, s, c, static_cast<size_t>(n));
+  }
   // A client of shard s, accepted and reading (its first command is then seen in one step).
   std::unique_ptr<TestClient> client(SteppedShards<Backend>& h, int s) {
     auto c = TestClient::connect(h.port(s));
@@ -222,10 +231,7 @@ TYPED_TEST(LoopTest, PushesNeverLandInsideAPubsubChannelsReply) {
   SteppedShards<TypeParam> h(this->cfg, 1);
   auto big = this->client(h, 0), r3 = this->client(h, 0), pub = this->client(h, 0);
   // About 900 KB of names: a reply built over many iterations, far larger than any one write.
-  std::vector<std::string> many = {"SUBSCRIBE"};
-  for (int i = 0; i < 20000; ++i) many.push_back("a-channel-with-a-longer-name-" + std::to_string(i));
-  big->command(many);
-  this->skip_replies(h, 0, *big, many.size() - 1);
+  this->subscribe_numbered(h, 0, *big, "a-channel-with-a-longer-name-", 20000);
   r3->command({"HELLO", "3"});
   this->reply(h, 0, *r3);
   r3->command({"SUBSCRIBE", "t"});
@@ -257,10 +263,7 @@ TYPED_TEST(LoopTest, PushesNeverLandInsideAPubsubChannelsReply) {
 TYPED_TEST(LoopTest, HalfClosedClientsGetRepliesToCommandsHeldAtTheEnd) {
   SteppedShards<TypeParam> h(this->cfg, 1);
   auto big = this->client(h, 0);
-  std::vector<std::string> many = {"SUBSCRIBE"};
-  for (int i = 0; i < 3000; ++i) many.push_back("ch" + std::to_string(i));
-  big->command(many);
-  this->skip_replies(h, 0, *big, many.size() - 1);
+  this->subscribe_numbered(h, 0, *big, "ch", 3000);
   for (int round = 0; round < 10; ++round) {
     auto c = this->client(h, 0);
     c->send_raw(encode_command({"PUBSUB", "CHANNELS"}) + encode_command({"ECHO", "after"}));
@@ -305,10 +308,7 @@ TYPED_TEST(LoopTest, HalfClosedPublisherBlockedOnAStalledPeerGetsEveryReply) {
 TYPED_TEST(LoopTest, CommandsHeldBehindAChannelListAreNotRunOnceTheShardStops) {
   SteppedShards<TypeParam> h(this->cfg, 1);
   auto big = this->client(h, 0), sub = this->client(h, 0), asker = this->client(h, 0);
-  std::vector<std::string> many = {"SUBSCRIBE"};
-  for (int i = 0; i < 3000; ++i) many.push_back("ch" + std::to_string(i));
-  big->command(many);
-  this->skip_replies(h, 0, *big, many.size() - 1);
+  this->subscribe_numbered(h, 0, *big, "ch", 3000);
   sub->command({"SUBSCRIBE", "x"});
   this->reply(h, 0, *sub);
   asker->send_raw(encode_command({"PUBSUB", "CHANNELS"}) + encode_command({"PUBLISH", "x", "late"}));
@@ -334,11 +334,8 @@ TYPED_TEST(LoopTest, ChannelListsBeingBuiltStayWithinTheQueuedOutputCap) {
   this->cfg.max_queued_bytes = 1 << 20;
   SteppedShards<TypeParam> h(this->cfg, 1);
   auto big = this->client(h, 0);
-  std::vector<std::string> many = {"SUBSCRIBE"};
   const std::string tail(40, 'n');
-  for (int i = 0; i < 6000; ++i) many.push_back(tail + std::to_string(i));  // ~330 KB listed
-  big->command(many);
-  this->skip_replies(h, 0, *big, many.size() - 1);
+  this->subscribe_numbered(h, 0, *big, tail, 6000);  // ~330 KB listed
   constexpr int kAskers = 12;
   std::vector<std::unique_ptr<TestClient>> askers;
   for (int i = 0; i < kAskers; ++i) askers.push_back(this->client(h, 0));
@@ -364,10 +361,7 @@ TYPED_TEST(LoopTest, ChannelListsBeingBuiltStayWithinTheQueuedOutputCap) {
   EXPECT_GE(refused, 1);
   EXPECT_EQ(h.shard(0).stats().channel_lists_refused.get(), static_cast<uint64_t>(refused));
   // One list larger than the cap alone is refused too.
-  std::vector<std::string> more = {"SUBSCRIBE"};
-  for (int i = 6000; i < 30000; ++i) more.push_back(tail + std::to_string(i));
-  big->command(more);
-  this->skip_replies(h, 0, *big, more.size() - 1);
+  this->subscribe_numbered(h, 0, *big, tail, 24000, 6000);
   askers[0]->command({"PUBSUB", "CHANNELS"});
   RespValue v = this->reply(h, 0, *askers[0]);
   EXPECT_EQ(v.str.rfind("ERR PUBSUB CHANNELS refused", 0), 0u) << "a list of " << v.elements.size();
@@ -382,10 +376,7 @@ TYPED_TEST(LoopTest, ChannelListsBeingBuiltStayWithinTheQueuedOutputCap) {
 TYPED_TEST(LoopTest, ChannelListsPayForPatternMatchingInSlices) {
   SteppedShards<TypeParam> h(this->cfg, 1);
   auto big = this->client(h, 0), asker = this->client(h, 0), other = this->client(h, 0);
-  std::vector<std::string> many = {"SUBSCRIBE"};
-  for (int i = 0; i < 64; ++i) many.push_back(std::string(60000, 'a') + std::to_string(i));
-  big->command(many);
-  this->skip_replies(h, 0, *big, many.size() - 1);
+  this->subscribe_numbered(h, 0, *big, std::string(60000, 'a'), 64);
   asker->command({"PUBSUB", "CHANNELS", "*" + std::string(1000, 'a') + "?b*"});
   int steps = 0;
   RespValue list;

@@ -114,14 +114,13 @@ def stop_during_start_up(binary, backend):
     print(f"{stopped_early} of 12 stops arrived during start-up", flush=True)
 
 
-def drain_deadline(binary, backend):
-    """Once shutdown begins nothing new is accepted (a PUBLISH sent during the drain gets no
-    reply); a subscriber that reads nothing holds the drain to its deadline, which is then said:
-    clients and bytes not delivered. The process still exits 0, promptly."""
-    import re
+def start_with_unread_output(binary, backend, shutdown_timeout_ms):
+    """fanoutd (one shard) holding 6.4 MB for a subscriber that reads nothing, far more than the
+    socket buffers take, so a drain cannot finish. Returns (proc, port, log path, the stalled
+    subscriber, the publisher, whose 400 replies have all come)."""
     p, port, log_path = local_servers.start_fanoutd(
-        binary, backend, ["--shards", "1", "--shutdown-timeout-ms", "1500", "--client-hard-limit", "64m",
-                          "--client-soft-limit", "0"])
+        binary, backend, ["--shards", "1", "--shutdown-timeout-ms", str(shutdown_timeout_ms),
+                          "--client-hard-limit", "64m", "--client-soft-limit", "0"])
     try:
         stalled = socket.socket()
         stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
@@ -130,19 +129,37 @@ def drain_deadline(binary, backend):
         stalled.recv(100)  # the confirmation; then it reads nothing more
         pub = socket.create_connection(("127.0.0.1", port), timeout=10)
         payload = b"x" * 16384
-        for i in range(400):  # 6.4 MB: far more than the socket buffers take
+        for i in range(400):
             pub.sendall(local_servers.resp_command("PUBLISH", "d", payload))
         replies = b""
         while replies.count(b"\r\n") < 400:
             replies += pub.recv(65536)
+    except BaseException:
+        p.kill()
+        p.wait()
+        raise
+    return p, port, log_path, stalled, pub
+
+
+def wait_for_log(log_path, text, timeout=5):
+    end = time.time() + timeout
+    while text not in open(log_path).read() and time.time() < end:
+        time.sleep(0.01)
+
+
+def drain_deadline(binary, backend):
+    """Once shutdown begins nothing new is accepted (a PUBLISH sent during the drain gets no
+    reply); a subscriber that reads nothing holds the drain to its deadline, which is then said:
+    clients and bytes not delivered. The process still exits 0, promptly."""
+    import re
+    p, port, log_path, stalled, pub = start_with_unread_output(binary, backend, 1500)
+    try:
         late = socket.create_connection(("127.0.0.1", port), timeout=10)
         late.sendall(b"PING\r\n")
         check("a client served before the stop", late.recv(100) == b"+PONG\r\n")
         t0 = time.time()
         p.send_signal(signal.SIGTERM)
-        end = t0 + 5
-        while "stopping" not in open(log_path).read() and time.time() < end:
-            time.sleep(0.01)
+        wait_for_log(log_path, "stopping")
         try:
             newcomer = socket.create_connection(("127.0.0.1", port), timeout=2)
             newcomer.settimeout(2)
@@ -179,25 +196,10 @@ def drain_deadline(binary, backend):
 
 def second_signal(binary, backend):
     """A second SIGTERM during a long drain ends it at once, saying so, with exit code 1."""
-    p, port, log_path = local_servers.start_fanoutd(
-        binary, backend, ["--shards", "1", "--shutdown-timeout-ms", "600000", "--client-hard-limit", "64m",
-                          "--client-soft-limit", "0"])
+    p, port, log_path, stalled, pub = start_with_unread_output(binary, backend, 600000)
     try:
-        stalled = socket.socket()
-        stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-        stalled.connect(("127.0.0.1", port))
-        stalled.sendall(local_servers.resp_command("SUBSCRIBE", "d"))
-        stalled.recv(100)
-        pub = socket.create_connection(("127.0.0.1", port), timeout=10)
-        for i in range(400):
-            pub.sendall(local_servers.resp_command("PUBLISH", "d", b"x" * 16384))
-        replies = b""
-        while replies.count(b"\r\n") < 400:
-            replies += pub.recv(65536)
         p.send_signal(signal.SIGTERM)
-        end = time.time() + 5
-        while "stopping" not in open(log_path).read() and time.time() < end:
-            time.sleep(0.01)
+        wait_for_log(log_path, "stopping")
         t0 = time.time()
         p.send_signal(signal.SIGTERM)
         code = p.wait(timeout=20)
