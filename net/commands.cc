@@ -113,10 +113,11 @@ std::string uppercase(std::string_view s) {
 
 // Redis's checks before anything else (server.c processCommand, lookupCommand): a command with
 // subcommands needs a known one, then the arity of what was found. Sets *full to the static name
-// ("client|list"). Returns the error, or empty.
-std::string check_shape(std::string_view lower, int top_arity, Args args, std::string_view* full) {
+// ("client|list"). `container`: the command has subcommands (known from Fanout's table, so the hot
+// commands never search Redis's). Returns the error, or empty.
+std::string check_shape(std::string_view lower, int top_arity, bool container, Args args, std::string_view* full) {
   if (!arity_ok(top_arity, args.size())) return wrong_args(lower);
-  if (args.size() < 2 || !has_subcommands(lower)) return {};
+  if (args.size() < 2 || !container) return {};
   std::string sub = std::string(lower) + "|" + lowercase(args[1]);
   const RedisCommand* r = find_redis_command(sub);
   if (r == nullptr) return unknown_subcommand(args[1], uppercase(lower));
@@ -327,7 +328,7 @@ bool ShardCore::execute(Conn* c, Args args, bool queued) {
     return true;
   }
   std::string_view full = spec->name;
-  if (std::string shape = check_shape(spec->name, spec->arity, args, &full); !shape.empty()) {
+  if (std::string shape = check_shape(spec->name, spec->arity, spec->acl == kAclBySubcommand, args, &full); !shape.empty()) {
     // Redis counts a call it refused under the command it found (none for an unknown subcommand).
     if (!shape.starts_with("ERR unknown subcommand")) stats_->commands[stat_slot(spec, full)].rejected_calls.add();
     reject(c, shape, spec);
@@ -392,7 +393,7 @@ void ShardCore::reject_unknown(Conn* c, Args args) {
     return;
   }
   std::string_view full = r->name;
-  if (std::string shape = check_shape(r->name, r->arity, args, &full); !shape.empty()) {
+  if (std::string shape = check_shape(r->name, r->arity, has_subcommands(r->name), args, &full); !shape.empty()) {
     reject(c, shape);
     return;
   }
