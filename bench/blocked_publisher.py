@@ -87,7 +87,7 @@ def drain(sock, stop):
 
 
 def measure(binary, backend, channels):
-    proc = subprocess.Popen([binary, "--port", "0", "--shards", "2", "--backend", backend,
+    proc = subprocess.Popen([binary, "--port", "auto", "--shards", "2", "--backend", backend,
                              "--mailbox-depth", "1024", "--max-channels-per-client", str(channels + 10),
                              "--log-level", "warn"],
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)

@@ -132,7 +132,7 @@ def loop_fields(sock):
 
 
 def measure(binary, backend, channels, extra=()):
-    proc = subprocess.Popen(["taskset", "-c", "0", binary, "--port", "0", "--shards", "1", "--backend",
+    proc = subprocess.Popen(["taskset", "-c", "0", binary, "--port", "auto", "--shards", "1", "--backend",
                              backend, "--max-channels-per-client", str(channels + 10), "--log-level", "warn",
                              *extra],
                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)

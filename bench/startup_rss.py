@@ -14,7 +14,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def rss_kib(binary, backend, shards):
-    p = subprocess.Popen([binary, "--port", "0", "--shards", str(shards), "--backend", backend,
+    p = subprocess.Popen([binary, "--port", "auto", "--shards", str(shards), "--backend", backend,
                           "--log-level", "error"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         line = p.stdout.readline()

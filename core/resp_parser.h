@@ -32,6 +32,8 @@ class RequestParser {
   enum class Status { kNeedMore, kCommand, kError };
 
   explicit RequestParser(const RequestLimits& limits = RequestLimits()) : limits_(limits) {}
+  // New limits (CONFIG SET): checked from the next header parsed on.
+  void set_limits(const RequestLimits& limits) { limits_ = limits; }
 
   Status parse(const char* buf, size_t len);
 

@@ -35,4 +35,24 @@ bool parse_size(std::string_view s, uint64_t* out) {
   return true;
 }
 
+bool parse_redis_memory(std::string_view s, uint64_t* out) {
+  size_t digits = 0;
+  while (digits < s.size() && s[digits] >= '0' && s[digits] <= '9') ++digits;
+  uint64_t v;
+  if (digits == 0 || !parse_unsigned(s.substr(0, digits), &v)) return false;
+  const std::string suffix = lowercase(s.substr(digits));
+  static constexpr struct {
+    const char* suffix;
+    uint64_t mul;
+  } kUnits[] = {{"", 1},          {"b", 1},          {"k", 1000},           {"kb", 1024},
+                {"m", 1000000},   {"mb", 1 << 20},   {"g", 1000000000ull},  {"gb", 1ull << 30}};
+  for (const auto& u : kUnits) {
+    if (suffix != u.suffix) continue;
+    if (v > UINT64_MAX / u.mul) return false;
+    *out = v * u.mul;
+    return true;
+  }
+  return false;
+}
+
 }  // namespace fanout

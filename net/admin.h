@@ -1,5 +1,6 @@
-// Commands every shard answers: CLIENT LIST and CLIENT KILL see the clients of all shards, and
-// CONFIG RESETSTAT resets every shard's statistics (each shard writes only its own). The
+// Commands every shard answers: CLIENT LIST and CLIENT KILL see the clients of all shards,
+// CONFIG RESETSTAT resets every shard's statistics (each shard writes only its own), and CONFIG SET
+// hands every shard the new configuration (each applies it to its own copy). The
 // shard of the asking client (the origin) fills its own part, then sends the request to each
 // other shard through the rings (MailItem::kAdmin); each writes its part into its own slot and
 // sends the request back (kAdminDone); the origin replies once every part is in. Each slot is
@@ -12,11 +13,13 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "net/completion.h"
+#include "net/config.h"
 
 namespace fanout {
 
@@ -33,7 +36,7 @@ struct ClientFilter {
 };
 
 struct AdminRequest {
-  enum class Op : uint8_t { kClientList, kClientKill, kResetStats };
+  enum class Op : uint8_t { kClientList, kClientKill, kResetStats, kConfigSet };
   Op op = Op::kClientList;
   bool old_kill_form = false;  // CLIENT KILL ip:port: +OK or "No such client"
   bool muted = false;          // the reply falls under CLIENT REPLY OFF or SKIP
@@ -44,6 +47,11 @@ struct AdminRequest {
   std::vector<uint64_t> killed;    // per shard: clients closed
   bool kill_asker = false;         // SKIPME no named the asking client: closed after the reply
   size_t asker_argv_mem = 0;       // the asking command's bytes (its line's argv-mem)
+  // CONFIG SET: the whole new configuration and its version (SharedState::config_version); a
+  // shard applies it only if newer than what it has, so two CONFIG SETs crossing in the rings
+  // leave every shard with the later one. Read-only while the request travels.
+  std::shared_ptr<const ServerConfig> config;
+  uint64_t config_version = 0;
   int outstanding = 0;             // shards still to answer (origin only)
 };
 

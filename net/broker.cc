@@ -85,24 +85,28 @@ bool Broker::build_acl(Acl* acl, std::string* err) {
 bool Broker::fit_descriptor_limit(std::string* err) {
   const uint64_t reserved = 32 + 4 * static_cast<uint64_t>(nshards_);  // listeners, eventfds, rings, logs
   const uint64_t needed = cfg_.max_clients + reserved;
-  struct rlimit rl {};
-  if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return true;
-  if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < needed) {
-    struct rlimit want = rl;
-    want.rlim_cur = rl.rlim_max == RLIM_INFINITY ? needed : std::min<rlim_t>(needed, rl.rlim_max);
-    if (setrlimit(RLIMIT_NOFILE, &want) == 0) rl = want;
-  }
-  if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= needed) return true;
-  if (rl.rlim_cur <= reserved) {
-    *err = "the descriptor limit (ulimit -n " + std::to_string(rl.rlim_cur) + ") leaves no room for clients";
+  const uint64_t limit = raise_descriptor_limit(needed);
+  if (limit >= needed) return true;
+  if (limit <= reserved) {
+    *err = "the descriptor limit (ulimit -n " + std::to_string(limit) + ") leaves no room for clients";
     return false;
   }
-  size_t fits = static_cast<size_t>(rl.rlim_cur - reserved);
-  LOG_WARN("--max-clients lowered from %zu to %zu: the descriptor limit is %llu (hard limit %llu); raise "
-           "ulimit -n to serve more", cfg_.max_clients, fits, static_cast<unsigned long long>(rl.rlim_cur),
-           static_cast<unsigned long long>(rl.rlim_max));
+  size_t fits = static_cast<size_t>(limit - reserved);
+  LOG_WARN("maxclients lowered from %zu to %zu: the descriptor limit is %llu; raise ulimit -n (the hard limit) "
+           "to serve more", cfg_.max_clients, fits, static_cast<unsigned long long>(limit));
   cfg_.max_clients = fits;
   return true;
+}
+
+std::string Broker::check_config(const ServerConfig& cfg) {
+  if (std::string e = validate_config(cfg); !e.empty()) return e;
+  Broker probe(cfg);
+  Acl acl(server_acl_catalog());
+  std::string err;
+  if (!probe.build_acl(&acl, &err)) return err;
+  std::vector<SocketAddress> addrs;
+  if (!resolve_tcp(cfg.bind, cfg.port == kPortAuto ? 0 : cfg.port, true, &addrs, &err)) return "--bind: " + err;
+  return {};
 }
 
 std::string Broker::endpoint() const { return format_endpoint(bound_.empty() ? cfg_.bind : bound_, port_); }
@@ -114,7 +118,14 @@ bool Broker::start(std::string* err, StartError* why) {
   if (!build_acl(&acl, err)) return fail(err, why, StartError::kConfig, *err);
   std::vector<SocketAddress> addrs;
   std::string e;
-  if (!resolve_tcp(cfg_.bind, cfg_.port, true, &addrs, &e)) return fail(err, why, StartError::kConfig, "--bind: " + e);
+  if (cfg_.port == 0) {
+    return fail(err, why, StartError::kConfig,
+                "port 0 turns the TCP listener off (as in Redis), and no other listener is configured: give a "
+                "port, or 'auto' for any free one");
+  }
+  if (!resolve_tcp(cfg_.bind, cfg_.port == kPortAuto ? 0 : cfg_.port, true, &addrs, &e)) {
+    return fail(err, why, StartError::kConfig, "--bind: " + e);
+  }
   // Redis's protected mode, made strict: a relay open to the network with no password is a
   // mistake far more often than a choice, so it needs saying explicitly. Decided on the address
   // bound, never on how it is spelled.

@@ -34,6 +34,9 @@ class Broker {
   // Validates (validate_config, the ACL file, the bind address), adjusts --max-clients to the
   // descriptor limit, binds, starts the shards. False with *err and *why on failure.
   bool start(std::string* err, StartError* why = nullptr);
+  // fanoutd --check-config: what start() checks before it binds (settings, ACL file, bind
+  // address), without binding. Returns "" or the first error. Thread: any.
+  static std::string check_config(const ServerConfig& cfg);
   int port() const { return port_; }
   std::string endpoint() const;
   int shards() const { return nshards_; }

@@ -176,6 +176,10 @@ void ShardCore::run_admin_part(AdminRequest& r) {
     reset_stats();
     return;
   }
+  if (r.op == AdminRequest::Op::kConfigSet) {
+    apply_config(*r.config, r.config_version);
+    return;
+  }
   for (auto& owned : conns_) {
     Conn* c = owned.get();
     if (c == nullptr || c->closing() || !client_matches(c, r.filter)) continue;
@@ -221,7 +225,7 @@ void ShardCore::finish_admin(AdminRequest* r) {
   if (c != nullptr && !c->closing()) {
     {
       OutboundQueue::MuteScope as_command(c->out, r->muted);
-      if (r->op == AdminRequest::Op::kResetStats) {
+      if (r->op == AdminRequest::Op::kResetStats || r->op == AdminRequest::Op::kConfigSet) {
         resp::simple(c->out, "OK");
       } else if (r->op == AdminRequest::Op::kClientList) {
         std::string all;

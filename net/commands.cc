@@ -36,7 +36,7 @@ constexpr AclCommandInfo kAclCatalog[] = {
     {"client|no-evict", kConnSlow | kAclAdmin | kAclDangerous},
     {"client|no-touch", kConnSlow},  {"client|reply", kConnSlow},
     {"info", kAclSlow | kAclDangerous}, {"config|get", kAdmin},
-    {"config|resetstat", kAdmin},    {"command|count", kConnSlow},
+    {"config|resetstat", kAdmin},    {"config|set", kAdmin},          {"config|rewrite", kAdmin},    {"command|count", kConnSlow},
     {"command|docs", kConnSlow},     {"command|info", kConnSlow},
     {"command|list", kConnSlow},     {"acl|whoami", kAclSlow},
     {"client|list", kAdmin | kAclConnection}, {"client|kill", kAdmin | kAclConnection},
@@ -130,7 +130,7 @@ std::string check_shape(std::string_view lower, int top_arity, bool container, A
 // MULTI, whose EXEC answers in one go.
 bool answers_later(std::string_view full) {
   return full == "pubsub|channels" || full == "pubsub|shardchannels" || full == "client|list" ||
-         full == "client|kill" || full == "config|resetstat";
+         full == "client|kill" || full == "config|resetstat" || full == "config|set";
 }
 
 constexpr std::string_view kSubscribedContext =

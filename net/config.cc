@@ -1,11 +1,20 @@
 #include "net/config.h"
 
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <climits>
 #include <cstdio>
+#include <cstring>
 
 #include "core/ascii.h"
+#include "core/config_args.h"
 #include "core/units.h"
+#include "net/read_file.h"
 
 namespace fanout {
 namespace {
@@ -45,40 +54,62 @@ constexpr uint64_t kKiB = 1024, kMiB = kKiB << 10, kGiB = kMiB << 10, kTiB = kGi
         [](ServerConfig& c, std::string_view v) { c.field.assign(v); }                         \
   }
 
+// A row with Redis's name for it and whether CONFIG SET may change it.
+constexpr Setting named(Setting s, const char* redis, bool live = false) {
+  s.redis = redis;
+  s.live = live;
+  return s;
+}
+constexpr Setting live(Setting s) {
+  s.live = true;
+  return s;
+}
+constexpr bool kLive = true;
+
 const Setting kSettings[] = {
-    FANOUT_STRING("bind", bind, "address to listen on (IPv4 or IPv6)"),
-    FANOUT_NUMBER("port", port, 0, 65535, "", "TCP port; 0 picks a free one"),
+    named(FANOUT_STRING("bind", bind, "address to listen on (IPv4 or IPv6)"), "bind"),
+    [] {
+      Setting s = named(FANOUT_NUMBER("port", port, 0, 65535, "",
+                                      "TCP port; 0: no TCP listener (as Redis); auto: a free one (tests)"),
+                        "port");
+      s.auto_ok = true;
+      return s;
+    }(),
     FANOUT_NUMBER("shards", shards, 0, 256, "", "event-loop threads; 0 means one per core"),
     Setting{"backend", Setting::Kind::kChoice, "event backend", 0, 0, "", false, "epoll|io_uring",
             nullptr, nullptr, [](const ServerConfig& c) { return c.backend; },
             [](ServerConfig& c, std::string_view v) { c.backend.assign(v); }},
-    FANOUT_NUMBER("max-clients", max_clients, 1, 10'000'000, "",
-                  "connections accepted at once (lowered at start to what the descriptor limit allows)"),
-    Setting{"policy", Setting::Kind::kChoice, "slow-subscriber policy", 0, 0, "", false,
-            "disconnect|drop-oldest|drop-newest", nullptr, nullptr,
-            [](const ServerConfig& c) { return std::string(policy_name(c.output.policy)); },
-            [](ServerConfig& c, std::string_view v) { c.output.policy = *parse_policy(v); }},
-    FANOUT_SIZE("client-hard-limit", output.hard_bytes, 0, kTiB,
-                "per-client queued bytes that trigger the policy at once (0: none)"),
-    FANOUT_SIZE("client-soft-limit", output.soft_bytes, 0, kTiB,
-                "per-client queued bytes tolerated for --client-soft-seconds (0: none)"),
-    Setting{"client-soft-seconds", Setting::Kind::kNumber, "how long the soft limit may be exceeded",
-            0, 365 * 86400, "seconds", false, nullptr,
-            [](const ServerConfig& c) { return static_cast<uint64_t>(c.output.soft_ms / 1000); },
-            [](ServerConfig& c, uint64_t v) { c.output.soft_ms = static_cast<int64_t>(v) * 1000; }},
-    FANOUT_NUMBER("client-max-messages", output.max_messages, 0, UINT32_MAX, "",
-                  "per-client queued messages (0: none)"),
-    FANOUT_SIZE("max-queued-bytes", max_queued_bytes, kKiB, kTiB, "process-wide cap on queued output"),
-    FANOUT_SIZE("max-query-buffer", max_query_buffer, kKiB, kGiB,
-                "per-client unparsed input before it is closed (holds a whole command)"),
-    FANOUT_SIZE("max-bulk-len", request.max_bulk_len, 1, 512 * kMiB,
-                "largest bulk string accepted: the largest message (at most --max-query-buffer)"),
-    FANOUT_NUMBER("max-args", request.max_args, 1, 1 << 20, "", "most arguments in one command"),
-    FANOUT_SIZE("max-inline", request.max_inline_len, 16, 64 * kMiB, "longest inline command line"),
-    FANOUT_SIZE("copy-threshold", copy_threshold, 0, 64 * kKiB,
-                "messages up to this size are copied per client instead of referenced"),
+    named(FANOUT_NUMBER("max-clients", max_clients, 1, 10'000'000, "",
+                        "connections accepted at once (lowered at start to what the descriptor limit allows)"),
+          "maxclients", kLive),
+    live(Setting{"policy", Setting::Kind::kChoice, "slow-subscriber policy", 0, 0, "", false,
+                 "disconnect|drop-oldest|drop-newest", nullptr, nullptr,
+                 [](const ServerConfig& c) { return std::string(policy_name(c.output.policy)); },
+                 [](ServerConfig& c, std::string_view v) { c.output.policy = *parse_policy(v); }}),
+    live(FANOUT_SIZE("client-hard-limit", output.hard_bytes, 0, kTiB,
+                     "per-client queued bytes that trigger the policy at once (0: none); "
+                     "client-output-buffer-limit's pubsub hard limit")),
+    live(FANOUT_SIZE("client-soft-limit", output.soft_bytes, 0, kTiB,
+                     "per-client queued bytes tolerated for --client-soft-seconds (0: none)")),
+    live(Setting{"client-soft-seconds", Setting::Kind::kNumber, "how long the soft limit may be exceeded",
+                 0, 365 * 86400, "seconds", false, nullptr,
+                 [](const ServerConfig& c) { return static_cast<uint64_t>(c.output.soft_ms / 1000); },
+                 [](ServerConfig& c, uint64_t v) { c.output.soft_ms = static_cast<int64_t>(v) * 1000; }}),
+    live(FANOUT_NUMBER("client-max-messages", output.max_messages, 0, UINT32_MAX, "",
+                       "per-client queued messages (0: none)")),
+    live(FANOUT_SIZE("max-queued-bytes", max_queued_bytes, kKiB, kTiB, "process-wide cap on queued output")),
+    named(FANOUT_SIZE("max-query-buffer", max_query_buffer, kKiB, kGiB,
+                      "per-client unparsed input before it is closed (holds a whole command)"),
+          "client-query-buffer-limit", kLive),
+    named(FANOUT_SIZE("max-bulk-len", request.max_bulk_len, 1, 512 * kMiB,
+                      "largest bulk string accepted: the largest message (at most --max-query-buffer)"),
+          "proto-max-bulk-len", kLive),
+    live(FANOUT_NUMBER("max-args", request.max_args, 1, 1 << 20, "", "most arguments in one command")),
+    live(FANOUT_SIZE("max-inline", request.max_inline_len, 16, 64 * kMiB, "longest inline command line")),
+    live(FANOUT_SIZE("copy-threshold", copy_threshold, 0, 64 * kKiB,
+                     "messages up to this size are copied per client instead of referenced")),
     FANOUT_NUMBER("iov-batch", iov_batch, 1, 1024, "", "iovecs per sendmsg (at most IOV_MAX)"),
-    FANOUT_SIZE("max-send-bytes", max_send_bytes, 1, kGiB, "bytes sent per client per loop iteration"),
+    live(FANOUT_SIZE("max-send-bytes", max_send_bytes, 1, kGiB, "bytes sent per client per loop iteration")),
     FANOUT_NUMBER("mailbox-depth", mailbox_depth, 1, 1 << 24, "",
                   "messages one shard-to-shard ring holds (its memory grows on demand)"),
     FANOUT_POW2("uring-sq-entries", uring_sq_entries, 8, 32768,
@@ -87,30 +118,48 @@ const Setting kSettings[] = {
                 "io_uring: receive buffers per shard (fewer starve busy connections)"),
     FANOUT_SIZE("uring-buffer-size", uring_buffer_size, 512, kMiB, "io_uring: bytes per receive buffer"),
     FANOUT_BOOL("uring-fixed-files", uring_fixed_files, "io_uring: put sockets in the registered file table"),
-    FANOUT_NUMBER("idle-timeout", idle_timeout_s, 0, 10 * 365 * 86400, "seconds",
-                  "close a client silent this long (0: never; subscribers exempt, as in Redis)"),
-    FANOUT_NUMBER("request-timeout", request_timeout_s, 0, 365 * 86400, "seconds",
-                  "close a client whose command stays incomplete this long (0: never)"),
-    FANOUT_NUMBER("tcp-keepalive", tcp_keepalive_s, 0, 32767, "seconds",
-                  "TCP keepalive idle time on client sockets, to find half-open peers (0: off)"),
-    FANOUT_NUMBER("tcp-user-timeout", tcp_user_timeout_ms, 0, INT_MAX, "ms",
-                  "drop a client whose sent data stays unacknowledged this long (TCP_USER_TIMEOUT; 0: "
-                  "the kernel's ~15 minutes of retransmission)"),
-    FANOUT_STRING("requirepass", requirepass, "password clients must AUTH with (default user); empty: none"),
-    FANOUT_STRING("aclfile", aclfile,
-                  "users, passwords and rights in Redis ACL file syntax (user <name> on >pass &channel-glob ...)"),
-    FANOUT_BOOL("protected-mode", protected_mode,
-                "refuse to listen on a non-loopback address while clients need no password"),
-    FANOUT_NUMBER("max-channels-per-client", max_channels_per_client, 1, 1 << 24, "",
-                  "channels (and shard channels) one client may subscribe to"),
-    FANOUT_NUMBER("max-patterns-per-client", max_patterns_per_client, 0, 1 << 20, "",
-                  "patterns one client may subscribe to"),
-    FANOUT_SIZE("max-channel-len", max_channel_len, 1, 64 * kMiB, "longest channel name a client may subscribe to"),
-    FANOUT_SIZE("max-pattern-len", max_pattern_len, 1, 64 * kKiB, "longest pattern a client may subscribe to"),
-    FANOUT_NUMBER("max-pattern-wildcards", max_pattern_wildcards, 0, 1024, "",
-                  "most wildcards ('*' runs, '?' and '[...]' sets) in one pattern"),
-    FANOUT_NUMBER("shutdown-timeout-ms", shutdown_timeout_ms, 0, 3'600'000, "ms",
-                  "how long shutdown waits to flush queued output"),
+    named(FANOUT_NUMBER("idle-timeout", idle_timeout_s, 0, 10 * 365 * 86400, "seconds",
+                        "close a client silent this long (0: never; subscribers exempt, as in Redis)"),
+          "timeout", kLive),
+    live(FANOUT_NUMBER("request-timeout", request_timeout_s, 0, 365 * 86400, "seconds",
+                       "close a client whose command stays incomplete this long (0: never)")),
+    named(FANOUT_NUMBER("tcp-keepalive", tcp_keepalive_s, 0, 32767, "seconds",
+                        "TCP keepalive idle time on client sockets, to find half-open peers (0: off; new "
+                        "connections)"),
+          "tcp-keepalive", kLive),
+    live(FANOUT_NUMBER("tcp-user-timeout", tcp_user_timeout_ms, 0, INT_MAX, "ms",
+                       "drop a client whose sent data stays unacknowledged this long (TCP_USER_TIMEOUT; 0: "
+                       "the kernel's ~15 minutes of retransmission; new connections)")),
+    named(FANOUT_STRING("requirepass", requirepass, "password clients must AUTH with (default user); empty: none"),
+          "requirepass"),
+    named(FANOUT_STRING("aclfile", aclfile,
+                        "users, passwords and rights in Redis ACL file syntax (user <name> on >pass "
+                        "&channel-glob ...)"),
+          "aclfile"),
+    named(FANOUT_BOOL("protected-mode", protected_mode,
+                      "refuse to listen on a non-loopback address while clients need no password"),
+          "protected-mode"),
+    live(FANOUT_NUMBER("max-channels-per-client", max_channels_per_client, 1, 1 << 24, "",
+                       "channels (and shard channels) one client may subscribe to")),
+    live(FANOUT_NUMBER("max-patterns-per-client", max_patterns_per_client, 0, 1 << 20, "",
+                       "patterns one client may subscribe to")),
+    live(FANOUT_SIZE("max-channel-len", max_channel_len, 1, 64 * kMiB,
+                     "longest channel name a client may subscribe to")),
+    live(FANOUT_SIZE("max-pattern-len", max_pattern_len, 1, 64 * kKiB, "longest pattern a client may subscribe to")),
+    live(FANOUT_NUMBER("max-pattern-wildcards", max_pattern_wildcards, 0, 1024, "",
+                       "most wildcards ('*' runs, '?' and '[...]' sets) in one pattern")),
+    live(FANOUT_NUMBER("shutdown-timeout-ms", shutdown_timeout_ms, 0, 3'600'000, "ms",
+                       "how long shutdown waits to flush queued output")),
+    live(Setting{"log-level", Setting::Kind::kChoice, "log level (Redis's loglevel: debug, verbose and notice, "
+                 "warning)", 0, 0, "", false, "debug|info|warn|error", nullptr, nullptr,
+                 [](const ServerConfig& c) { return c.log_level; },
+                 [](ServerConfig& c, std::string_view v) { c.log_level.assign(v); }}),
+};
+
+// Redis's parameters Fanout has no setting for, and the redis.conf directives that are not
+// parameters: skipped with a warning, except where skipping would mislead (kRefused).
+constexpr std::string_view kRedisOnly[] = {
+#include "net/redis_config_names.inc"
 };
 
 #undef FANOUT_NUMBER
@@ -130,36 +179,120 @@ bool choice_allowed(const Setting& s, std::string_view v) {
   return false;
 }
 
-std::string range_error(const Setting& s, const std::string& got) {
+std::string range_error(const Setting& s, const std::string& got, std::string_view shown) {
+  const std::string who = shown.empty() ? "--" + std::string(s.name) : std::string(shown);
   if (s.kind == Setting::Kind::kChoice) {
     std::string list = s.choices;
     for (char& c : list) c = c == '|' ? ',' : c;
-    return "--" + std::string(s.name) + " must be one of " + list + ", got '" + got + "'";
+    return who + " must be one of " + list + ", got '" + got + "'";
   }
-  if (s.kind == Setting::Kind::kBool) {
-    return "--" + std::string(s.name) + " must be true or false (yes/no, 1/0), got '" + got + "'";
-  }
-  return "--" + std::string(s.name) + " must be " + setting_range(s) + ", got " + got;
+  if (s.kind == Setting::Kind::kBool) return who + " must be true or false (yes/no, 1/0), got '" + got + "'";
+  return who + " must be " + setting_range(s) + (s.auto_ok ? " (or auto)" : "") + ", got " + got;
 }
 
 bool in_range(const Setting& s, uint64_t v) {
+  if (s.auto_ok && v == static_cast<uint64_t>(int64_t{kPortAuto})) return true;
   return v >= s.min && v <= s.max && (!s.power_of_two || (v & (v - 1)) == 0);
 }
 
 // The value as the user would write it back (numbers stored in signed fields show their sign).
 std::string number_text(const Setting& s, const ServerConfig& cfg) {
   uint64_t v = s.get(cfg);
+  if (s.auto_ok && v == static_cast<uint64_t>(int64_t{kPortAuto})) return "auto";
   if (v > (1ull << 62)) return std::to_string(static_cast<int64_t>(v));  // a negative int field
   return std::to_string(v);
 }
 
+// Redis's loglevel and Fanout's levels.
+constexpr std::pair<std::string_view, std::string_view> kRedisLogLevels[] = {
+    {"debug", "debug"}, {"verbose", "debug"}, {"notice", "info"}, {"warning", "warn"}};
+std::string redis_log_level(std::string_view fanout_level) {
+  if (fanout_level == "debug") return "debug";
+  if (fanout_level == "info") return "notice";
+  return "warning";
+}
+
+// client-output-buffer-limit's value: "normal 0 0 0 slave ... pubsub <hard> <soft> <seconds>".
+std::string output_buffer_limit_text(const ServerConfig& cfg) {
+  return "normal 0 0 0 slave 268435456 67108864 60 pubsub " + std::to_string(cfg.output.hard_bytes) + " " +
+         std::to_string(cfg.output.soft_bytes) + " " + std::to_string(cfg.output.soft_ms / 1000);
+}
+
+// Redis's client-output-buffer-limit (config.c, setConfigClientOutputBufferLimitOption): groups of
+// "<class> <hard> <soft> <seconds>", class normal, replica (slave) or pubsub. Fanout's pubsub
+// limits are its per-client limits; the other classes have nothing to limit here and are checked
+// only for syntax.
+std::string set_output_buffer_limit(ServerConfig& cfg, std::span<const std::string> args) {
+  std::vector<std::string> words;
+  for (const std::string& a : args) {
+    size_t i = 0;
+    while (i < a.size()) {
+      while (i < a.size() && a[i] == ' ') ++i;
+      size_t j = a.find(' ', i);
+      if (j == std::string::npos) j = a.size();
+      if (j > i) words.push_back(a.substr(i, j - i));
+      i = j;
+    }
+  }
+  if (words.empty() || words.size() % 4 != 0) {
+    return "client-output-buffer-limit takes <class> <hard> <soft> <seconds> groups (class normal, replica or pubsub)";
+  }
+  OutputLimits out = cfg.output;
+  for (size_t i = 0; i < words.size(); i += 4) {
+    const std::string cls = lowercase(words[i]);
+    uint64_t hard, soft, secs;
+    if (cls != "normal" && cls != "replica" && cls != "slave" && cls != "pubsub") {
+      return "client-output-buffer-limit: unknown class '" + words[i] + "' (normal, replica or pubsub)";
+    }
+    if (!parse_redis_memory(words[i + 1], &hard) || !parse_redis_memory(words[i + 2], &soft) ||
+        !parse_unsigned(words[i + 3], &secs) || secs > 365 * 86400 || hard > kTiB || soft > kTiB) {
+      return "client-output-buffer-limit: bad limits '" + words[i + 1] + " " + words[i + 2] + " " + words[i + 3] + "'";
+    }
+    if (cls != "pubsub") continue;
+    out.hard_bytes = hard;
+    out.soft_bytes = soft;
+    out.soft_ms = static_cast<int64_t>(secs) * 1000;
+  }
+  cfg.output = out;
+  return {};
+}
+
+// The redis.conf directives that Fanout refuses rather than skips: skipping would leave the server
+// doing something other than the file asks (running in the foreground when told to daemonize,
+// serving plaintext where TLS was asked for, a command table it cannot rename).
+std::string refusal(std::string_view name, std::span<const std::string> args) {
+  auto first = [&] { return args.empty() ? std::string() : lowercase(args[0]); };
+  if (name == "daemonize" && first() == "yes") return "daemonize yes: fanoutd stays in the foreground (run it under systemd)";
+  if (name == "tls-port" && first() != "0") return "tls-port: Fanout has no TLS listener yet";
+  if (name == "cluster-enabled" && first() == "yes") return "cluster-enabled yes: Fanout is not a Redis Cluster node";
+  if (name == "replicaof" || name == "slaveof") return std::string(name) + ": Fanout does not replicate";
+  if (name == "include") return "include: Fanout reads one config file (merge the included one into it)";
+  if (name == "rename-command") return "rename-command: Fanout cannot rename its commands";
+  if (name == "loadmodule") return "loadmodule: Fanout has no modules";
+  return {};
+}
+
 }  // namespace
+
+std::string Setting::config_name() const { return redis ? std::string(redis) : "fanout-" + std::string(name); }
 
 std::span<const Setting> server_settings() { return kSettings; }
 
-const Setting* find_setting(std::string_view name) {
+const Setting* find_setting(std::string_view name, bool* redis_named) {
+  const std::string n = lowercase(name);
+  std::string_view own = n;
+  if (own.starts_with("fanout-")) own.remove_prefix(7);
   for (const Setting& s : kSettings) {
-    if (name == s.name) return &s;
+    if (s.redis && n == s.redis) {
+      if (redis_named) *redis_named = true;
+      return &s;
+    }
+  }
+  for (const Setting& s : kSettings) {
+    if (own == s.name) {
+      if (redis_named) *redis_named = false;
+      return &s;
+    }
   }
   return nullptr;
 }
@@ -184,14 +317,15 @@ std::string setting_range(const Setting& s) {
   return r;
 }
 
-std::string set_setting(ServerConfig& cfg, const Setting& s, std::string_view text) {
+std::string set_setting(ServerConfig& cfg, const Setting& s, std::string_view text, std::string_view shown,
+                        bool redis_units) {
   const std::string got(text);
   switch (s.kind) {
     case Setting::Kind::kString:
       s.set_text(cfg, text);
       return {};
     case Setting::Kind::kChoice:
-      if (!choice_allowed(s, text)) return range_error(s, got);
+      if (!choice_allowed(s, text)) return range_error(s, got, shown);
       s.set_text(cfg, text);
       return {};
     case Setting::Kind::kBool: {
@@ -201,15 +335,21 @@ std::string set_setting(ServerConfig& cfg, const Setting& s, std::string_view te
       } else if (t == "false" || t == "no" || t == "0") {
         s.set(cfg, 0);
       } else {
-        return range_error(s, got);
+        return range_error(s, got, shown);
       }
       return {};
     }
     case Setting::Kind::kNumber:
     case Setting::Kind::kSize: {
       uint64_t v;
-      bool ok = s.kind == Setting::Kind::kSize ? parse_size(text, &v) : parse_unsigned(text, &v);
-      if (!ok || !in_range(s, v)) return range_error(s, "'" + got + "'");
+      if (s.auto_ok && lowercase(text) == "auto") {
+        s.set(cfg, static_cast<uint64_t>(int64_t{kPortAuto}));
+        return {};
+      }
+      bool ok = s.kind == Setting::Kind::kNumber ? parse_unsigned(text, &v)
+                : redis_units                    ? parse_redis_memory(text, &v)
+                                                 : parse_size(text, &v);
+      if (!ok || !in_range(s, v) || (s.auto_ok && v > s.max)) return range_error(s, "'" + got + "'", shown);
       s.set(cfg, v);
       return {};
     }
@@ -226,47 +366,257 @@ std::string setting_text(const ServerConfig& cfg, const Setting& s) {
   }
 }
 
+Applied apply_directive(ServerConfig& cfg, std::string_view name, std::span<const std::string> args,
+                        DirectiveSource src, std::string* err) {
+  const std::string n = lowercase(name);
+  const std::string shown = src == DirectiveSource::kFlag ? "--" + std::string(name) : std::string(name);
+  if (n == "client-output-buffer-limit") {
+    *err = set_output_buffer_limit(cfg, args);
+    return err->empty() ? Applied::kSet : Applied::kError;
+  }
+  if (n == "loglevel") {
+    if (args.size() == 1) {
+      for (const auto& [redis, own] : kRedisLogLevels) {
+        if (lowercase(args[0]) == redis) {
+          cfg.log_level = std::string(own);
+          return Applied::kSet;
+        }
+      }
+    }
+    *err = shown + " must be one of debug,verbose,notice,warning";
+    return Applied::kError;
+  }
+  if (n == "user" && src == DirectiveSource::kFile) {
+    // redis.conf's inline ACL users, applied after the ACL file as Redis applies them.
+    std::string line = "user";
+    for (const std::string& a : args) line += " " + a;
+    cfg.acl_rules += line + "\n";
+    return Applied::kSet;
+  }
+  bool redis_named = false;
+  if (const Setting* s = find_setting(n, &redis_named)) {
+    std::string value;
+    if (s == find_setting("bind")) {
+      // Redis's bind takes several addresses, as arguments or in one.
+      for (const std::string& a : args) value += (value.empty() ? "" : " ") + a;
+    } else if (args.size() == 1) {
+      value = args[0];
+    } else if (args.empty() && s->kind == Setting::Kind::kBool && src == DirectiveSource::kFlag) {
+      value = "";  // a bare --flag
+    } else {
+      *err = shown + " takes one value, got " + std::to_string(args.size());
+      return Applied::kError;
+    }
+    *err = set_setting(cfg, *s, value, shown, redis_named);
+    return err->empty() ? Applied::kSet : Applied::kError;
+  }
+  if (std::string why = refusal(n, args); !why.empty()) {
+    *err = why;
+    return Applied::kError;
+  }
+  if (n == "include" || n == "user" || n == "rename-command" || n == "loadmodule" ||
+      std::find(std::begin(kRedisOnly), std::end(kRedisOnly), n) != std::end(kRedisOnly)) {
+    return Applied::kIgnored;
+  }
+  *err = "unknown " + std::string(src == DirectiveSource::kFlag ? "flag " : "directive ") + shown;
+  return Applied::kError;
+}
+
+std::string load_config_file(const std::string& path, ServerConfig& cfg, std::vector<std::string>* ignored) {
+  std::string text, why;
+  if (!read_file(path, &text, &why)) return why;
+  char resolved[PATH_MAX];
+  cfg.config_file = realpath(path.c_str(), resolved) ? resolved : path;
+  size_t line_no = 0, pos = 0;
+  while (pos < text.size()) {
+    size_t end = text.find('\n', pos);
+    if (end == std::string::npos) end = text.size();
+    std::string_view line(text.data() + pos, end - pos);
+    pos = end + 1;
+    ++line_no;
+    while (!line.empty() && (line.front() == ' ' || line.front() == '\t')) line.remove_prefix(1);
+    while (!line.empty() && (line.back() == ' ' || line.back() == '\t' || line.back() == '\r')) line.remove_suffix(1);
+    if (line.empty() || line.front() == '#') continue;
+    auto where = [&] { return path + ":" + std::to_string(line_no) + ": '" + std::string(line) + "': "; };
+    std::vector<std::string> args;
+    if (!split_config_args(line, &args)) return where() + "unbalanced quotes";
+    if (args.empty()) continue;
+    const std::string name = args.front();
+    std::string err;
+    switch (apply_directive(cfg, name, std::span(args).subspan(1), DirectiveSource::kFile, &err)) {
+      case Applied::kSet: break;
+      case Applied::kIgnored: ignored->push_back(lowercase(name)); break;
+      case Applied::kError: return where() + err;
+    }
+  }
+  return {};
+}
+
+namespace {
+
+// One setting as a config file line: "maxclients 100" (values quoted where Redis would need it).
+std::string quoted(const std::string& v) {
+  bool plain = !v.empty();
+  for (char c : v) {
+    if (c <= ' ' || c == '"' || c == '\'' || c == '\\' || c == 0x7f || static_cast<unsigned char>(c) > 0x7e) plain = false;
+  }
+  if (plain) return v;
+  std::string out = "\"";
+  static constexpr char kHex[] = "0123456789abcdef";
+  for (unsigned char c : v) {
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += static_cast<char>(c);
+    } else if (c < ' ' || c >= 0x7f) {
+      out += "\\x";
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out + "\"";
+}
+
+// Every directive CONFIG REWRITE writes: its config name, its line, and whether it is at its
+// default.
+struct RewriteLine {
+  std::string name, line;
+  bool is_default;
+};
+std::vector<RewriteLine> rewrite_lines(const ServerConfig& cfg) {
+  std::vector<RewriteLine> out;
+  const ServerConfig defaults;
+  for (const Setting& s : kSettings) {
+    std::string_view own = s.name;
+    if (own == "client-hard-limit" || own == "client-soft-limit" || own == "client-soft-seconds" || own == "log-level") {
+      continue;  // written as client-output-buffer-limit and loglevel
+    }
+    std::string v = setting_text(cfg, s);
+    if (s.redis && s.kind == Setting::Kind::kBool) v = s.get(cfg) ? "yes" : "no";
+    out.push_back({s.config_name(), s.config_name() + " " + quoted(v), setting_text(defaults, s) == setting_text(cfg, s)});
+  }
+  out.push_back({"client-output-buffer-limit",
+                 "client-output-buffer-limit pubsub " + std::to_string(cfg.output.hard_bytes) + " " +
+                     std::to_string(cfg.output.soft_bytes) + " " + std::to_string(cfg.output.soft_ms / 1000),
+                 defaults.output.hard_bytes == cfg.output.hard_bytes && defaults.output.soft_bytes == cfg.output.soft_bytes &&
+                     defaults.output.soft_ms == cfg.output.soft_ms});
+  out.push_back({"loglevel", "loglevel " + redis_log_level(cfg.log_level), cfg.log_level == defaults.log_level});
+  return out;
+}
+
+}  // namespace
+
+std::string rewrite_config_text(std::string_view old_text, const ServerConfig& cfg) {
+  // As Redis: a directive already in the file keeps its place (the first occurrence is rewritten,
+  // later ones dropped), even at its default; one not in the file is appended only if it differs
+  // from the default. Everything else (comments, blank lines, skipped Redis directives, users) stays.
+  std::vector<RewriteLine> lines = rewrite_lines(cfg);
+  std::vector<bool> written(lines.size(), false);
+  std::string out;
+  size_t pos = 0;
+  while (pos < old_text.size()) {
+    size_t end = old_text.find('\n', pos);
+    if (end == std::string_view::npos) end = old_text.size();
+    std::string_view line = old_text.substr(pos, end - pos);
+    pos = end + 1;
+    std::vector<std::string> args;
+    std::string_view trimmed = line;
+    while (!trimmed.empty() && (trimmed.front() == ' ' || trimmed.front() == '\t')) trimmed.remove_prefix(1);
+    if (trimmed.empty() || trimmed.front() == '#' || !split_config_args(trimmed, &args) || args.empty()) {
+      out.append(line).push_back('\n');
+      continue;
+    }
+    std::string name = lowercase(args[0]);
+    if (const Setting* s = find_setting(name)) {
+      std::string_view own = s->name;
+      name = own == "client-hard-limit" || own == "client-soft-limit" || own == "client-soft-seconds"
+                 ? "client-output-buffer-limit"
+             : own == "log-level" ? "loglevel"
+                                  : s->config_name();
+    }
+    auto it = std::find_if(lines.begin(), lines.end(), [&](const RewriteLine& l) { return l.name == name; });
+    if (it == lines.end()) {
+      out.append(line).push_back('\n');
+      continue;
+    }
+    const size_t i = static_cast<size_t>(it - lines.begin());
+    if (written[i]) continue;  // a repeat: the first occurrence holds the value now
+    written[i] = true;
+    out += it->line + "\n";
+  }
+  bool header = false;
+  for (size_t i = 0; i < lines.size(); ++i) {
+    if (written[i] || lines[i].is_default) continue;
+    if (!header) {
+      out += "# Generated by CONFIG REWRITE\n";
+      header = true;
+    }
+    out += lines[i].line + "\n";
+  }
+  return out;
+}
+
+std::string rewrite_config_file(const ServerConfig& cfg) {
+  if (cfg.config_file.empty()) return "The server is running without a config file";
+  std::string old_text, why;
+  if (!read_file(cfg.config_file, &old_text, &why)) {
+    if (errno != ENOENT) return "Rewriting config file: " + why;
+    old_text.clear();
+  }
+  const std::string text = rewrite_config_text(old_text, cfg);
+  const std::string tmp = cfg.config_file + ".tmp-" + std::to_string(getpid());
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return "Rewriting config file: " + std::string(std::strerror(errno));
+  size_t off = 0;
+  while (off < text.size()) {
+    ssize_t n = ::write(fd, text.data() + off, text.size() - off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      std::string e = std::strerror(errno);
+      ::close(fd);
+      ::unlink(tmp.c_str());
+      return "Rewriting config file: " + e;
+    }
+    off += static_cast<size_t>(n);
+  }
+  if (::fsync(fd) != 0 || ::close(fd) != 0 || ::rename(tmp.c_str(), cfg.config_file.c_str()) != 0) {
+    std::string e = std::strerror(errno);
+    ::unlink(tmp.c_str());
+    return "Rewriting config file: " + e;
+  }
+  return {};
+}
+
 std::vector<std::pair<std::string, std::string>> config_parameters(const ServerConfig& cfg) {
   std::vector<std::pair<std::string, std::string>> out;
-  auto yes_no = [](bool b) { return std::string(b ? "yes" : "no"); };
-  // Redis's names for what Fanout has too.
-  out.emplace_back("bind", cfg.bind);
-  out.emplace_back("port", std::to_string(cfg.port));
-  out.emplace_back("maxclients", std::to_string(cfg.max_clients));
-  out.emplace_back("timeout", std::to_string(cfg.idle_timeout_s));
-  out.emplace_back("tcp-keepalive", std::to_string(cfg.tcp_keepalive_s));
-  out.emplace_back("protected-mode", yes_no(cfg.protected_mode));
-  out.emplace_back("requirepass", cfg.requirepass);
-  out.emplace_back("aclfile", cfg.aclfile);
-  out.emplace_back("client-query-buffer-limit", std::to_string(cfg.max_query_buffer));
-  out.emplace_back("proto-max-bulk-len", std::to_string(cfg.request.max_bulk_len));
-  out.emplace_back("client-output-buffer-limit",
-                   "normal 0 0 0 slave 268435456 67108864 60 pubsub " + std::to_string(cfg.output.hard_bytes) + " " +
-                       std::to_string(cfg.output.soft_bytes) + " " + std::to_string(cfg.output.soft_ms / 1000));
+  for (const Setting& s : kSettings) {
+    std::string_view own = s.name;
+    if (own == "client-hard-limit" || own == "client-soft-limit" || own == "client-soft-seconds" || own == "log-level") {
+      continue;
+    }
+    std::string v = setting_text(cfg, s);
+    if (s.redis && s.kind == Setting::Kind::kBool) v = s.get(cfg) ? "yes" : "no";
+    out.emplace_back(s.config_name(), v);
+  }
+  out.emplace_back("client-output-buffer-limit", output_buffer_limit_text(cfg));
+  out.emplace_back("loglevel", redis_log_level(cfg.log_level));
+  out.emplace_back("fanout-log-level", cfg.log_level);
   // Redis's, at the values that mean "off" here: nothing is stored, evicted or replicated.
   static constexpr std::pair<const char*, const char*> kOff[] = {
       {"io-threads", "1"}, {"save", ""},         {"appendonly", "no"},          {"databases", "16"},
       {"maxmemory", "0"},  {"cluster-enabled", "no"}, {"maxmemory-policy", "noeviction"}};
   for (const auto& [name, value] : kOff) out.emplace_back(name, value);
-  // Fanout's own, by flag.
-  static constexpr std::string_view kRedisNamed[] = {"bind", "port", "max-clients", "idle-timeout", "tcp-keepalive",
-                                                     "protected-mode", "requirepass", "aclfile", "max-query-buffer",
-                                                     "max-bulk-len", "client-hard-limit", "client-soft-limit",
-                                                     "client-soft-seconds"};
-  for (const Setting& s : server_settings()) {
-    if (std::find(std::begin(kRedisNamed), std::end(kRedisNamed), s.name) != std::end(kRedisNamed)) continue;
-    out.emplace_back("fanout-" + std::string(s.name), setting_text(cfg, s));
-  }
   return out;
 }
 
 std::string validate_config(const ServerConfig& cfg) {
   for (const Setting& s : kSettings) {
     if (s.kind == Setting::Kind::kChoice && !choice_allowed(s, s.get_text(cfg))) {
-      return range_error(s, s.get_text(cfg));
+      return range_error(s, s.get_text(cfg), {});
     }
     if ((s.kind == Setting::Kind::kNumber || s.kind == Setting::Kind::kSize) && !in_range(s, s.get(cfg))) {
-      return range_error(s, number_text(s, cfg));
+      return range_error(s, number_text(s, cfg), {});
     }
   }
   // Between settings.

@@ -1,11 +1,19 @@
 // Server configuration and the one place its values are validated.
 //
-// ServerConfig is filled at start (by fanoutd's flags, by tests and embedders directly) and
-// read-only afterwards (shared by every shard without synchronisation). server_settings() lists
-// every setting once: its flag name, help, range and unit. fanoutd builds its flags from that
-// table (set_setting parses a value), and validate_config() checks a whole configuration against
-// it plus the rules between settings; Broker::start calls it, so every way of configuring a
-// server gets the same checks and the same errors ("--NAME must be ..., got VALUE").
+// ServerConfig is filled at start (by a config file in redis.conf syntax, by fanoutd's flags, by
+// tests and embedders directly). Each shard keeps its own copy; CONFIG SET changes the live
+// settings on every shard at a loop boundary (net/admin.h). server_settings() lists every setting
+// once: its Fanout name, Redis's name where Redis has the same setting, help, range, unit and
+// whether it may change live. Flags, file directives and CONFIG SET all go through
+// apply_directive(), and validate_config() checks a whole configuration against the table plus
+// the rules between settings; Broker::start calls it, so every way of configuring a server gets
+// the same checks and the same errors ("--NAME must be ..., got VALUE").
+//
+// Names: a setting Redis also has is named as Redis names it (maxclients, timeout,
+// client-query-buffer-limit...) and reads sizes in Redis's units (1k = 1000, 1kb = 1024, util.c
+// memtoull); Fanout's own are "fanout-<name>" in files and CONFIG, "--<name>" on the command line.
+// Every setting also answers to its Fanout name (max-clients, idle-timeout...), which reads sizes
+// in binary units (1k = 1024).
 #pragma once
 
 #include <cstddef>
@@ -21,11 +29,14 @@
 
 namespace fanout {
 
+// --port auto: a free port the kernel picks (tests). Redis's port 0 means no TCP listener.
+inline constexpr int kPortAuto = -1;
+
 struct ServerConfig {
   ServerConfig() { request.max_bulk_len = 32u << 20; }
 
   std::string bind = "127.0.0.1";
-  int port = 7379;
+  int port = 7379;  // kPortAuto: any free port; 0: none (as Redis)
   int shards = 0;  // 0: one per core
   std::string backend = "epoll";
   size_t max_clients = 100'000;
@@ -56,6 +67,9 @@ struct ServerConfig {
   size_t uring_buffers = 1024;             // io_uring: receive buffers per shard (a power of two)
   size_t uring_buffer_size = 16u << 10;    // io_uring: bytes per receive buffer
   bool uring_fixed_files = true;           // io_uring: sockets in the registered file table
+  std::string log_level = "info";          // debug|info|warn|error (Redis's loglevel, mapped)
+  // Not settings: where the configuration came from.
+  std::string config_file;                 // absolute path of the file read at start ("" if none)
 };
 
 // One setting: how it is named, parsed, shown and bounded.
@@ -74,15 +88,52 @@ struct Setting {
   void (*set)(ServerConfig&, uint64_t) = nullptr;
   std::string (*get_text)(const ServerConfig&) = nullptr;
   void (*set_text)(ServerConfig&, std::string_view) = nullptr;
+  const char* redis = nullptr;  // Redis's name for the same setting (redis.conf, CONFIG), if any
+  bool live = false;            // CONFIG SET may change it while the server runs
+  bool auto_ok = false;         // kNumber: "auto" is a value (stored as -1: kPortAuto)
+
+  // The name files, CONFIG GET/SET and CONFIG REWRITE use: Redis's, else "fanout-<name>".
+  std::string config_name() const;
 };
 
-// Every setting of ServerConfig that a flag (or, later, a config file) can set.
+// Every setting of ServerConfig that a flag, a config file or CONFIG SET can set.
 std::span<const Setting> server_settings();
-const Setting* find_setting(std::string_view name);
+// The setting called `name` by any of its names (Fanout's, "fanout-<name>", Redis's), matched
+// case-insensitively as Redis matches directives; *redis_named: it was Redis's name.
+const Setting* find_setting(std::string_view name, bool* redis_named = nullptr);
 
 // Parses `text` into the setting (a number, a size with k/m/g suffixes, true/false/yes/no, one of
-// the choices). Returns "" or the error ("--port must be between 0 and 65535, got 'x'").
-std::string set_setting(ServerConfig& cfg, const Setting& s, std::string_view text);
+// the choices). Returns "" or the error ("--port must be between 0 and 65535, got 'x'"), naming
+// the setting as `shown` (default "--<name>"). redis_units: sizes as Redis reads them (1k = 1000).
+std::string set_setting(ServerConfig& cfg, const Setting& s, std::string_view text, std::string_view shown = {},
+                        bool redis_units = false);
+
+// Where a directive comes from: its errors name it as written there ("--maxclients", "maxclients").
+enum class DirectiveSource : uint8_t { kFlag, kFile, kConfigSet };
+// What apply_directive did.
+enum class Applied : uint8_t { kSet, kIgnored, kError };
+// Applies one directive: a setting by any of its names with its argument(s) (bind takes several
+// addresses; client-output-buffer-limit takes "<class> <hard> <soft> <seconds>" groups, Fanout
+// keeping the pubsub class's; loglevel takes Redis's levels), or a Redis 7.0 directive Fanout has
+// no use for (save, appendonly, ...: kIgnored, to be reported by the caller). kError with *err
+// for an unknown directive, a wrong argument count or a bad value. Thread: any (on its own cfg).
+Applied apply_directive(ServerConfig& cfg, std::string_view name, std::span<const std::string> args,
+                        DirectiveSource src, std::string* err);
+
+// Reads a config file in redis.conf syntax (Redis's config.c: one directive per line, arguments
+// split as sdssplitargs splits them, '#' comments). Returns "" or the first error as
+// "FILE:LINE: 'directive ...': why" (unknown directive, bad value, unbalanced quotes, unreadable
+// file); *ignored lists the Redis directives it skipped. Sets cfg.config_file to the absolute
+// path. Thread: any.
+std::string load_config_file(const std::string& path, ServerConfig& cfg, std::vector<std::string>* ignored);
+
+// CONFIG REWRITE (Redis's config.c rewriteConfig): the file's text with every setting whose
+// directive appears in it rewritten in place to its current value (later repeats dropped),
+// comments and other lines kept, and settings not in it that differ from their defaults appended.
+std::string rewrite_config_text(std::string_view old_text, const ServerConfig& cfg);
+// Writes rewrite_config_text() of cfg.config_file back to it atomically (a temporary file in the
+// same directory, fsync, rename). Returns "" or the error. Thread: any.
+std::string rewrite_config_file(const ServerConfig& cfg);
 // The value as text, for help and CONFIG-style listings.
 std::string setting_text(const ServerConfig& cfg, const Setting& s);
 // The range as text ("between 1 and 1024", "a power of two between 8 and 32768").

@@ -1,5 +1,7 @@
 // The connection commands: PING, QUIT, RESET, HELLO, AUTH, SELECT, CLIENT, CONFIG, COMMAND and
 // ACL WHOAMI, with Redis 7.0's replies (networking.c, server.c, acl.c).
+#include <algorithm>
+#include <mutex>
 #include <string>
 
 #include "core/glob.h"
@@ -7,6 +9,7 @@
 #include "net/command_util.h"
 #include "net/log.h"
 #include "net/shard_core.h"
+#include "net/socket.h"
 
 namespace fanout {
 namespace {
@@ -16,8 +19,12 @@ constexpr const char* kConfigHelp[] = {
     "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
     "GET <pattern>",
     "    Return parameters matching the glob-like <pattern> and their values.",
+    "SET <directive> <value>",
+    "    Set the configuration <directive> to <value>.",
     "RESETSTAT",
     "    Reset statistics reported by the INFO command.",
+    "REWRITE",
+    "    Rewrite the configuration file.",
     "HELP",
     "    Prints this help.",
 };
@@ -213,6 +220,10 @@ void ShardCore::cmd_config(Conn* c, std::span<const std::string_view> args) {
       resp::bulk(c->out, name);
       resp::bulk(c->out, value);
     }
+  } else if (iequals(args[1], "set")) {
+    config_set(c, args);
+  } else if (iequals(args[1], "rewrite")) {
+    config_rewrite(c);
   } else if (iequals(args[1], "resetstat")) {
     auto r = std::make_unique<AdminRequest>();
     r->op = AdminRequest::Op::kResetStats;
@@ -222,6 +233,72 @@ void ShardCore::cmd_config(Conn* c, std::span<const std::string_view> args) {
   } else {
     reply_error(c, unknown_subcommand(args[1], "CONFIG"));
   }
+}
+
+// Redis 7.0's CONFIG SET (config.c configSetCommand): one or more parameter/value pairs, applied
+// all or none; errors as Redis words them. Validated and stored under SharedState::config_mu, then
+// handed to every shard (net/admin.h); +OK once every shard runs with it.
+void ShardCore::config_set(Conn* c, std::span<const std::string_view> args) {
+  if (args.size() < 4 || args.size() % 2 != 0) return reply_error(c, wrong_args("config|set"));
+  auto failed = [](std::string_view name, const std::string& why) {
+    return "ERR CONFIG SET failed (possibly related to argument '" + sanitize(std::string(name)) + "') - " + why;
+  };
+  std::unique_lock<std::mutex> lock(shared_->config_mu);
+  ServerConfig next = shared_->config;
+  std::vector<std::string> seen;
+  for (size_t i = 2; i < args.size(); i += 2) {
+    const std::string name = lowercase(args[i]);
+    const Setting* s = find_setting(name);
+    if (std::find(seen.begin(), seen.end(), s ? s->name : name) != seen.end()) {
+      return reply_error(c, "ERR Duplicate parameter - '" + sanitize(std::string(args[i])) + "'");
+    }
+    seen.push_back(s ? s->name : name);
+    const bool composite = name == "client-output-buffer-limit" || name == "loglevel";
+    if (s == nullptr && !composite) {
+      return reply_error(c, "ERR Unknown option or number of arguments for CONFIG SET - '" +
+                                sanitize(std::string(args[i])) + "'");
+    }
+    if (s != nullptr && !s->live) return reply_error(c, failed(args[i], "can't set immutable config"));
+    const std::string value(args[i + 1]);
+    std::string err;
+    if (apply_directive(next, name, std::span(&value, 1), DirectiveSource::kConfigSet, &err) != Applied::kSet) {
+      return reply_error(c, failed(args[i], err));
+    }
+  }
+  if (std::string err = validate_config(next); !err.empty()) return reply_error(c, failed(args[2], err));
+  if (next.max_clients != shared_->config.max_clients) {
+    // As Redis's updateMaxclients: the descriptor limit must hold the new number of clients.
+    const uint64_t reserved = 32 + 4 * static_cast<uint64_t>(shared_->nshards);
+    const uint64_t limit = raise_descriptor_limit(next.max_clients + reserved);
+    if (limit < next.max_clients + reserved) {
+      return reply_error(c, failed("maxclients", "The operating system is not able to handle the specified number "
+                                                 "of clients, try with " + std::to_string(limit > reserved ? limit - reserved : 0)));
+    }
+  }
+  shared_->config = next;
+  auto r = std::make_unique<AdminRequest>();
+  r->op = AdminRequest::Op::kConfigSet;
+  r->config = std::make_shared<const ServerConfig>(std::move(next));
+  r->config_version = ++shared_->config_version;
+  lock.unlock();
+  start_admin(c, std::move(r));
+}
+
+// Redis's CONFIG REWRITE (config.c rewriteConfig): the file fanoutd started from, rewritten with
+// the configuration as CONFIG SET left it. Writes (and fsyncs) on this shard's thread, as Redis
+// does on its main thread: an operator's command, not a data path.
+void ShardCore::config_rewrite(Conn* c) {
+  ServerConfig now;
+  {
+    std::lock_guard<std::mutex> lock(shared_->config_mu);
+    now = shared_->config;
+  }
+  if (std::string err = rewrite_config_file(now); !err.empty()) {
+    LOG_WARN("CONFIG REWRITE failed: %s", err.c_str());
+    return reply_error(c, "ERR " + err);
+  }
+  LOG_INFO("CONFIG REWRITE executed with success: %s", now.config_file.c_str());
+  resp::simple(c->out, "OK");
 }
 
 void ShardCore::cmd_command(Conn* c, std::span<const std::string_view> args) {

@@ -107,7 +107,7 @@ void server_section(InfoText& o, const InfoSource& in) {
   o.line("uptime_in_seconds", uptime_s);
   o.line("uptime_in_days", uptime_s / 86400);
   o.line("executable", executable());
-  o.line("config_file", "");
+  o.line("config_file", in.cfg.config_file);
   o.line("io_threads_active", "0");
   o.line("shards", static_cast<uint64_t>(in.sh.nshards));
   o.line("backend", in.sh.backend_name);

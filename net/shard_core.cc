@@ -202,6 +202,23 @@ void ShardCore::update_topic_gauges() {
   stats_->shard_channels.set(table_.size(TopicKind::kShardChannel));
 }
 
+void ShardCore::apply_config(const ServerConfig& cfg, uint64_t version) {
+  if (version <= cfg_version_) return;  // an older CONFIG SET that crossed a newer one
+  cfg_version_ = version;
+  const bool limits_changed = cfg.request.max_bulk_len != cfg_.request.max_bulk_len ||
+                              cfg.request.max_args != cfg_.request.max_args ||
+                              cfg.request.max_inline_len != cfg_.request.max_inline_len;
+  cfg_ = cfg;
+  queued_cap_ = cfg_.max_queued_bytes / static_cast<size_t>(shared_->nshards);
+  if (limits_changed) {
+    for (auto& c : conns_) {
+      if (c) c->parser.set_limits(cfg_.request);
+    }
+  }
+  LogLevel level;
+  if (parse_log_level(cfg_.log_level, &level)) set_log_level(level);
+}
+
 void ShardCore::reset_stats() {
   // CONFIG RESETSTAT, as Redis resets (server.c resetServerStats): the counters of INFO stats,
   // commandstats, errorstats and latencystats. Gauges stay, and so does the delivery accounting

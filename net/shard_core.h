@@ -97,6 +97,10 @@ class ShardCore {
   void sample_second();
   // CONFIG RESETSTAT's part on this shard.
   void reset_stats();
+  // CONFIG SET's part on this shard: takes the new configuration if it is newer than its own and
+  // applies what is derived from it (the queued-output cap, open clients' request limits, the log
+  // level).
+  void apply_config(const ServerConfig& cfg, uint64_t version);
   void publish_mailboxes();  // push returns, make batches visible, wake peers
   // During shutdown: closes every connection once all output is sent and the rings are empty,
   // or at the deadline (counting what was left undelivered and logging it).
@@ -176,7 +180,8 @@ class ShardCore {
 
   const int id_;
   SharedState* shared_;
-  const ServerConfig& cfg_;
+  ServerConfig cfg_;  // this shard's copy: CONFIG SET replaces it at a loop boundary
+  uint64_t cfg_version_ = 0;
   ShardStats* stats_;
   int64_t now_ms_ = 0;
   bool shutting_down_ = false;
@@ -284,6 +289,8 @@ class ShardCore {
   // After each command: CLIENT REPLY SKIP mutes exactly the one command after it.
   void after_command(Conn* c);
   void cmd_config(Conn* c, std::span<const std::string_view> args);
+  void config_set(Conn* c, std::span<const std::string_view> args);
+  void config_rewrite(Conn* c);
   void cmd_command(Conn* c, std::span<const std::string_view> args);
   void cmd_acl(Conn* c, std::span<const std::string_view> args);
   // LATENCY and SLOWLOG: Fanout keeps per-command latency histograms (INFO latencystats, LATENCY

@@ -8,6 +8,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -41,7 +42,7 @@ struct DrainShortfall {
 
 struct SharedState {
   SharedState(const ServerConfig& c, int n, Acl a)
-      : cfg(c), acl(std::move(a)), nshards(n), qsbr(n), tables(n, nullptr), stats(n), wake_fds(n, -1) {
+      : cfg(c), config(c), acl(std::move(a)), nshards(n), qsbr(n), tables(n, nullptr), stats(n), wake_fds(n, -1) {
     for (int i = 0; i < n * n; ++i) {
       rings.emplace_back(i / n == i % n ? nullptr : new SpscRing<MailItem>(c.mailbox_depth));
     }
@@ -78,7 +79,13 @@ struct SharedState {
     return t;
   }
 
-  const ServerConfig& cfg;
+  const ServerConfig& cfg;  // as started: what cannot change live (rings, backend, shards) reads this
+  // The configuration as CONFIG SET last left it, and how many CONFIG SETs made it. A shard runs
+  // on its own copy (ShardCore::cfg_); this one is what the next CONFIG SET starts from and what
+  // CONFIG REWRITE writes. Under config_mu, which CONFIG SET holds while it validates and stores.
+  std::mutex config_mu;
+  ServerConfig config;
+  uint64_t config_version = 0;
   const Acl acl;  // users and their rights, read-only while shards run
   const int nshards;
   Qsbr qsbr;

@@ -68,4 +68,9 @@ int make_eventfd();
 // Adds one to an eventfd (async-signal-safe, any thread).
 void signal_eventfd(int fd);
 
+// As Redis's adjustOpenFilesLimit (server.c): raises the soft RLIMIT_NOFILE toward `needed`
+// descriptors, up to the hard limit. Returns the soft limit now (UINT64_MAX if unlimited, or if it
+// cannot be read). Thread: any.
+uint64_t raise_descriptor_limit(uint64_t needed);
+
 }  // namespace fanout

@@ -1,23 +1,26 @@
-// fanoutd: the Fanout pub/sub server. Builds its flags from the server's settings table
-// (net/config), starts the broker, prints the address it listens on, and on SIGINT/SIGTERM drains
+// fanoutd: the Fanout pub/sub server. Reads a config file and flags (net/config's settings table,
+// CLI11 for the command line), starts the broker, prints the address it listens on, and on SIGINT/SIGTERM drains
 // queued output (bounded by --shutdown-timeout-ms) and exits 0. A stop request during start-up
 // works too: start-up gives up at its next step and the process exits 0.
-// Exit codes: 0 stopped; 2 a bad flag or setting (every one reported as "fanoutd: --flag ...");
+// Exit codes: 0 stopped (or --help, --check-config passed); 2 a bad flag, config file or setting
+// (every one reported as "fanoutd: ...");
 // 1 the system refused (the port is taken, a backend the kernel lacks), or a second SIGINT or
 // SIGTERM ended the drain early.
 #include <signal.h>
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <atomic>
 #include <cstdio>
+#include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "net/broker.h"
 #include "net/config.h"
 #include "net/log.h"
 #include "net/read_file.h"
-#include "tools/flags.h"
 
 using namespace fanout;
 
@@ -42,40 +45,97 @@ int usage_error(const std::string& msg) {
   return 2;
 }
 
-// The flags, from the server's settings table plus fanoutd's own. Returns -1 to go on, else the
-// exit code (0 after --help, 2 after a bad flag).
-int parse_flags(int argc, char** argv, ServerConfig* cfg) {
-  std::string log_level = "info", requirepass_file;
-  Flags flags(
+// The name an option was given by on this command line ("--max-clients" or "--maxclients"), for
+// its error messages and for the units its value is read in.
+std::string typed_name(int argc, char** argv, const CLI::Option& opt) {
+  for (int i = 1; i < argc; ++i) {
+    std::string_view a = argv[i];
+    a = a.substr(0, a.find('='));
+    if (a.size() > 2 && a.starts_with("--") && opt.check_lname(std::string(a.substr(2)))) return std::string(a);
+  }
+  return "--" + opt.get_single_name();
+}
+
+// The command line, as redis-server takes it: `fanoutd [CONFIG-FILE] [--directive value ...]`,
+// the file read first and the flags overriding it, every directive also a flag (Redis's name, or
+// Fanout's), parsed by CLI11. Returns -1 to go on, else the exit code (0 after --help or
+// --check-config, 2 after a bad flag, file or setting).
+int parse_command_line(int argc, char** argv, ServerConfig* cfg) {
+  CLI::App app(
       "fanoutd: a sharded pub/sub relay that speaks the Redis pub/sub protocol.\n"
-      "usage: fanoutd [--bind 127.0.0.1] [--port 7379] [--shards N] [--backend epoll|io_uring]");
+      "A config file in redis.conf syntax is read first; flags override it. Redis's names are the canonical\n"
+      "ones where Fanout has the same setting (sizes in Redis's units there: 1k = 1000, 1kb = 1024); Fanout's\n"
+      "own names read sizes in binary units (1k = 1024).",
+      "fanoutd");
+  std::string config_path, requirepass_file;
+  bool check_only = false;
+  app.add_option("config-file", config_path, "a config file in redis.conf syntax");
+  app.add_flag("--check-config", check_only, "validate the configuration (file, flags, ACL file) and exit");
+  app.add_option("--requirepass-file", requirepass_file,
+                 "read the default user's password from this file (its first line), keeping it out of the process list");
+  struct Given {
+    CLI::Option* opt;
+    std::vector<std::string> values;
+  };
+  std::vector<std::unique_ptr<Given>> given;
+  const ServerConfig defaults;
+  auto add = [&](const std::string& names, const std::string& help, int min_args, int max_args) {
+    auto g = std::make_unique<Given>();
+    g->opt = app.add_option(names, g->values, help)->expected(min_args, max_args)->type_name("VALUE");
+    if (max_args == 1) g->opt->allow_extra_args(false)->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+    given.push_back(std::move(g));
+  };
   for (const Setting& s : server_settings()) {
+    std::string names = "--" + std::string(s.redis ? s.redis : s.name);
+    if (s.redis && std::string_view(s.redis) != s.name) names += ",--" + std::string(s.name);
+    names += ",--fanout-" + std::string(s.name);
     std::string help = s.help;
     if (s.kind == Setting::Kind::kNumber || s.kind == Setting::Kind::kSize) help += "; " + setting_range(s);
     if (s.kind == Setting::Kind::kChoice) help += ": " + std::string(s.choices);
-    flags.add_custom(s.name, setting_text(*cfg, s), help.c_str(),
-                     [cfg, &s](const std::string& v) { return set_setting(*cfg, s, v); },
-                     s.kind == Setting::Kind::kBool);
+    help += " (default " + setting_text(defaults, s) + (s.live ? "; CONFIG SET changes it live)" : ")");
+    const bool several = std::string_view(s.name) == "bind";
+    add(names, help, s.kind == Setting::Kind::kBool ? 0 : 1, several ? -1 : 1);
   }
-  flags.add_string("requirepass-file", &requirepass_file,
-                   "read the default user's password from this file (its first line), keeping it out of the process list");
-  flags.add_custom("log-level", log_level, "debug|info|warn|error", [&](const std::string& v) {
-    LogLevel level;
-    if (!parse_log_level(v, &level)) return "--log-level must be one of debug,info,warn,error, got '" + v + "'";
-    log_level = v;
-    return std::string();
-  });
-  int exit_code = 0;
-  if (!flags.parse_main(argc, argv, "fanoutd", &exit_code)) return exit_code;
-  LogLevel level;
-  parse_log_level(log_level, &level);
-  set_log_level(level);
+  add("--client-output-buffer-limit", "Redis's form of the per-client limits: pubsub <hard> <soft> <seconds>", 1, -1);
+  add("--loglevel", "Redis's log level: debug, verbose, notice, warning", 1, 1);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp&) {
+    std::printf("%s", app.help().c_str());
+    return 0;
+  } catch (const CLI::ParseError& e) {
+    return usage_error(e.what());
+  }
   std::string err;
+  if (!config_path.empty()) {
+    std::vector<std::string> ignored;
+    if (err = load_config_file(config_path, *cfg, &ignored); !err.empty()) return usage_error(err);
+    if (!ignored.empty()) {
+      std::string list;
+      for (const std::string& n : ignored) list += (list.empty() ? "" : ", ") + n;
+      LOG_WARN("%s: skipped Redis directives Fanout has no use for: %s", config_path.c_str(), list.c_str());
+    }
+  }
+  for (const auto& g : given) {
+    if (g->opt->count() == 0) continue;
+    const std::string typed = typed_name(argc, argv, *g->opt);
+    if (apply_directive(*cfg, typed.substr(2), g->values, DirectiveSource::kFlag, &err) != Applied::kSet) {
+      return usage_error(err);
+    }
+  }
+  LogLevel level;
+  parse_log_level(cfg->log_level, &level);
+  set_log_level(level);
   if (!requirepass_file.empty()) {
-    if (!cfg->requirepass.empty()) return usage_error("give --requirepass or --requirepass-file, not both");
+    if (!cfg->requirepass.empty()) return usage_error("give requirepass or --requirepass-file, not both");
     if (!read_first_line(requirepass_file, &cfg->requirepass, &err)) return usage_error("--requirepass-file: " + err);
   }
   if (std::string e = validate_config(*cfg); !e.empty()) return usage_error(e);
+  if (check_only) {
+    if (std::string e = Broker::check_config(*cfg); !e.empty()) return usage_error(e);
+    std::printf("fanoutd: configuration OK%s\n", cfg->config_file.empty() ? "" : (" (" + cfg->config_file + ")").c_str());
+    return 0;
+  }
   return -1;
 }
 
@@ -151,6 +211,6 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   signal(SIGPIPE, SIG_IGN);  // belt and braces: every send already uses MSG_NOSIGNAL
   ServerConfig cfg;
-  if (int code = parse_flags(argc, argv, &cfg); code >= 0) return code;
+  if (int code = parse_command_line(argc, argv, &cfg); code >= 0) return code;
   return serve(cfg, set);
 }

@@ -12,7 +12,7 @@ for a in "$@"; do
 done
 tools/setup.sh
 bazel build //tools:fanoutd >&2
-# fanoutd prints "listening on HOST:PORT" once it listens (the port it chose, with --port 0):
+# fanoutd prints "listening on HOST:PORT" once it listens (the port it chose, with --port auto):
 # the hints below use that, then its output goes on as it is.
 bazel-bin/tools/fanoutd "$@" | while IFS= read -r line; do
   echo "$line"

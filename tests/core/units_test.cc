@@ -35,5 +35,22 @@ TEST(UnitsTest, SizesTakeBinarySuffixesAndNeverWrap) {
   }
 }
 
+// Redis's memtoull (util.c): k, m, g decimal; kb, mb, gb binary; as redis.conf is read.
+TEST(UnitsTest, RedisMemoryUnits) {
+  uint64_t v = 0;
+  struct {
+    const char* text;
+    uint64_t want;
+  } cases[] = {{"0", 0}, {"512", 512}, {"10b", 10}, {"1k", 1000}, {"1kb", 1024}, {"1K", 1000}, {"1KB", 1024},
+               {"32m", 32000000}, {"32mb", 32u << 20}, {"2g", 2000000000ull}, {"2gb", 2ull << 30}};
+  for (const auto& c : cases) {
+    EXPECT_TRUE(parse_redis_memory(c.text, &v)) << c.text;
+    EXPECT_EQ(v, c.want) << c.text;
+  }
+  for (const char* bad : {"", "mb", "-1", "1.5mb", "1t", "1kib", " 1", "18446744073709551616", "18446744073709551615kb"}) {
+    EXPECT_FALSE(parse_redis_memory(bad, &v)) << bad;
+  }
+}
+
 }  // namespace
 }  // namespace fanout

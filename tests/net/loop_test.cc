@@ -39,7 +39,7 @@ class LoopTest : public ::testing::Test {
       std::string why = io_uring_unavailable_reason();
       if (!why.empty()) GTEST_SKIP() << "io_uring backend skipped: " << why;
     }
-    cfg.port = 0;
+    cfg.port = kPortAuto;
   }
   // Steps shard s until client c has a whole reply, which it returns.
   RespValue reply(SteppedShards<Backend>& h, int s, TestClient& c) {

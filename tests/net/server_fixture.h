@@ -55,7 +55,7 @@ class BasicServerTest : public ::testing::TestWithParam<Param> {
     SKIP_IF_BACKEND_UNAVAILABLE(backend);
     cfg.backend = backend;
     cfg.shards = 2;
-    cfg.port = 0;
+    cfg.port = kPortAuto;
   }
   void TearDown() override { stop(); }
 

@@ -286,7 +286,7 @@ class Server:
         guard = [tool("setpriv"), "--pdeathsig", "KILL"] if tool("setpriv") else []
         self.proc = subprocess.Popen(
             [*guard, tool("ip"), "netns", "exec", ns, os.path.abspath(binary), "--bind", SERVER_ADDR,
-             "--port", "0", "--backend", backend, "--protected-mode=false", "--shutdown-timeout-ms", "1000",
+             "--port", "auto", "--backend", backend, "--protected-mode=false", "--shutdown-timeout-ms", "1000",
              *args],
             stdout=subprocess.PIPE, stderr=self.log, text=True)
         self.log.close()

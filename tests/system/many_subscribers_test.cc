@@ -103,7 +103,7 @@ TEST_P(ManySubscribersTest, TenThousandMixedProtocolSubscribersEachReceiveExactl
   ChildServer server;
   std::string err;
   bool unavailable = false;
-  if (!server.start(fanoutd_binary(), {"--port", "0", "--shards", "1", "--backend", GetParam(),
+  if (!server.start(fanoutd_binary(), {"--port", "auto", "--shards", "1", "--backend", GetParam(),
                                        "--log-level", "warn"},
                     &err, &unavailable)) {
     if (unavailable) GTEST_SKIP() << GetParam() << " backend skipped: " << err;

@@ -8,7 +8,7 @@ deny=$1 fanoutd=$2 server_test=$3
 fails=0
 check() { if [ "$2" = 0 ]; then echo "ok   $1"; else echo "FAIL $1"; fails=$((fails + 1)); fi; }
 
-out=$("$deny" "$fanoutd" --port 0 --backend io_uring 2>&1)
+out=$("$deny" "$fanoutd" --port auto --backend io_uring 2>&1)
 rc=$?
 echo "$out" | sed 's/^/  fanoutd: /'
 [ "$rc" -ne 0 ]; check "fanoutd --backend io_uring exits non-zero" $?
@@ -16,7 +16,7 @@ echo "$out" | grep -q "io_uring is not available: .*Operation not permitted"; ch
 echo "$out" | grep -q "use --backend epoll"; check "suggests epoll" $?
 
 log=$(mktemp)
-"$deny" "$fanoutd" --port 0 --backend epoll >"$log" 2>&1 &
+"$deny" "$fanoutd" --port auto --backend epoll >"$log" 2>&1 &
 pid=$!
 for _ in $(seq 50); do grep -q "listening on" "$log" && break; sleep 0.1; done
 grep -q "listening on" "$log"; check "epoll still starts" $?

@@ -5,7 +5,7 @@ set -euo pipefail
 fanoutd=$1
 load=$2
 tmp=$(mktemp -d)
-"$fanoutd" --port 0 --shards 2 --log-level warn --policy drop-newest --client-hard-limit 1m \
+"$fanoutd" --port auto --shards 2 --log-level warn --policy drop-newest --client-hard-limit 1m \
   > "$tmp/out" 2> "$tmp/err" &
 pid=$!
 trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$tmp"' EXIT

@@ -35,7 +35,7 @@ stop_all() {
   pids=()
 }
 
-start uring --bind ::1 --port 0 --backend io_uring
+start uring --bind ::1 --port auto --backend io_uring
 port=$started
 if [ -z "$port" ]; then
   if grep -q "is not available" "$tmp/uring.err"; then
@@ -52,7 +52,7 @@ for attempt in 1 2 3 4 5; do
   [ -n "$started" ] && break
   if [ "$attempt" -eq 5 ]; then echo "FAIL fanoutd (epoll, 127.0.0.1:$port):"; cat "$tmp/epoll.err"; exit 1; fi
   stop_all
-  start uring --bind ::1 --port 0 --backend io_uring
+  start uring --bind ::1 --port auto --backend io_uring
   port=$started
   [ -n "$port" ] || { echo "FAIL fanoutd (io_uring, ::1) did not restart:"; cat "$tmp/uring.err"; exit 1; }
 done

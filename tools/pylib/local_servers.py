@@ -25,7 +25,7 @@ def wait_port(port, timeout=10):
 
 
 def start_fanoutd(binary, backend, args=(), **popen_kw):
-    """Starts fanoutd on 127.0.0.1, port 0. Returns (proc, port, stderr_path): its log goes to a
+    """Starts fanoutd on 127.0.0.1, any free port (--port auto). Returns (proc, port, stderr_path): its log goes to a
     file, never a pipe that could fill and stall it. If the backend cannot run on this kernel
     (fanoutd says "is not available"), prints "SKIPPED: <why>" and exits 0: Bazel has no skip
     status, so tools/test.sh counts those lines and reports them."""
@@ -34,7 +34,7 @@ def start_fanoutd(binary, backend, args=(), **popen_kw):
     import sys
     import tempfile
     err = tempfile.NamedTemporaryFile(prefix="fanoutd-", suffix=".log", delete=False)
-    p = subprocess.Popen([binary, "--port", "0", "--backend", backend, *args],
+    p = subprocess.Popen([binary, "--port", "auto", "--backend", backend, *args],
                          stdout=subprocess.PIPE, stderr=err, text=True, **popen_kw)
     err.close()
     line = p.stdout.readline()

@@ -1,0 +1,190 @@
+"""fanoutd's configuration as an operator meets it: a config file in redis.conf syntax (Redis's
+directives read as Redis reads them, Fanout's own as fanout-*, flags overriding the file), errors
+that name file, line and directive, --check-config, and live changes: CONFIG SET on every shard
+and CONFIG REWRITE back into the file, read again by the next start.
+
+usage: config_file_test.py FANOUTD_BINARY [--backend epoll|io_uring]
+"""
+import os
+import subprocess
+import sys
+import tempfile
+
+import redis  # Debian's python3-redis (run_py.sh runs /usr/bin/python3)
+
+import local_servers  # noqa: E402
+
+PASSED, FAILED = [], []
+
+
+def check(name, cond, detail=""):
+    (PASSED if cond else FAILED).append(name)
+    if not cond:
+        print(f"FAIL {name} {detail}", flush=True)
+
+
+CONF = """# Fanout's pub/sub part of a redis.conf
+bind 127.0.0.1
+port 7399
+maxclients 1234
+timeout 0
+tcp-keepalive 120
+client-output-buffer-limit normal 0 0 0 replica 256mb 64mb 60 pubsub 32mb 8mb 61
+client-query-buffer-limit 48mb
+save ""
+appendonly no
+fanout-policy drop-oldest
+fanout-shards 2
+loglevel notice
+user alice on >secret &news.* +@pubsub +acl|whoami
+"""
+
+
+def write(dirname, name, text):
+    path = os.path.join(dirname, name)
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
+def config_get(r, name):
+    return r.config_get(name).get(name)
+
+
+def file_and_flags(binary, backend, tmp):
+    path = write(tmp, "fanoutd.conf", CONF)
+    p, port, log_path = local_servers.start_fanoutd(binary, backend, [path, "--maxclients", "99"])
+    try:
+        r = redis.Redis(port=port, decode_responses=True)
+        check("a flag overrides the file (maxclients)", config_get(r, "maxclients") == "99", config_get(r, "maxclients"))
+        check("port auto from the flag, not the file's 7399", port != 7399, port)
+        check("tcp-keepalive from the file", config_get(r, "tcp-keepalive") == "120")
+        check("client-output-buffer-limit's pubsub class, Redis's units (mb = MiB)",
+              config_get(r, "client-output-buffer-limit").endswith("pubsub 33554432 8388608 61"),
+              config_get(r, "client-output-buffer-limit"))
+        check("client-query-buffer-limit 48mb", config_get(r, "client-query-buffer-limit") == str(48 << 20))
+        check("fanout-policy from the file", config_get(r, "fanout-policy") == "drop-oldest")
+        check("loglevel notice", config_get(r, "loglevel") == "notice")
+        info = r.info("server")
+        check("INFO config_file is the file's absolute path", info.get("config_file") == os.path.realpath(path),
+              info.get("config_file"))
+        alice = redis.Redis(port=port, username="alice", password="secret", decode_responses=True)
+        check("the file's user line signs alice in", alice.acl_whoami() == "alice")
+        with open(log_path) as f:
+            log = f.read()
+        check("skipped Redis directives are named once", "skipped Redis directives Fanout has no use for: save, appendonly"
+              in log, log[-500:])
+
+        # CONFIG SET: every shard takes it (many connections spread over both shards).
+        check("CONFIG SET two parameters", r.config_set("maxclients", "500") and
+              r.execute_command("CONFIG", "SET", "timeout", "30", "fanout-policy", "drop-newest") == "OK")
+        clients = [redis.Redis(port=port, decode_responses=True) for _ in range(16)]
+        seen = {c.info("backpressure").get("output_policy") for c in clients}
+        check("every shard runs the new policy", seen == {"drop-newest"}, seen)
+        seen = {config_get(c, "timeout") for c in clients}
+        check("every shard sees the new timeout", seen == {"30"}, seen)
+        for c in clients:
+            c.close()
+
+        def err(*args):
+            try:
+                r.execute_command(*args)
+                return None
+            except redis.ResponseError as e:
+                return str(e)
+
+        check("immutable", err("CONFIG", "SET", "port", "1") ==
+              "CONFIG SET failed (possibly related to argument 'port') - can't set immutable config")
+        check("unknown", err("CONFIG", "SET", "nosuch", "1") ==
+              "Unknown option or number of arguments for CONFIG SET - 'nosuch'")
+        check("duplicate", err("CONFIG", "SET", "timeout", "1", "TIMEOUT", "2") == "Duplicate parameter - 'TIMEOUT'")
+        check("bad value, nothing applied", err("CONFIG", "SET", "timeout", "5", "maxclients", "x") is not None and
+              config_get(r, "timeout") == "30")
+        check("odd arguments", err("CONFIG", "SET", "timeout", "1", "maxclients") ==
+              "wrong number of arguments for 'config|set' command")
+
+        # CONFIG REWRITE: in place, comments and other lines kept.
+        r.config_set("client-output-buffer-limit", "pubsub 64mb 16mb 30")
+        check("CONFIG REWRITE", r.config_rewrite())
+        with open(path) as f:
+            text = f.read()
+        check("rewritten in place: maxclients 500 where 1234 was", "maxclients 500\n" in text and "1234" not in text and
+              text.index("maxclients") < text.index("timeout"), text)
+        check("comments, skipped directives and users kept", text.startswith("# Fanout's pub/sub part") and
+              'save ""' in text and "user alice on >secret" in text, text)
+        check("client-output-buffer-limit rewritten", "client-output-buffer-limit pubsub 67108864 16777216 30\n" in text,
+              text)
+        check("fanout-policy rewritten", "fanout-policy drop-newest\n" in text, text)
+    finally:
+        p.terminate()
+        p.wait(timeout=10)
+    # The next start reads what CONFIG REWRITE wrote.
+    p, port, _ = local_servers.start_fanoutd(binary, backend, [path])
+    try:
+        r = redis.Redis(port=port, decode_responses=True)
+        check("restart reads the rewritten file", config_get(r, "maxclients") == "500" and
+              config_get(r, "timeout") == "30", (config_get(r, "maxclients"), config_get(r, "timeout")))
+    finally:
+        p.terminate()
+        p.wait(timeout=10)
+
+
+def without_file(binary, backend):
+    p, port, _ = local_servers.start_fanoutd(binary, backend, [])
+    try:
+        r = redis.Redis(port=port, decode_responses=True)
+        try:
+            r.config_rewrite()
+            check("CONFIG REWRITE without a file fails", False)
+        except redis.ResponseError as e:
+            check("CONFIG REWRITE without a file fails as Redis", str(e) == "The server is running without a config file",
+                  str(e))
+    finally:
+        p.terminate()
+        p.wait(timeout=10)
+
+
+def errors(binary, backend, tmp):
+    def run(*args):
+        return subprocess.run([binary, *args], capture_output=True, text=True, timeout=30)
+
+    good = write(tmp, "good.conf", CONF)
+    r = run(good, "--check-config")
+    check("--check-config on a good file", r.returncode == 0 and "configuration OK" in r.stdout, (r.returncode, r.stderr))
+    cases = [
+        ("port 7000\nmaxclients 10\nbogus 1\n", ":3: 'bogus 1': unknown directive bogus"),
+        ('bind "127.0.0.1\n', ":1: 'bind \"127.0.0.1': unbalanced quotes"),
+        ("maxclients many\n", ":1: 'maxclients many': maxclients must be between 1 and 10000000, got 'many'"),
+        ("daemonize yes\n", ":1: 'daemonize yes': daemonize yes: fanoutd stays in the foreground"),
+        ("client-output-buffer-limit pubsub 1mb\n", "client-output-buffer-limit takes <class> <hard> <soft> <seconds>"),
+        ("include /etc/other.conf\n", "include: Fanout reads one config file"),
+    ]
+    for i, (text, want) in enumerate(cases):
+        path = write(tmp, f"bad{i}.conf", text)
+        for extra in ([], ["--check-config"]):
+            r = run(path, "--port", "auto", "--backend", backend, *extra)
+            last = r.stderr.strip().splitlines()[-1] if r.stderr.strip() else ""
+            check(f"{text.strip()!r} {extra}: exit 2 naming file, line and directive",
+                  r.returncode == 2 and last.startswith("fanoutd: " + path) and want in last, (r.returncode, last))
+    r = run("/nonexistent/fanoutd.conf")
+    check("a missing file", r.returncode == 2 and "cannot open /nonexistent/fanoutd.conf" in r.stderr, r.stderr)
+    r = run("--port", "0", "--backend", backend)
+    check("port 0: no TCP listener, and nothing else to listen on", r.returncode == 2 and
+          "port 0 turns the TCP listener off" in r.stderr, r.stderr)
+    r = run("--check-config", "--aclfile", "/nonexistent/acl")
+    check("--check-config reads the ACL file", r.returncode == 2 and "/nonexistent/acl" in r.stderr, r.stderr)
+
+
+def main():
+    binary = sys.argv[1]
+    backend = sys.argv[sys.argv.index("--backend") + 1] if "--backend" in sys.argv else "epoll"
+    with tempfile.TemporaryDirectory() as tmp:
+        file_and_flags(binary, backend, tmp)
+        without_file(binary, backend)
+        errors(binary, backend, tmp)
+    print(f"{len(PASSED)} passed, {len(FAILED)} failed", flush=True)
+    sys.exit(1 if FAILED else 0)
+
+
+if __name__ == "__main__":
+    main()
