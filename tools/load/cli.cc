@@ -1,15 +1,14 @@
 #include "tools/load/cli.h"
 
-#include <sys/resource.h>
-
+#include <CLI/CLI.hpp>
 #include <algorithm>
+#include <cstdio>
 #include <cstdint>
 #include <regex>
 #include <variant>
 
 #include "core/units.h"
 #include "net/socket.h"
-#include "tools/flags.h"
 #include "tools/load/payload.h"
 
 namespace fanout::load {
@@ -65,23 +64,26 @@ struct Overloaded : F... {
 template <class... F>
 Overloaded(F...) -> Overloaded<F...>;
 
-void add_flag(Flags* flags, Options* o, const OptionRow& row) {
-  const char* name = row.name;
-  const char* help = row.help;
+// One row as a CLI11 option, its default shown in --help. Sizes take k/m/g (binary) suffixes.
+void add_flag(CLI::App* app, Options* o, const OptionRow& row) {
+  const std::string name = "--" + std::string(row.name);
   std::visit(Overloaded{
-                 [&](std::string Options::*m) { flags->add_string(name, &(o->*m), help); },
-                 [&](int Options::*m) { flags->add_int(name, &(o->*m), help); },
-                 [&](double Options::*m) { flags->add_double(name, &(o->*m), help); },
-                 [&](size_t Options::*m) { flags->add_size(name, &(o->*m), help); },
-                 [&](bool Options::*m) { flags->add_bool(name, &(o->*m), help); },
-                 [&](CountField c) {
-                   flags->add_custom(name, std::to_string(o->*c.field), help, [o, c, name](const std::string& s) {
-                     uint64_t v;
-                     if (!parse_unsigned(s, &v)) return "--" + std::string(name) + " needs a count";
-                     o->*c.field = v;
-                     return std::string();
-                   });
+                 [&](std::string Options::*m) { app->add_option(name, o->*m, row.help)->capture_default_str(); },
+                 [&](int Options::*m) { app->add_option(name, o->*m, row.help)->capture_default_str(); },
+                 [&](double Options::*m) { app->add_option(name, o->*m, row.help)->capture_default_str(); },
+                 [&](size_t Options::*m) {
+                   app->add_option_function<std::string>(
+                          name,
+                          [o, m, name](const std::string& text) {
+                            uint64_t v;
+                            if (!parse_size(text, &v)) throw CLI::ValidationError(name, "needs bytes (k/m/g suffixes), got '" + text + "'");
+                            o->*m = static_cast<size_t>(v);
+                          },
+                          row.help)
+                       ->default_str(std::to_string(o->*m));
                  },
+                 [&](bool Options::*m) { app->add_flag(name, o->*m, row.help); },
+                 [&](CountField c) { app->add_option(name, o->*c.field, row.help)->capture_default_str(); },
              },
              row.field);
 }
@@ -94,13 +96,24 @@ bool valid_size_mix(const std::string& mix) {
 }  // namespace
 
 bool parse_options(int argc, char** argv, Options* o, int* exit_code) {
-  Flags flags(
+  CLI::App app(
       "fanout-load: pub/sub load generator for fanoutd, redis-server and nats-server.\n"
       "usage: fanout-load --port 7379 --subscribers 1000 --topics 1 --publishers 1 --size 64\n"
-      "                   [--mode closed --window 64 | --mode open --rate 100000] --duration 10");
-  for (const OptionRow& row : kOptionTable) add_flag(&flags, o, row);
+      "                   [--mode closed --window 64 | --mode open --rate 100000] --duration 10",
+      "fanout-load");
+  for (const OptionRow& row : kOptionTable) add_flag(&app, o, row);
   *exit_code = 0;
-  return flags.parse_main(argc, argv, "fanout-load", exit_code);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp&) {
+    std::printf("%s", app.help().c_str());
+    return false;
+  } catch (const CLI::ParseError& e) {
+    std::fprintf(stderr, "fanout-load: %s\n", e.what());
+    *exit_code = 2;
+    return false;
+  }
+  return true;
 }
 
 std::string validate_options(Options* o) {
@@ -122,13 +135,7 @@ std::string validate_options(Options* o) {
 }
 
 void raise_fd_limit(const Options& o) {
-  struct rlimit rl;
-  getrlimit(RLIMIT_NOFILE, &rl);
-  rlim_t want_fds = static_cast<rlim_t>(o.subscribers + o.churn_subscribers + o.publishers + 64);
-  if (want_fds > rl.rlim_cur) {
-    rl.rlim_cur = std::min<rlim_t>(rl.rlim_max, want_fds);
-    setrlimit(RLIMIT_NOFILE, &rl);
-  }
+  raise_descriptor_limit(static_cast<uint64_t>(o.subscribers + o.churn_subscribers + o.publishers + 64));
 }
 
 }  // namespace fanout::load
