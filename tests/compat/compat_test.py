@@ -200,6 +200,19 @@ DIFF_CASES = {
                                  mb("CLIENT", "PAUSE"), mb("CLIENT", "KILL"), mb("CLIENT", "KILL", "USER", "nobody"),
                                  mb("CLIENT", "KILL", "ID", "0"), mb("CLIENT", "GETREDIR"),
                                  mb("CLIENT", "UNBLOCK", "5"), mb("CLIENT", "INFO", "x"), mb("CLIENT", "UNPAUSE")],
+    # Fanout answers COMMAND from Redis's own metadata for the commands it has (containers list only
+    # the subcommands Fanout has, so they are left out here).
+    "command metadata": [mb("COMMAND", "INFO", "publish", "SUBSCRIBE", "nosuch", "ping"),
+                         mb("COMMAND", "DOCS", "publish", "nosuch", "echo"), mb("COMMAND", "GETKEYS", "publish", "a", "b"),
+                         mb("COMMAND", "GETKEYS", "nosuch", "a"), mb("COMMAND", "LIST", "FILTERBY", "MODULE", "x"),
+                         mb("COMMAND", "LIST", "FILTERBY", "BOGUS", "x"), mb("COMMAND", "LIST", "x"),
+                         mb("HELLO", "3"), mb("COMMAND", "INFO", "psubscribe", "nosuch"), mb("COMMAND", "DOCS", "hello")],
+    "config set": [mb("CONFIG", "SET", "nosuch", "1"), mb("CONFIG", "SET", "timeout", "1", "TIMEOUT", "2"),
+                   mb("CONFIG", "SET", "timeout", "1", "maxclients"), mb("CONFIG", "SET", "timeout"),
+                   mb("CONFIG", "SET", "timeout", "7", "tcp-keepalive", "60"), mb("CONFIG", "GET", "timeout"),
+                   mb("CONFIG", "SET", "loglevel", "notice"), mb("CONFIG", "GET", "loglevel"),
+                   mb("CONFIG", "SET", "client-output-buffer-limit", "pubsub 64mb 16mb 30"),
+                   mb("CONFIG", "GET", "client-output-buffer-limit")],
 }
 
 # Users for the ACL differential: both servers load this same file. The default user may only
