@@ -13,6 +13,7 @@
 
 #include "core/ascii.h"
 #include "core/config_args.h"
+#include "core/proxy_protocol.h"
 #include "core/units.h"
 #include "net/read_file.h"
 
@@ -148,6 +149,12 @@ const Setting kSettings[] = {
     live(FANOUT_SIZE("max-pattern-len", max_pattern_len, 1, 64 * kKiB, "longest pattern a client may subscribe to")),
     live(FANOUT_NUMBER("max-pattern-wildcards", max_pattern_wildcards, 0, 1024, "",
                        "most wildcards ('*' runs, '?' and '[...]' sets) in one pattern")),
+    FANOUT_BOOL("proxy-protocol", proxy_protocol,
+                "connections from --proxy-protocol-from begin with a PROXY protocol v1/v2 header naming the "
+                "client (behind HAProxy or a cloud load balancer)"),
+    FANOUT_STRING("proxy-protocol-from", proxy_protocol_from,
+                  "the balancers' addresses, as address blocks (\"10.0.0.0/8 ::1\"); their connections must send "
+                  "the header, others may not"),
     live(FANOUT_NUMBER("shutdown-timeout-ms", shutdown_timeout_ms, 0, 3'600'000, "ms",
                        "how long shutdown waits to flush queued output")),
     live(Setting{"log-level", Setting::Kind::kChoice, "log level (Redis's loglevel: debug, verbose and notice, "
@@ -624,6 +631,15 @@ std::string validate_config(const ServerConfig& cfg) {
     return "--max-bulk-len (" + std::to_string(cfg.request.max_bulk_len) +
            ") must not exceed --max-query-buffer (" + std::to_string(cfg.max_query_buffer) +
            "): a command carrying a bulk that large would be closed at the query-buffer limit";
+  }
+  if (cfg.proxy_protocol) {
+    std::vector<CidrBlock> blocks;
+    std::string why;
+    if (!parse_cidr_list(cfg.proxy_protocol_from, &blocks, &why)) return "--proxy-protocol-from: " + why;
+    if (blocks.empty()) {
+      return "--proxy-protocol needs --proxy-protocol-from: the balancers whose connections carry the header "
+             "(a header from anyone else would let a client name any address)";
+    }
   }
   if (static_cast<uint64_t>(cfg.uring_buffers) * cfg.uring_buffer_size > kGiB) {
     return "--uring-buffers x --uring-buffer-size must be at most 1g per shard, got " +

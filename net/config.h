@@ -67,6 +67,10 @@ struct ServerConfig {
   size_t uring_buffers = 1024;             // io_uring: receive buffers per shard (a power of two)
   size_t uring_buffer_size = 16u << 10;    // io_uring: bytes per receive buffer
   bool uring_fixed_files = true;           // io_uring: sockets in the registered file table
+  // Behind a load balancer: connections from these sources (space-separated address blocks) must
+  // begin with a PROXY protocol v1 or v2 header naming the client (HAProxy's proxy-protocol.txt).
+  bool proxy_protocol = false;
+  std::string proxy_protocol_from;
   std::string log_level = "info";          // debug|info|warn|error (Redis's loglevel, mapped)
   // Not settings: where the configuration came from.
   std::string config_file;                 // absolute path of the file read at start ("" if none)

@@ -84,6 +84,7 @@ struct Conn {
   bool recv_queued = false; // in the shard's receive-change list
   bool send_inflight = false;
   bool close_after_flush = false;  // QUIT, or a protocol error: reply, then close
+  bool awaiting_proxy = false;     // --proxy-protocol: its PROXY header must come before any command
   bool input_ended = false;        // the client shut down its side
   bool blocked = false;            // a PUBLISH waits for mailbox space
   std::unique_ptr<ChannelWalk> walk;  // a PUBSUB CHANNELS reply being built

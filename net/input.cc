@@ -4,6 +4,7 @@
 #include "net/command_util.h"
 #include "net/log.h"
 #include "net/shard_core.h"
+#include "net/socket.h"
 
 namespace fanout {
 namespace {
@@ -21,7 +22,11 @@ void ShardCore::on_input(Conn* c, const char* data, size_t n) {
   if (c->closing() || c->close_after_flush || shutting_down_) return;
   c->last_input_ms = now_ms_;
   const uint64_t commands_before = c->commands;
-  if (c->in.empty() && !c->held()) {
+  if (c->awaiting_proxy) {
+    c->in.append(data, n);
+    if (take_proxy_header(c) && !c->held()) process_buffered(c);
+    if (c->closing()) return;
+  } else if (c->in.empty() && !c->held()) {
     size_t used = process(c, data, n);
     if (used < n && !c->closing() && !c->close_after_flush) {
       size_t need = c->parser.bytes_needed();
@@ -45,6 +50,32 @@ void ShardCore::on_input(Conn* c, const char* data, size_t n) {
     c->partial_since_ms = now_ms_;
   }
   maybe_pause_input(c);
+}
+
+bool ShardCore::take_proxy_header(Conn* c) {
+  ProxyHeader h;
+  std::string why;
+  switch (parse_proxy_header(c->in.data(), c->in.size(), &h, &why)) {
+    case ProxyParse::kNeedMore:
+      return false;  // --request-timeout closes a header that never completes
+    case ProxyParse::kError:
+      stats_->proxy_headers_refused.add();
+      if (refusing_proxy_headers_.hit(now_ms_)) {
+        LOG_WARN("shard %d: closing client id=%llu from %s: %s (--proxy-protocol; logged once until a quiet "
+                 "second, INFO proxy_headers_refused counts them)", id_,
+                 static_cast<unsigned long long>(c->client_id), socket_endpoint(c->fd, false).c_str(), why.c_str());
+      }
+      close_conn(c, "bad PROXY header");
+      c->in.clear();
+      return false;
+    case ProxyParse::kOk:
+      break;
+  }
+  stats_->proxy_headers_accepted.add();
+  if (!h.local) c->addr = proxy_client_endpoint(h);  // LOCAL / UNKNOWN: the balancer itself
+  c->in.erase(0, h.length);
+  c->awaiting_proxy = false;
+  return true;
 }
 
 void ShardCore::close_for_query_buffer(Conn* c, size_t bytes) {

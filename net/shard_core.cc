@@ -6,6 +6,7 @@
 
 #include "net/log.h"
 #include "net/process_memory.h"
+#include "net/socket.h"
 
 namespace fanout {
 
@@ -22,6 +23,10 @@ ShardCore::ShardCore(int id, SharedState* shared)
       ring_dirty_(shared->nshards, 0),
       awaiting_space_(shared->nshards, 0),
       mail_buf_(256) {
+  if (cfg_.proxy_protocol) {
+    std::string unused;
+    parse_cidr_list(cfg_.proxy_protocol_from, &proxy_from_, &unused);  // validate_config checked it
+  }
   stats_->ncommands = command_stat_names().size();
   stats_->commands = std::make_unique<CommandStat[]>(stats_->ncommands);
   shared->tables[id] = &table_;
@@ -60,6 +65,11 @@ ShardCore::Accepted ShardCore::accept(int fd) {
   c->created_ms = now_ms_;
   c->last_input_ms = now_ms_;
   c->user = shared_->acl.initial_user();
+  if (cfg_.proxy_protocol) {
+    bool v6 = false;
+    uint8_t addr[16];
+    c->awaiting_proxy = peer_ip(fd, &v6, addr) && cidr_match(proxy_from_, v6, addr);
+  }
   ++live_;
   stats_->clients.set(live_);
   stats_->total_connections_received.add();
@@ -113,6 +123,11 @@ void ShardCore::end_episodes() {
     LOG_OK("shard %d: accepting again (%llu failed accepts over %lld ms)", id_,
            static_cast<unsigned long long>(accept_failing_.count()),
            static_cast<long long>(accept_failing_.duration_ms()));
+  }
+  if (refusing_proxy_headers_.end_if_quiet(now_ms_, kQuietMs)) {
+    LOG_OK("shard %d: no more bad PROXY headers (%llu connections closed over %lld ms)", id_,
+           static_cast<unsigned long long>(refusing_proxy_headers_.count()),
+           static_cast<long long>(refusing_proxy_headers_.duration_ms()));
   }
   if (refusing_clients_.end_if_quiet(now_ms_, kQuietMs)) {
     LOG_OK("shard %d: no longer refusing connections (%llu refused at max clients over %lld ms)", id_,

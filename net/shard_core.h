@@ -24,6 +24,7 @@
 #include "core/episode.h"
 #include "core/message.h"
 #include "core/outbound_queue.h"
+#include "core/proxy_protocol.h"
 #include "core/qsbr.h"
 #include "core/topic_table.h"
 #include "net/admin.h"
@@ -223,6 +224,9 @@ class ShardCore {
   void process_buffered(Conn* c);
   void maybe_pause_input(Conn* c);
   void close_for_query_buffer(Conn* c, size_t bytes);
+  // --proxy-protocol: takes the PROXY header from the start of c->in, naming the client by the
+  // address it carries. False while it is incomplete, or after closing c for a bad one.
+  bool take_proxy_header(Conn* c);
   // After a send: input paused for unread replies resumes once they are half gone.
   void on_sent_resume_input(Conn* c);
 
@@ -343,7 +347,8 @@ class ShardCore {
   std::vector<MailItem> mail_buf_;
 
   // Logged once when they begin and once when they end (after a quiet second).
-  Episode accept_failing_, refusing_clients_, shedding_for_cap_;
+  Episode accept_failing_, refusing_clients_, shedding_for_cap_, refusing_proxy_headers_;
+  std::vector<CidrBlock> proxy_from_;  // --proxy-protocol-from: sources whose connections send the header
   int64_t auth_window_ms_ = 0;   // the second auth_window_failures_ counts in
   int auth_window_failures_ = 0;
 };

@@ -11,6 +11,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "core/proxy_protocol.h"
 #include "net/config.h"
 
 namespace fanout {
@@ -175,6 +176,39 @@ uint64_t raise_descriptor_limit(uint64_t needed) {
     if (setrlimit(RLIMIT_NOFILE, &want) == 0) rl = want;
   }
   return rl.rlim_cur == RLIM_INFINITY ? UINT64_MAX : rl.rlim_cur;
+}
+
+bool peer_ip(int fd, bool* v6, uint8_t* addr) {
+  SocketAddress a;
+  a.len = sizeof(a.ss);
+  if (getpeername(fd, reinterpret_cast<sockaddr*>(&a.ss), &a.len) != 0) return false;
+  if (a.family() == AF_INET) {
+    *v6 = false;
+    std::memcpy(addr, &reinterpret_cast<const sockaddr_in*>(&a.ss)->sin_addr, 4);
+    return true;
+  }
+  if (a.family() == AF_INET6) {
+    *v6 = true;
+    std::memcpy(addr, &reinterpret_cast<const sockaddr_in6*>(&a.ss)->sin6_addr, 16);
+    return true;
+  }
+  return false;
+}
+
+std::string proxy_client_endpoint(const ProxyHeader& h) {
+  char buf[INET6_ADDRSTRLEN] = "?";
+  switch (h.family) {
+    case ProxyHeader::Family::kTcp4:
+      inet_ntop(AF_INET, h.src, buf, sizeof(buf));
+      return format_endpoint(buf, h.src_port);
+    case ProxyHeader::Family::kTcp6:
+      inet_ntop(AF_INET6, h.src, buf, sizeof(buf));
+      return format_endpoint(buf, h.src_port);
+    case ProxyHeader::Family::kUnix:
+      return h.src_path + ":0";
+    default:
+      return "?:0";
+  }
 }
 
 }  // namespace fanout

@@ -12,6 +12,7 @@
 namespace fanout {
 
 struct ServerConfig;
+struct ProxyHeader;
 
 // One resolved socket address.
 struct SocketAddress {
@@ -72,5 +73,12 @@ void signal_eventfd(int fd);
 // descriptors, up to the hard limit. Returns the soft limit now (UINT64_MAX if unlimited, or if it
 // cannot be read). Thread: any.
 uint64_t raise_descriptor_limit(uint64_t needed);
+
+// A connected socket's peer IP: *v6 and 4 (IPv4) or 16 (IPv6) bytes in network order into addr.
+// False for other families or if getpeername(2) fails. Thread: any.
+bool peer_ip(int fd, bool* v6, uint8_t* addr);
+// The client a PROXY header names, as CLIENT LIST shows addresses ("10.1.2.3:5555", "[::1]:80",
+// "/path:0" for a unix socket, as Redis shows unix clients). Thread: any.
+std::string proxy_client_endpoint(const ProxyHeader& h);
 
 }  // namespace fanout

@@ -71,7 +71,9 @@ struct BackendCounters {
   X(total_net_input_bytes)                                                                 \
   X(total_reads_processed)   /* receive completions that brought input */                  \
   X(total_error_replies)                                                                   \
-  X(channel_lists_refused)   /* PUBSUB (SHARD)CHANNELS replies refused over --max-queued-bytes */
+  X(channel_lists_refused)   /* PUBSUB (SHARD)CHANNELS replies refused over --max-queued-bytes */ \
+  X(proxy_headers_accepted)  /* PROXY protocol headers that named a client (--proxy-protocol) */ \
+  X(proxy_headers_refused)   /* connections closed for a missing or malformed PROXY header */
 
 #define FANOUT_BACKPRESSURE_COUNTERS(X)                                                   \
   X(overflow_hard)                                                                         \

@@ -15,20 +15,22 @@ command -v clang++-14 >/dev/null || tools/setup.sh >&2 || exit 1
 
 core="core/resp_parser.cc core/resp_value.cc core/glob.cc core/qsbr.cc core/topic_table.cc
       core/message.cc core/outbound_queue.cc core/backpressure.cc core/histogram.cc core/acl.cc
-      core/sha256.cc core/units.cc"
+      core/sha256.cc core/units.cc core/config_args.cc core/proxy_protocol.cc"
 net="net/shard_core.cc net/input.cc net/delivery.cc net/mailboxes.cc net/commands.cc
      net/pubsub_commands.cc net/connection_commands.cc net/client_commands.cc net/transaction.cc net/info.cc net/log.cc net/socket.cc net/process_memory.cc
-     net/config.cc"
+     net/config.cc net/read_file.cc"
 declare -A srcs=(
   [resp_parser_fuzz]="core/resp_parser.cc"
   [glob_fuzz]="core/glob.cc"
+  [proxy_protocol_fuzz]="core/proxy_protocol.cc"
   [dispatch_fuzz]="$core $net"
 )
-declare -A dicts=([resp_parser_fuzz]=resp.dict [glob_fuzz]=glob.dict [dispatch_fuzz]=resp.dict)
+declare -A dicts=([resp_parser_fuzz]=resp.dict [glob_fuzz]=glob.dict [dispatch_fuzz]=resp.dict
+                  [proxy_protocol_fuzz]=proxy.dict)
 out=${FUZZ_OUT:-/tmp/fanout-fuzz}
 mkdir -p "$out"
 status=0
-for t in resp_parser_fuzz glob_fuzz dispatch_fuzz; do
+for t in resp_parser_fuzz glob_fuzz proxy_protocol_fuzz dispatch_fuzz; do
   [ -n "$only" ] && [ "$only" != "$t" ] && continue
   # shellcheck disable=SC2086
   if ! clang++-14 -std=c++20 -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined \
