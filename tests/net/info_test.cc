@@ -1,6 +1,10 @@
 // INFO with Redis's sections and fields, CONFIG GET with Redis's names, CONFIG RESETSTAT on every
 // shard, and LATENCY/SLOWLOG answered as a Redis with nothing recorded: the figures tools such as
 // redis-cli --stat and prometheus-redis-exporter read. Both backends.
+#include <map>
+#include <set>
+#include <thread>
+
 #include "tests/net/server_fixture.h"
 #include "tests/net/subscribers.h"
 
@@ -103,6 +107,53 @@ TEST_P(InfoTest, ConfigGetLatencyAndSlowlogAnswerAsRedis) {
   EXPECT_EQ(c->call({"SLOWLOG", "GET", "10"}).elements.size(), 0u);
   EXPECT_EQ(c->call({"SLOWLOG", "RESET"}).str, "OK");
   EXPECT_EQ(c->call({"LATENCY", "NOPE"}).str, "ERR unknown subcommand 'NOPE'. Try LATENCY HELP.");
+}
+
+// CONFIG SET from clients on different shards at once: every shard ends on the same, latest
+// configuration (a change crossing an older one in the rings never wins), each reply comes only
+// once every shard has the change, and open clients' request limits follow proto-max-bulk-len.
+TEST_P(InfoTest, ConcurrentConfigSetsLeaveEveryShardOnTheLatest) {
+  cfg.shards = 3;
+  start();
+  std::vector<std::unique_ptr<TestClient>> clients;
+  std::map<std::string, TestClient*> by_shard;
+  for (int i = 0; i < 24 && by_shard.size() < 3; ++i) {
+    clients.push_back(client());
+    std::string info = clients.back()->call({"CLIENT", "INFO"}).str;
+    size_t at = info.find(" shard=");
+    by_shard.emplace(info.substr(at + 7, info.find(' ', at + 7) - at - 7), clients.back().get());
+  }
+  ASSERT_EQ(by_shard.size(), 3u);
+  std::vector<std::thread> setters;
+  int t = 0;
+  for (auto& [shard, c] : by_shard) {
+    setters.emplace_back([c = c, t] {
+      for (int i = 0; i < 200; ++i) {
+        const std::string v = std::to_string(1000 + t * 1000 + i);
+        RespValue r = c->call({"CONFIG", "SET", "timeout", v, "fanout-client-max-messages", v});
+        ASSERT_EQ(r.str, "OK") << r.str;
+        // The reply means every shard has it (or a later change).
+        ASSERT_NE(c->call({"CONFIG", "GET", "timeout"}).elements[1].str, "0");
+      }
+    });
+    ++t;
+  }
+  for (auto& s : setters) s.join();
+  std::set<std::string> seen;
+  for (auto& [shard, c] : by_shard) {
+    RespValue v = c->call({"CONFIG", "GET", "timeout", "fanout-client-max-messages"});
+    ASSERT_EQ(v.elements.size(), 4u);
+    EXPECT_EQ(v.elements[1].str, v.elements[3].str) << "shard " << shard << " has half of one CONFIG SET";
+    seen.insert(v.elements[1].str);
+  }
+  EXPECT_EQ(seen.size(), 1u) << "shards disagree";
+  // A limit an open client is held to changes with it.
+  auto open = client();
+  EXPECT_EQ(open->call({"CONFIG", "SET", "proto-max-bulk-len", "1kb"}).str, "OK");
+  open->send_raw("*2\r\n$4\r\nECHO\r\n$2000\r\n");
+  RespValue r;
+  ASSERT_TRUE(open->read(&r));
+  EXPECT_EQ(r.str, "ERR Protocol error: invalid bulk length");
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, InfoTest, ::testing::ValuesIn(kBackends),
