@@ -7,7 +7,7 @@
 # Must never fail: Bazel stops the build if it does. Reads git only, writes nothing.
 case "${1:-}" in
   -h|--help)
-    sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'
+    awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"
     exit 0 ;;
 esac
 cd "$(dirname "$0")/.." 2>/dev/null || { echo "STABLE_FANOUT_COMMIT unknown"; exit 0; }

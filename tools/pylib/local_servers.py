@@ -178,3 +178,8 @@ def parse_log_line(line, raw=False):
                 raise ValueError(f"no space after {key}: {line!r}")
             i += 1
     return out
+
+
+if __name__ == "__main__":
+    print(__doc__)
+    print("A module for the test and benchmark scripts (import local_servers); nothing to run.")
