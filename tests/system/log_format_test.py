@@ -3,7 +3,9 @@
 with milliseconds, and a line about a client names it by id, addr and name. Names and user names
 from the network (quotes, backslashes, newlines, bytes above 0x7f) stay inside their one line and
 come back intact (text: the exact bytes; json: as UTF-8, a byte that is not UTF-8 as U+FFFD).
-Authentication failures and slow-consumer disconnects are logged once per episode.
+Authentication failures and slow-consumer disconnects are logged once per episode. With stderr
+the journal systemd connected (JOURNAL_STREAM names its device and inode), each line starts with
+its syslog priority.
 
 usage: log_format_test.py FANOUTD_BINARY [--backend epoll|io_uring]
 """
@@ -161,11 +163,44 @@ def run(binary, backend, fmt):
           ready[0][0].get("addr") == f"127.0.0.1:{port}" and ready[0][0].get("commit"), [l for _, l in ready])
 
 
+def journal_priorities(binary, backend):
+    """JOURNAL_STREAM naming fanoutd's stderr (here a file, as systemd names its journal socket):
+    "<N>" before each line, the syslog priority of its level (sd-daemon(3))."""
+    import os
+    import subprocess
+    import tempfile
+    with tempfile.TemporaryFile() as err:
+        st = os.fstat(err.fileno())
+        env = dict(os.environ, JOURNAL_STREAM=f"{st.st_dev}:{st.st_ino}")
+        p = subprocess.Popen([binary, "--port", "0", "--backend", backend, "--shards", "1"], stdout=subprocess.PIPE,
+                             stderr=err, env=env, text=True)
+        line = p.stdout.readline()
+        if not line.startswith("listening on "):
+            p.wait(timeout=10)
+            err.seek(0)
+            if b"is not available" in err.read():
+                print(f"SKIPPED: {backend} backend not available: journal priorities not checked", flush=True)
+                return
+        p.send_signal(signal.SIGTERM)
+        check("journal: exits 0", p.wait(timeout=15) == 0)
+        err.seek(0)
+        lines = err.read().decode("ascii").splitlines()
+    levels = {"<7>": "debug", "<6>": "info", "<5>": "info", "<4>": "warn", "<3>": "error"}
+    bad = [l for l in lines if l[:3] not in levels or
+           local_servers.parse_log_line(l[3:]).get("level") != levels[l[:3]]]
+    check("journal: every line starts with its level's syslog priority", lines and not bad, (bad, lines))
+    check("journal: the ready line is <5> (notice: good news)",
+          any(l.startswith("<5>") and "fanoutd ready" in l for l in lines), lines)
+    check("journal: the SIGTERM line is <6> (info)",
+          any(l.startswith("<6>") and "SIGTERM received" in l for l in lines), lines)
+
+
 def main():
     binary = sys.argv[1]
     backend = sys.argv[3] if len(sys.argv) > 3 else "epoll"
     for fmt in ("text", "json"):
         run(binary, backend, fmt)
+    journal_priorities(binary, backend)
     import subprocess
     r = subprocess.run([binary, "--log-format", "xml"], capture_output=True, text=True, timeout=10)
     check("--log-format xml is refused, naming the flag", r.returncode == 2 and
