@@ -3,7 +3,7 @@
 with milliseconds, and a line about a client names it by id, addr and name. Names and user names
 from the network (quotes, backslashes, newlines, bytes above 0x7f) stay inside their one line and
 come back intact (text: the exact bytes; json: as UTF-8, a byte that is not UTF-8 as U+FFFD).
-Authentication failures and slow-consumer disconnects are logged once per episode. With stderr
+Authentication failures, slow-consumer disconnects and drops are logged once per episode. With stderr
 the journal systemd connected (JOURNAL_STREAM names its device and inode), each line starts with
 its syslog priority.
 
@@ -163,6 +163,51 @@ def run(binary, backend, fmt):
           ready[0][0].get("addr") == f"127.0.0.1:{port}" and ready[0][0].get("commit"), [l for _, l in ready])
 
 
+def drops_logged(binary, backend, policy):
+    """A drop policy logs its first drop, naming the subscriber, and the episode's end with how
+    many pushes met the limit; INFO counts every dropped message."""
+    p, port, log_path = local_servers.start_fanoutd(
+        binary, backend, ["--shards", "1", "--client-hard-limit", "256k", "--client-soft-limit", "0",
+                          "--policy", policy])
+    try:
+        slow = socket.socket()
+        slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        slow.connect(("127.0.0.1", port))
+        slow.sendall(local_servers.resp_command("CLIENT", "SETNAME", "lagging"))
+        slow.sendall(local_servers.resp_command("SUBSCRIBE", "news"))
+        slow.settimeout(10)
+        got = b""
+        while b"news" not in got:
+            got += slow.recv(100)
+        pub = socket.create_connection(("127.0.0.1", port), timeout=10)
+        # 6.4 MB: far more than the socket buffers between them take.
+        for _ in range(400):
+            pub.sendall(local_servers.resp_command("PUBLISH", "news", b"x" * 16384))
+            read_reply(pub)
+        f = local_servers.info(port)
+        dropped = f["dropped_newest"] + f["dropped_oldest"]
+        check(f"{policy}: messages were dropped", dropped > 1, f)
+        end = time.time() + 10
+        while b"messages no longer dropped" not in open(log_path, "rb").read() and time.time() < end:
+            time.sleep(0.05)
+        p.send_signal(signal.SIGTERM)
+        check(f"{policy}: exits 0", p.wait(timeout=15) == 0)
+        slow.close()
+        pub.close()
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    events = [local_servers.parse_log_line(l) for l in open(log_path).read().splitlines()]
+    first = [e for e in events if e["msg"].startswith("dropping messages for a slow subscriber")]
+    check(f"{policy}: one line for the episode, naming the subscriber and the policy", len(first) == 1 and
+          first[0].get("name") == "lagging" and first[0].get("policy") == policy and
+          first[0].get("reason") == "hard output limit", first)
+    ends = [e for e in events if e["msg"].startswith("messages no longer dropped")]
+    check(f"{policy}: the episode's end counts the pushes that met the limit",
+          len(ends) == 1 and int(ends[0]["count"]) > 1, ends)
+
+
 def journal_priorities(binary, backend):
     """JOURNAL_STREAM naming fanoutd's stderr (here a file, as systemd names its journal socket):
     "<N>" before each line, the syslog priority of its level (sd-daemon(3))."""
@@ -200,6 +245,8 @@ def main():
     backend = sys.argv[3] if len(sys.argv) > 3 else "epoll"
     for fmt in ("text", "json"):
         run(binary, backend, fmt)
+    for policy in ("drop-newest", "drop-oldest"):
+        drops_logged(binary, backend, policy)
     journal_priorities(binary, backend)
     import subprocess
     r = subprocess.run([binary, "--log-format", "xml"], capture_output=True, text=True, timeout=10)
