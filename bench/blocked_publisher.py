@@ -25,6 +25,7 @@ import threading
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.dont_write_bytecode = True  # no __pycache__ in the checkout (tools/pylib)
 sys.path.insert(0, os.path.join(ROOT, "tools", "pylib"))
 from local_servers import resp_command  # noqa: E402
 

@@ -39,6 +39,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FANOUTD = os.path.join(ROOT, "bazel-bin/tools/fanoutd")
 LOAD = os.path.join(ROOT, "bazel-bin/tools/load/fanout-load")
 BASELINE = ""  # --baseline: another fanoutd build, run as baseline-<backend>
+sys.dont_write_bytecode = True  # no __pycache__ in the checkout (tools/pylib)
 sys.path.insert(0, os.path.join(ROOT, "tools", "pylib"))
 from local_servers import free_port, wait_port  # noqa: E402
 

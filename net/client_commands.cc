@@ -10,16 +10,20 @@
 #include "net/socket.h"
 
 namespace fanout {
-namespace {
 
-using Args = std::span<const std::string_view>;
-
-// The client's peer and local addresses as CLIENT LIST shows them, looked up on first use (each
-// a getpeername/getsockname) and kept.
 void look_up_addresses(Conn* c) {
   if (c->addr.empty()) c->addr = socket_endpoint(c->fd, false);
   if (c->laddr.empty()) c->laddr = socket_endpoint(c->fd, true);
 }
+
+LogClient ShardCore::log_client(Conn* c) {
+  look_up_addresses(c);
+  return {c->client_id, c->addr, c->name, c->user ? std::string_view(c->user->name) : std::string_view()};
+}
+
+namespace {
+
+using Args = std::span<const std::string_view>;
 
 // CLIENT LIST's argv-mem for the client running `args`: their bytes, as Redis counts them.
 size_t argv_bytes(Args args) {

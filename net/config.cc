@@ -161,6 +161,10 @@ const Setting kSettings[] = {
                  "warning)", 0, 0, "", false, "debug|info|warn|error", nullptr, nullptr,
                  [](const ServerConfig& c) { return c.log_level; },
                  [](ServerConfig& c, std::string_view v) { c.log_level.assign(v); }}),
+    live(Setting{"log-format", Setting::Kind::kChoice,
+                 "text (time=... level=... msg=\"...\" key=value ...) or json (one object per line)", 0, 0, "",
+                 false, "text|json", nullptr, nullptr, [](const ServerConfig& c) { return c.log_format; },
+                 [](ServerConfig& c, std::string_view v) { c.log_format.assign(v); }}),
 };
 
 // Redis's parameters Fanout has no setting for, and the redis.conf directives that are not

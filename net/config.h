@@ -72,6 +72,7 @@ struct ServerConfig {
   bool proxy_protocol = false;
   std::string proxy_protocol_from;
   std::string log_level = "info";          // debug|info|warn|error (Redis's loglevel, mapped)
+  std::string log_format = "text";         // text (key=value) or json: one line per event
   // Not settings: where the configuration came from.
   std::string config_file;                 // absolute path of the file read at start ("" if none)
 };

@@ -494,14 +494,17 @@ bool ShardCore::check_auth(Conn* c, std::string_view user, std::string_view pass
   }
   reply_error(c, "WRONGPASS invalid username-password pair or user is disabled.");
   stats_->auth_failures.add();
+  if (auth_failing_.hit(now_ms_)) {
+    LOG_WARN("authentication failed (logged once until a quiet second; INFO auth_failures counts them)")
+        .field("shard", id_)
+        .client(log_client(c))
+        .field("username", user);
+  }
   // Guessing is rate-limited: a client gets kAuthTries failures, and while this shard sees more
   // than kAuthBurst failures in a second, every failing client is closed at its first.
   constexpr int kAuthTries = 3, kAuthBurst = 100;
   if (now_ms_ - auth_window_ms_ >= 1000) {
     auth_window_ms_ = now_ms_;
-    if (auth_window_failures_ > kAuthBurst) {
-      LOG_WARN("shard %d: %d failed AUTH attempts in a second", id_, auth_window_failures_);
-    }
     auth_window_failures_ = 0;
   }
   ++auth_window_failures_;

@@ -12,6 +12,13 @@ namespace {
 
 constexpr int kBackoffMs = 10;
 
+// Why a push met a client's limit, as the logs and the close reason say it.
+const char* overflow_reason(Overflow why) {
+  static const char* kWhy[] = {"", "hard output limit", "soft output limit held too long", "message limit",
+                               "total queued-bytes cap"};
+  return kWhy[static_cast<int>(why)];
+}
+
 }  // namespace
 
 void ShardCore::on_sent(Conn* c, int res) {
@@ -151,10 +158,13 @@ __attribute__((noinline)) bool ShardCore::admit_overflow(Conn* c, Overflow why, 
     case Overflow::kTotalCap:
       stats_->overflow_total_cap.add();
       if (shedding_for_cap_.hit(now_ms_)) {
-        LOG_WARN("shard %d: queued output reached its share of --max-queued-bytes (%zu of %zu bytes): "
+        LOG_WARN("queued output reached its share of --max-queued-bytes (%zu of %zu bytes): "
                  "subscribers that are behind get policy %s (logged once; INFO overflow_total_cap "
-                 "counts them)", id_, queued_.bytes, queued_cap_,
-                 std::string(policy_name(cfg_.output.policy)).c_str());
+                 "counts them)", queued_.bytes, queued_cap_,
+                 std::string(policy_name(cfg_.output.policy)).c_str())
+            .field("shard", id_)
+            .field("queued_bytes", queued_.bytes)
+            .field("cap_bytes", queued_cap_);
       }
       break;
     case Overflow::kNone: return true;
@@ -162,22 +172,28 @@ __attribute__((noinline)) bool ShardCore::admit_overflow(Conn* c, Overflow why, 
   switch (cfg_.output.policy) {
     case OverflowPolicy::kDisconnect: {
       stats_->slow_disconnected.add();
-      static const char* kWhy[] = {"", "hard output limit", "soft output limit held too long",
-                                   "message limit", "total queued-bytes cap"};
-      LOG_INFO("shard %d: disconnecting slow subscriber id=%llu (%s, %zu bytes queued)", id_,
-               static_cast<unsigned long long>(c->client_id), kWhy[static_cast<int>(why)],
-               c->out.bytes());
-      close_conn(c, kWhy[static_cast<int>(why)]);
+      if (slow_disconnects_.hit(now_ms_)) {
+        LOG_WARN("disconnecting slow subscriber: %s (logged once until a quiet second; INFO "
+                 "slow_disconnected counts them)", overflow_reason(why))
+            .field("shard", id_)
+            .client(log_client(c))
+            .field("reason", overflow_reason(why))
+            .field("queued_bytes", c->out.bytes())
+            .field("queued_messages", c->out.messages());
+      }
+      close_conn(c, overflow_reason(why));
       stats_->deliveries_discarded.add();  // this push; the queue's pushes are counted when it is freed
       return false;
     }
     case OverflowPolicy::kDropNewest:
       stats_->dropped_newest.add();
+      log_policy_drop(c, why);
       return false;
     case OverflowPolicy::kDropOldest: {
       size_t freed = 0;
       size_t dropped = c->out.drop_oldest(drop_target(cfg_.output, why, c->out.bytes(), len), &freed);
       stats_->dropped_oldest.add(dropped);
+      log_policy_drop(c, why);
       bool still_over = (cfg_.output.hard_bytes && c->out.bytes() + len > cfg_.output.hard_bytes) ||
                         (cfg_.output.max_messages && c->out.messages() + 1 > cfg_.output.max_messages) ||
                         dropped == 0;
@@ -190,6 +206,19 @@ __attribute__((noinline)) bool ShardCore::admit_overflow(Conn* c, Overflow why, 
     }
   }
   return false;
+}
+
+void ShardCore::log_policy_drop(Conn* c, Overflow why) {
+  if (!policy_drops_.hit(now_ms_)) return;
+  LOG_WARN("dropping messages for a slow subscriber: %s, policy %s (logged once until a quiet second; "
+           "INFO dropped_newest and dropped_oldest count them)",
+           overflow_reason(why), std::string(policy_name(cfg_.output.policy)).c_str())
+      .field("shard", id_)
+      .client(log_client(c))
+      .field("reason", overflow_reason(why))
+      .field("policy", policy_name(cfg_.output.policy))
+      .field("queued_bytes", c->out.bytes())
+      .field("queued_messages", c->out.messages());
 }
 
 }  // namespace fanout

@@ -17,6 +17,7 @@
 #include "net/command_util.h"
 #include "net/process_memory.h"
 #include "net/shard_core.h"
+#include "net/version.h"
 
 namespace fanout {
 namespace {
@@ -88,7 +89,7 @@ void server_section(InfoText& o, const InfoSource& in) {
   uname(&u);
   const uint64_t uptime_s = static_cast<uint64_t>((in.now_ms - in.sh.start_ms) / 1000);
   o.line("redis_version", "7.0.0");
-  o.line("fanout_version", "0.1.0");
+  o.line("fanout_version", kFanoutVersion);
   o.line("redis_git_sha1", "00000000");
   o.line("redis_git_dirty", "0");
   o.line("redis_mode", "standalone");

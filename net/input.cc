@@ -80,8 +80,12 @@ bool ShardCore::take_proxy_header(Conn* c) {
 
 void ShardCore::close_for_query_buffer(Conn* c, size_t bytes) {
   stats_->query_buffer_closes.add();
-  LOG_WARN("shard %d: closing client id=%llu: a command of %zu bytes or more exceeds --max-query-buffer "
-           "(%zu)", id_, static_cast<unsigned long long>(c->client_id), bytes, cfg_.max_query_buffer);
+  LOG_WARN("closing client: a command of %zu bytes or more exceeds --max-query-buffer (%zu)", bytes,
+           cfg_.max_query_buffer)
+      .field("shard", id_)
+      .client(log_client(c))
+      .field("bytes", bytes)
+      .field("max_query_buffer", cfg_.max_query_buffer);
   close_conn(c, "query buffer limit");
   c->in.clear();
 }
@@ -111,8 +115,7 @@ size_t ShardCore::process(Conn* c, const char* buf, size_t len) {
     if (st == RequestParser::Status::kError) {
       stats_->protocol_errors.add();
       reply_error(c, sanitize("ERR " + c->parser.error()));
-      LOG_DEBUG("shard %d: protocol error from client id=%llu: %s", id_,
-                static_cast<unsigned long long>(c->client_id), c->parser.error().c_str());
+      LOG_DEBUG("protocol error").field("shard", id_).client(log_client(c)).field("error", c->parser.error());
       close_after_reply(c);
       c->in.clear();
       return len;

@@ -176,7 +176,7 @@ void Shard<Backend>::run() {
   if (!start(&err)) {
     // The ring was created and checked in init(); failing to enable it now leaves nothing to
     // serve with.
-    LOG_ERROR("shard %d: %s backend failed to start: %s", id_, Backend::kName, err.c_str());
+    LOG_ERROR("%s backend failed to start: %s", Backend::kName, err.c_str()).field("shard", id_);
     std::abort();
   }
   int timeout = 0;

@@ -41,9 +41,10 @@ ShardCore::Accepted ShardCore::accept(int fd) {
     shared_->clients.fetch_sub(1, std::memory_order_relaxed);
     stats_->rejected_connections.add();
     if (refusing_clients_.hit(now_ms_)) {
-      LOG_WARN("shard %d: max clients (%zu) reached: refusing new connections with \"-ERR max "
-               "number of clients reached\" (logged once; INFO rejected_connections counts them)",
-               id_, cfg_.max_clients);
+      LOG_WARN("max clients (%zu) reached: refusing new connections with \"-ERR max number of clients "
+               "reached\" (logged once; INFO rejected_connections counts them)", cfg_.max_clients)
+          .field("shard", id_)
+          .field("max_clients", cfg_.max_clients);
     }
     return {nullptr, "-ERR max number of clients reached\r\n"};
   }
@@ -80,8 +81,10 @@ ShardCore::Accepted ShardCore::accept(int fd) {
 void ShardCore::on_accept_error(int err) {
   stats_->accept_errors.add();
   if (accept_failing_.hit(now_ms_)) {
-    LOG_ERROR("shard %d: accept failed: %s; pausing accepts briefly until it clears (logged once; "
-              "INFO accept_errors counts them)", id_, strerror(err));
+    LOG_ERROR("accept failed: %s; pausing accepts briefly until it clears (logged once; INFO "
+              "accept_errors counts them)", strerror(err))
+        .field("shard", id_)
+        .field("error", strerror(err));
   }
 }
 
@@ -120,9 +123,12 @@ void ShardCore::on_io_completion(const Completion& e) {
 void ShardCore::end_episodes() {
   constexpr int64_t kQuietMs = 1000;
   if (accept_failing_.end_if_quiet(now_ms_, kQuietMs)) {
-    LOG_OK("shard %d: accepting again (%llu failed accepts over %lld ms)", id_,
+    LOG_OK("accepting again (%llu failed accepts over %lld ms)",
            static_cast<unsigned long long>(accept_failing_.count()),
-           static_cast<long long>(accept_failing_.duration_ms()));
+           static_cast<long long>(accept_failing_.duration_ms()))
+        .field("shard", id_)
+        .field("count", accept_failing_.count())
+        .field("duration_ms", accept_failing_.duration_ms());
   }
   if (refusing_proxy_headers_.end_if_quiet(now_ms_, kQuietMs)) {
     LOG_OK("shard %d: no more bad PROXY headers (%llu connections closed over %lld ms)", id_,
@@ -130,14 +136,45 @@ void ShardCore::end_episodes() {
            static_cast<long long>(refusing_proxy_headers_.duration_ms()));
   }
   if (refusing_clients_.end_if_quiet(now_ms_, kQuietMs)) {
-    LOG_OK("shard %d: no longer refusing connections (%llu refused at max clients over %lld ms)", id_,
+    LOG_OK("no longer refusing connections (%llu refused at max clients over %lld ms)",
            static_cast<unsigned long long>(refusing_clients_.count()),
-           static_cast<long long>(refusing_clients_.duration_ms()));
+           static_cast<long long>(refusing_clients_.duration_ms()))
+        .field("shard", id_)
+        .field("count", refusing_clients_.count())
+        .field("duration_ms", refusing_clients_.duration_ms());
   }
   if (queued_.bytes <= queued_cap_ && shedding_for_cap_.end_if_quiet(now_ms_, kQuietMs)) {
-    LOG_OK("shard %d: queued output back under the cap (%llu pushes met it over %lld ms; now %zu bytes "
-           "queued)", id_, static_cast<unsigned long long>(shedding_for_cap_.count()),
-           static_cast<long long>(shedding_for_cap_.duration_ms()), queued_.bytes);
+    LOG_OK("queued output back under the cap (%llu pushes met it over %lld ms; now %zu bytes queued)",
+           static_cast<unsigned long long>(shedding_for_cap_.count()),
+           static_cast<long long>(shedding_for_cap_.duration_ms()), queued_.bytes)
+        .field("shard", id_)
+        .field("count", shedding_for_cap_.count())
+        .field("duration_ms", shedding_for_cap_.duration_ms())
+        .field("queued_bytes", queued_.bytes);
+  }
+  if (auth_failing_.end_if_quiet(now_ms_, kQuietMs)) {
+    LOG_OK("authentication failures stopped (%llu failures over %lld ms)",
+           static_cast<unsigned long long>(auth_failing_.count()),
+           static_cast<long long>(auth_failing_.duration_ms()))
+        .field("shard", id_)
+        .field("count", auth_failing_.count())
+        .field("duration_ms", auth_failing_.duration_ms());
+  }
+  if (slow_disconnects_.end_if_quiet(now_ms_, kQuietMs)) {
+    LOG_OK("slow subscribers no longer disconnected (%llu disconnected over %lld ms)",
+           static_cast<unsigned long long>(slow_disconnects_.count()),
+           static_cast<long long>(slow_disconnects_.duration_ms()))
+        .field("shard", id_)
+        .field("count", slow_disconnects_.count())
+        .field("duration_ms", slow_disconnects_.duration_ms());
+  }
+  if (policy_drops_.end_if_quiet(now_ms_, kQuietMs)) {
+    LOG_OK("messages no longer dropped for slow subscribers (%llu pushes met a limit over %lld ms)",
+           static_cast<unsigned long long>(policy_drops_.count()),
+           static_cast<long long>(policy_drops_.duration_ms()))
+        .field("shard", id_)
+        .field("count", policy_drops_.count())
+        .field("duration_ms", policy_drops_.duration_ms());
   }
 }
 
@@ -188,7 +225,7 @@ void ShardCore::resume_input(Conn* c) {
 
 void ShardCore::close_conn(Conn* c, const char* why) {
   if (c->closing()) return;
-  LOG_DEBUG("shard %d: closing client id=%llu: %s", id_, static_cast<unsigned long long>(c->client_id), why);
+  LOG_DEBUG("closing client: %s", why).field("shard", id_).client(log_client(c)).field("reason", why);
   c->state = ConnState::kClosing;
   close_list_.push_back(c);
 }
@@ -232,6 +269,8 @@ void ShardCore::apply_config(const ServerConfig& cfg, uint64_t version) {
   }
   LogLevel level;
   if (parse_log_level(cfg_.log_level, &level)) set_log_level(level);
+  LogFormat format;
+  if (parse_log_format(cfg_.log_format, &format)) set_log_format(format);
 }
 
 void ShardCore::reset_stats() {
@@ -337,8 +376,11 @@ void ShardCore::shutdown_step() {
     close_conn(c.get(), "server shutting down");
   }
   if (clients) {
-    LOG_WARN("shard %d: shutdown deadline reached: %llu bytes to %llu clients not delivered", id_,
-             static_cast<unsigned long long>(bytes), static_cast<unsigned long long>(clients));
+    LOG_WARN("shutdown deadline reached: %llu bytes to %llu clients not delivered",
+             static_cast<unsigned long long>(bytes), static_cast<unsigned long long>(clients))
+        .field("shard", id_)
+        .field("undelivered_bytes", bytes)
+        .field("undelivered_clients", clients);
     shared_->undelivered.clients.fetch_add(clients, std::memory_order_relaxed);
     shared_->undelivered.bytes.fetch_add(bytes, std::memory_order_relaxed);
   }
@@ -353,8 +395,9 @@ bool ShardCore::may_exit() {
   // process forever.
   constexpr int64_t kCancelGraceMs = 2000;
   if (now_ms_ - closed_all_ms_ < kCancelGraceMs) return false;
-  LOG_ERROR("shard %d: %zu connections still have operations outstanding %lld ms after being "
-            "cancelled; exiting without them", id_, live_, static_cast<long long>(kCancelGraceMs));
+  LOG_ERROR("%zu connections still have operations outstanding %lld ms after being cancelled; "
+            "exiting without them", live_, static_cast<long long>(kCancelGraceMs))
+      .field("shard", id_);
   return true;
 }
 

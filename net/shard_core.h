@@ -30,9 +30,15 @@
 #include "net/admin.h"
 #include "net/completion.h"
 #include "net/connection.h"
+#include "net/log.h"
 #include "net/shared_state.h"
 
 namespace fanout {
+
+// The client's peer and local addresses as CLIENT LIST shows them ("ip:port"; "?:0" once the
+// socket has no peer), looked up on first use (each a getpeername/getsockname) and kept.
+// Thread: the client's shard.
+void look_up_addresses(Conn* c);
 
 // The commands and subcommands ACL rules may name, with their Redis categories.
 std::span<const AclCommandInfo> server_acl_catalog();
@@ -217,6 +223,9 @@ class ShardCore {
   void unsubscribe_all(Conn* c);
   void update_topic_gauges();
   void end_episodes();
+  // A client as a log line names it (net/log.h): id, addr, name, user. Looks its addresses up on
+  // first use (look_up_addresses).
+  LogClient log_client(Conn* c);
 
   // Input (input.cc).
   void on_input(Conn* c, const char* data, size_t n);
@@ -239,6 +248,8 @@ class ShardCore {
   uint32_t deliver_to_subscribers(Block* b, Hold* h);
   void push_message(Conn* c, std::string_view header, Hold* h, std::string_view body);
   bool admit_overflow(Conn* c, Overflow why, size_t len);
+  // Logs the first push of an episode that a drop policy shed for a slow subscriber.
+  void log_policy_drop(Conn* c, Overflow why);
 
   // Commands (commands.cc and the *_commands.cc files).
   // False when the command could not run yet (mailbox full); it is retried later.
@@ -346,8 +357,10 @@ class ShardCore {
   bool retry_soon_ = false;              // room appeared while a blocked PUBLISH asked for it
   std::vector<MailItem> mail_buf_;
 
-  // Logged once when they begin and once when they end (after a quiet second).
+  // Logged once when they begin and once when they end (after a quiet second). The first line of
+  // a client's episode names the client (the first one, when many are involved).
   Episode accept_failing_, refusing_clients_, shedding_for_cap_, refusing_proxy_headers_;
+  Episode auth_failing_, slow_disconnects_, policy_drops_;
   std::vector<CidrBlock> proxy_from_;  // --proxy-protocol-from: sources whose connections send the header
   int64_t auth_window_ms_ = 0;   // the second auth_window_failures_ counts in
   int auth_window_failures_ = 0;

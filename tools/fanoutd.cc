@@ -2,8 +2,11 @@
 // CLI11 for the command line), starts the broker, prints the address it listens on, and on SIGINT/SIGTERM drains
 // queued output (bounded by --shutdown-timeout-ms) and exits 0. A stop request during start-up
 // works too: start-up gives up at its next step and the process exits 0.
-// Exit codes: 0 stopped (or --help, --check-config passed); 2 a bad flag, config file or setting
-// (every one reported as "fanoutd: ...");
+// Under systemd (Type=notify, tools/systemd/fanoutd.service) it reports READY=1 once listening,
+// STATUS= lines, and STOPPING=1 when the drain begins (tools/systemd_notify.h).
+// --version (or -v, as redis-server) prints the release, commit, build and libraries.
+// Exit codes: 0 stopped (or --help, --version, --check-config passed); 2 a bad flag, config file
+// or setting (every one reported as "fanoutd: ...");
 // 1 the system refused (the port is taken, a backend the kernel lacks), or a second SIGINT or
 // SIGTERM ended the drain early.
 #include <signal.h>
@@ -14,6 +17,7 @@
 #include <cstdio>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -21,6 +25,8 @@
 #include "net/config.h"
 #include "net/log.h"
 #include "net/read_file.h"
+#include "tools/build_info.h"
+#include "tools/systemd_notify.h"
 
 using namespace fanout;
 
@@ -61,6 +67,7 @@ std::string typed_name(int argc, char** argv, const CLI::Option& opt) {
 // Fanout's), parsed by CLI11. Returns -1 to go on, else the exit code (0 after --help or
 // --check-config, 2 after a bad flag, file or setting).
 int parse_command_line(int argc, char** argv, ServerConfig* cfg) {
+  if (argc == 2 && std::string_view(argv[1]) == "-v") argv[1] = const_cast<char*>("--version");
   CLI::App app(
       "fanoutd: a sharded pub/sub relay that speaks the Redis pub/sub protocol.\n"
       "A config file in redis.conf syntax is read first; flags override it. Redis's names are the canonical\n"
@@ -68,8 +75,9 @@ int parse_command_line(int argc, char** argv, ServerConfig* cfg) {
       "own names read sizes in binary units (1k = 1024).",
       "fanoutd");
   std::string config_path, requirepass_file;
-  bool check_only = false;
+  bool check_only = false, version = false;
   app.add_option("config-file", config_path, "a config file in redis.conf syntax");
+  app.add_flag("--version", version, "print the version, git commit, build and libraries, and exit (also -v)");
   app.add_flag("--check-config", check_only, "validate the configuration (file, flags, ACL file) and exit");
   app.add_option("--requirepass-file", requirepass_file,
                  "read the default user's password from this file (its first line), keeping it out of the process list");
@@ -106,15 +114,14 @@ int parse_command_line(int argc, char** argv, ServerConfig* cfg) {
   } catch (const CLI::ParseError& e) {
     return usage_error(e.what());
   }
+  if (version) {
+    std::fputs(version_text().c_str(), stdout);
+    return 0;
+  }
   std::string err;
+  std::vector<std::string> ignored;
   if (!config_path.empty()) {
-    std::vector<std::string> ignored;
     if (err = load_config_file(config_path, *cfg, &ignored); !err.empty()) return usage_error(err);
-    if (!ignored.empty()) {
-      std::string list;
-      for (const std::string& n : ignored) list += (list.empty() ? "" : ", ") + n;
-      LOG_WARN("%s: skipped Redis directives Fanout has no use for: %s", config_path.c_str(), list.c_str());
-    }
   }
   for (const auto& g : given) {
     if (g->opt->count() == 0) continue;
@@ -126,6 +133,14 @@ int parse_command_line(int argc, char** argv, ServerConfig* cfg) {
   LogLevel level;
   parse_log_level(cfg->log_level, &level);
   set_log_level(level);
+  LogFormat format;
+  parse_log_format(cfg->log_format, &format);
+  set_log_format(format);
+  if (!ignored.empty()) {
+    std::string list;
+    for (const std::string& n : ignored) list += (list.empty() ? "" : ", ") + n;
+    LOG_WARN("%s: skipped Redis directives Fanout has no use for: %s", config_path.c_str(), list.c_str());
+  }
   if (!requirepass_file.empty()) {
     if (!cfg->requirepass.empty()) return usage_error("give requirepass or --requirepass-file, not both");
     if (!read_first_line(requirepass_file, &cfg->requirepass, &err)) return usage_error("--requirepass-file: " + err);
@@ -150,11 +165,14 @@ int serve(const ServerConfig& cfg, const sigset_t& set) {
     sigwait(&set, &sig);
     if (exiting.load()) return;  // the wake-up from end_signals()
     broker.stop();
-    LOG_INFO("%s received: stopping (a second one exits at once)", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    const char* name = sig == SIGINT ? "SIGINT" : "SIGTERM";
+    systemd_notify(std::string("STOPPING=1\nSTATUS=draining: ") + name + " received");
+    LOG_INFO("%s received: stopping (a second one exits at once)", name).field("signal", name);
     sigwait(&set, &sig);
     if (exiting.load()) return;
     // An operator who will not wait for the drain: leave now, saying so (exit code 1).
-    LOG_WARN("%s received again: exiting without finishing the drain", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    LOG_WARN("%s received again: exiting without finishing the drain", sig == SIGINT ? "SIGINT" : "SIGTERM")
+        .field("signal", sig == SIGINT ? "SIGINT" : "SIGTERM");
     std::_Exit(1);
   });
   auto end_signals = [&] {
@@ -170,6 +188,7 @@ int serve(const ServerConfig& cfg, const sigset_t& set) {
       LOG_OK("fanoutd stopped during start-up");
       return 0;
     }
+    systemd_notify("STATUS=cannot start: " + err);
     if (why == StartError::kConfig) return usage_error(err);
     LOG_ERROR("cannot start: %s", err.c_str());
     return 1;
@@ -183,15 +202,29 @@ int serve(const ServerConfig& cfg, const sigset_t& set) {
   }
   std::printf("listening on %s\n", broker.endpoint().c_str());
   std::fflush(stdout);
+  const BuildInfo build = build_info();
+  const std::string policy(policy_name(cfg.output.policy));
   LOG_OK("fanoutd ready: %d shard(s), %s backend, policy %s, max clients %zu", broker.shards(),
-         cfg.backend.c_str(), std::string(policy_name(cfg.output.policy)).c_str(), broker.config().max_clients);
+         cfg.backend.c_str(), policy.c_str(), broker.config().max_clients)
+      .field("addr", broker.endpoint())
+      .field("version", build.version)
+      .field("commit", build.commit)
+      .field("shards", broker.shards())
+      .field("backend", cfg.backend)
+      .field("policy", policy)
+      .field("max_clients", broker.config().max_clients);
+  // After the "listening on" line, so a client started on READY=1 finds the listener.
+  systemd_notify("READY=1\nSTATUS=listening on " + broker.endpoint() + ": " + std::to_string(broker.shards()) +
+                 " shard(s), " + cfg.backend + " backend, policy " + policy);
   broker.join();  // returns once a stop request has drained the shards
   end_signals();
   if (uint64_t clients = broker.undelivered_clients()) {
     LOG_WARN("fanoutd stopped at the drain deadline (--shutdown-timeout-ms %d): %llu bytes to %llu "
              "clients were not delivered", cfg.shutdown_timeout_ms,
              static_cast<unsigned long long>(broker.undelivered_bytes()),
-             static_cast<unsigned long long>(clients));
+             static_cast<unsigned long long>(clients))
+        .field("undelivered_bytes", broker.undelivered_bytes())
+        .field("undelivered_clients", clients);
   } else {
     LOG_OK("fanoutd stopped: every queued message was delivered");
   }

@@ -6,12 +6,19 @@
 #   tools/fuzz.sh                 every target, 60 s each (what tools/test.sh runs in CI)
 #   tools/fuzz.sh 3600            every target, an hour each
 #   tools/fuzz.sh 600 glob_fuzz   one target
+#   tools/fuzz.sh --help          this text
 # Prints one line per target: executions, corpus size, and crashes.
 set -uo pipefail
+case "${1:-}" in
+  -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
+esac
 cd "$(dirname "$0")/.."
 seconds=${1:-60}
 only=${2:-}
-command -v clang++-14 >/dev/null || tools/setup.sh >&2 || exit 1
+case "$seconds" in
+  ''|*[!0-9]*) echo "fuzz: the first argument is seconds per target, got '$seconds' (see --help)" >&2; exit 2 ;;
+esac
+command -v clang++-14 >/dev/null || tools/setup.sh --test >&2 || { echo "fuzz: setup failed (see above)" >&2; exit 1; }
 
 core="core/resp_parser.cc core/resp_value.cc core/glob.cc core/qsbr.cc core/topic_table.cc
       core/message.cc core/outbound_queue.cc core/backpressure.cc core/histogram.cc core/acl.cc

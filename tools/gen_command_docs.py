@@ -5,9 +5,9 @@
 # COMMAND LIST answer from it (net/connection_commands.cc), so clients that read command
 # metadata see Redis's own description of each command. Run against redis-server 7.0.15:
 #   redis-server --port 16399 --save '' &  /usr/bin/python3 tools/gen_command_docs.py 16399
+import argparse
 import os
 import socket
-import sys
 
 # Fanout's commands, and for a container the subcommands it answers (not those it refuses).
 FANOUT = {
@@ -143,7 +143,10 @@ def c_string(b):
 
 
 def main():
-    port = int(sys.argv[1]) if len(sys.argv) > 1 else 6379
+    ap = argparse.ArgumentParser(description="Writes net/command_docs.inc from a running redis-server's COMMAND "
+                                             "INFO and COMMAND DOCS replies.")
+    ap.add_argument("port", type=int, nargs="?", default=6379, help="the redis-server's port on 127.0.0.1 (default 6379)")
+    port = ap.parse_args().port
     rows = []
     version = None
     for name in sorted(FANOUT):

@@ -3,12 +3,15 @@
 # arity, from its COMMAND reply. Fanout uses the table to answer commands it does not have as
 # Redis would (net/commands.cc). Run against the Redis version Fanout is compared with (7.0.15):
 #   redis-server --port 16399 --save '' &  /usr/bin/python3 tools/gen_redis_commands.py 16399
+import argparse
 import os
-import sys
 
-import redis
+ap = argparse.ArgumentParser(description="Writes net/redis_commands.inc from a running redis-server's COMMAND reply.")
+ap.add_argument("port", type=int, nargs="?", default=6379, help="the redis-server's port on 127.0.0.1 (default 6379)")
+port = ap.parse_args().port
 
-port = int(sys.argv[1]) if len(sys.argv) > 1 else 6379
+import redis  # noqa: E402  (Debian's python3-redis; after the arguments, so --help needs nothing)
+
 conn = redis.Redis(port=port).connection_pool.get_connection("COMMAND")
 conn.send_command("COMMAND")
 rows = []

@@ -1,63 +1,142 @@
 #!/usr/bin/env bash
 # Installs what Fanout needs on Debian 12, from Debian's archive only (Bazel builds offline).
-# Idempotent: packages already present are not reinstalled.
-set -euo pipefail
+# Idempotent: packages already present are not reinstalled. A step that fails says which step,
+# its exit code and the end of its output, then setup exits 1.
+#   tools/setup.sh             building and running fanoutd (what tools/run.sh needs)
+#   tools/setup.sh --test      that, plus the tests' and benchmarks' needs: GoogleTest, Google
+#                              Benchmark, redis-server and clients, nats-server, clang/libFuzzer,
+#                              gnuplot, the Node.js test clients and prometheus-redis-exporter
+#                              (tools/test.sh, bench/run.sh, tools/soak.sh, tools/fuzz.sh)
+#   tools/setup.sh --dry-run   says what is missing and would be installed; changes nothing
+#   tools/setup.sh --help      this text
+set -uo pipefail
 
-PACKAGES=(
-  g++ git
+usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; }
+
+test_part=0
+dry_run=0
+for a in "$@"; do
+  case "$a" in
+    -h|--help) usage; exit 0 ;;
+    --test) test_part=1 ;;
+    --dry-run) dry_run=1 ;;
+    *) echo "setup: unknown argument '$a'" >&2; usage >&2; exit 2 ;;
+  esac
+done
+
+root="$(cd "$(dirname "$0")/.." && pwd)"
+
+# Building and running fanoutd.
+SERVER_PACKAGES=(
+  g++ git                                            # the compiler; git for --version's commit
   bazel-bootstrap bazel-rules-java bazel-platforms   # Bazel 4.2.3 and the rules it needs offline
-  liburing-dev libgtest-dev libbenchmark-dev         # system libraries linked by //third_party/system
-  libcli11-dev                                       # fanoutd's command line (header-only)
+  liburing-dev                                       # io_uring (//third_party/system:uring)
+  nlohmann-json3-dev                                 # JSON logs and fanout-load's --json
+  libcli11-dev                                       # fanoutd's and fanout-load's command lines
+)
+# Testing and benchmarking.
+TEST_PACKAGES=(
+  libgtest-dev libbenchmark-dev                      # the C++ tests and microbenchmarks
   redis-server redis-tools python3-redis             # reference server and real clients for the tests
   nats-server gnuplot-nox                            # the benchmark harness: a second peer, and plots
   clang-14 libclang-rt-14-dev                        # libFuzzer for tools/fuzz.sh
 )
 
+fail() {
+  echo "setup: FAILED: $*" >&2
+  exit 1
+}
+
+# step WHAT CMD...: runs CMD with its output kept aside; on failure says WHAT failed, with CMD's
+# exit code and the last lines it printed, and exits 1.
+step() {
+  local what=$1 log rc=0
+  shift
+  log=$(mktemp)
+  "$@" >"$log" 2>&1 || rc=$?
+  if [ "$rc" -ne 0 ]; then
+    echo "setup: FAILED: $what (exit $rc): $*" >&2
+    tail -n 20 "$log" | sed 's/^/  | /' >&2
+    rm -f "$log"
+    exit 1
+  fi
+  rm -f "$log"
+}
+
 node_clients() {
   # ioredis for the compatibility tests, from the committed lockfile.
-  local dir
-  dir="$(cd "$(dirname "$0")/.." && pwd)/third_party/node"
-  if [ ! -d "$dir/node_modules/ioredis" ]; then
-    echo "setup: installing Node.js test clients (npm ci)" >&2
-    (cd "$dir" && npm ci --no-audit --no-fund --silent >/dev/null)
+  local dir="$root/third_party/node"
+  [ -d "$dir/node_modules/ioredis" ] && return 0
+  if [ "$dry_run" -eq 1 ]; then
+    echo "setup: would install the Node.js test clients (npm ci in third_party/node)"
+    return 0
   fi
+  echo "setup: installing Node.js test clients (npm ci)" >&2
+  step "npm ci in third_party/node (can npm reach its registry? npm config get registry: $(npm config get registry 2>/dev/null || echo '?'))" \
+    bash -c "cd '$dir' && npm ci --no-audit --no-fund"
 }
 
 redis_exporter() {
   # prometheus-redis-exporter for the compatibility test: Debian's binary, unpacked into the
   # checkout (.tools/), not installed, so that no service is enabled or started on this machine.
-  local root dir deb
-  root="$(cd "$(dirname "$0")/.." && pwd)"
-  dir="$root/.tools/redis-exporter"
+  local dir="$root/.tools/redis-exporter" deb
   [ -x "$dir/usr/bin/prometheus-redis-exporter" ] && return 0
   command -v prometheus-redis-exporter >/dev/null && return 0
+  if [ "$dry_run" -eq 1 ]; then
+    echo "setup: would unpack Debian's prometheus-redis-exporter into .tools/"
+    return 0
+  fi
   echo "setup: unpacking Debian's prometheus-redis-exporter into .tools/" >&2
-  mkdir -p "$dir"
-  (cd "$dir" && apt-get download -q prometheus-redis-exporter >/dev/null) || {
-    echo "setup: apt-get download prometheus-redis-exporter failed" >&2
-    return 1
-  }
-  deb=$(ls "$dir"/prometheus-redis-exporter_*.deb)
-  dpkg-deb -x "$deb" "$dir" && rm -f "$deb"
+  mkdir -p "$dir" || fail "cannot create $dir"
+  step "apt-get download prometheus-redis-exporter" \
+    bash -c "cd '$dir' && apt-get download -q prometheus-redis-exporter"
+  deb=$(ls "$dir"/prometheus-redis-exporter_*.deb 2>/dev/null | head -1)
+  [ -n "$deb" ] || fail "apt-get download left no prometheus-redis-exporter_*.deb in $dir"
+  step "dpkg-deb -x $deb" dpkg-deb -x "$deb" "$dir"
+  rm -f "$deb"
 }
 
+wanted=("${SERVER_PACKAGES[@]}")
+[ "$test_part" -eq 1 ] && wanted+=("${TEST_PACKAGES[@]}")
+command -v dpkg-query >/dev/null ||
+  fail "dpkg-query not found: this script installs from Debian's archive (Debian 12); elsewhere install the equivalents of: ${wanted[*]}"
 missing=()
-for p in "${PACKAGES[@]}"; do
+for p in "${wanted[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-command -v node >/dev/null && command -v npm >/dev/null || missing+=(nodejs npm)
-if [ ${#missing[@]} -eq 0 ]; then
-  node_clients
-  redis_exporter
+if [ "$test_part" -eq 1 ]; then
+  command -v node >/dev/null && command -v npm >/dev/null || missing+=(nodejs npm)
+fi
+
+if [ "$dry_run" -eq 1 ]; then
+  if [ ${#missing[@]} -eq 0 ]; then
+    echo "setup: every package is installed"
+  else
+    echo "setup: would install: ${missing[*]}"
+  fi
+  if [ "$test_part" -eq 1 ]; then
+    node_clients
+    redis_exporter
+  fi
   exit 0
 fi
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
-echo "setup: installing ${missing[*]}" >&2
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -qq
-$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-node_clients
-redis_exporter
+
+if [ ${#missing[@]} -gt 0 ]; then
+  SUDO=()
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null || fail "installing ${missing[*]} needs root, and sudo is not installed: run this as root"
+    SUDO=(sudo)
+  fi
+  command -v apt-get >/dev/null || fail "apt-get not found: cannot install ${missing[*]}"
+  echo "setup: installing ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  step "apt-get update (is Debian's archive reachable? see /etc/apt/sources.list*)" "${SUDO[@]}" apt-get update -qq
+  step "apt-get install ${missing[*]}" "${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+if [ "$test_part" -eq 1 ]; then
+  node_clients
+  redis_exporter
+fi
 # Debian's redis-server package may start a system instance on 6379; Fanout's tests start their
 # own servers on ephemeral ports and do not need it.
+exit 0

@@ -6,9 +6,15 @@
 # failed.
 #   tools/test.sh            everything
 #   tools/test.sh --quick    plain build only, no fuzzing
+#   tools/test.sh --help     this text
 set -uo pipefail
+case "${1:-}" in
+  -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
+  ""|--quick) ;;
+  *) echo "test: unknown argument '$1' (see --help)" >&2; exit 2 ;;
+esac
 cd "$(dirname "$0")/.."
-tools/setup.sh || exit 1
+tools/setup.sh --test || { echo "test: setup failed (see above)" >&2; exit 1; }
 
 # The heavy system suites (tagged "heavy": differential, many connections, process limits) run
 # once, in the plain build; unit and integration suites run in all three.

@@ -34,6 +34,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import local_servers  # noqa: E402  (tools/pylib, put on the path by run_py.sh)
 import netns_lib as nl  # noqa: E402
 
 PREFIX = "fanoutns"
@@ -157,7 +158,18 @@ def shard_lines(f):
 
 
 def closing_lines(srv):
-    return [line.split("debug ", 1)[-1] for line in srv.log_text().splitlines() if "closing client" in line]
+    """The server's "closing client" lines (debug), each as "id=N: reason"."""
+    out = []
+    for line in srv.log_text().splitlines():
+        if "closing client" not in line:
+            continue
+        try:
+            ev = local_servers.parse_log_line(line)
+        except ValueError:
+            out.append(line)
+            continue
+        out.append(f"id={ev.get('id')}: {ev.get('reason')}")
+    return out
 
 
 def drained(info, timeout):
@@ -245,8 +257,8 @@ def link_down(binary, backend, user_timeout_ms):
             # The socket error that ends them: ETIMEDOUT from TCP_USER_TIMEOUT, or, with the
             # server's own end of the link down, the route gone (ENETUNREACH, EHOSTUNREACH).
             errors = ("Connection timed out", "Network is unreachable", "No route to host")
-            why = [[f"closing client id={v.client_id}: {e}" for e in errors] for v in (vc, vs)]
-            logged = nl.wait_for(lambda: all(any(w in srv.log_text() for w in ws) for ws in why), 5)
+            why = [[f"id={v.client_id}: {e}" for e in errors] for v in (vc, vs)]
+            logged = nl.wait_for(lambda: all(any(w in closing_lines(srv) for w in ws) for ws in why), 5)
             check(f"{tag} by a socket error (ETIMEDOUT or no route), not the output policy",
                   logged and f["slow_disconnected"] == 0 and f["overflow_hard"] == 0,
                   f"slow_disconnected {f['slow_disconnected']}, overflow_hard {f['overflow_hard']}, "

@@ -1,9 +1,12 @@
-// write_json: every figure and parameter of a run, one "key": value per line, in a fixed order
-// that bench/ and the tests read.
+// write_json: every figure and parameter of a run as one JSON object, one "key": value per line
+// in a fixed order that bench/ and the tests read (nlohmann::ordered_json keeps the order).
+// Counts are integers; a figure that is a whole number is written as one ("rate": 10000), others
+// with full precision, and a figure that is not finite as 0.
 #include <sys/utsname.h>
 
 #include <cmath>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <thread>
 
 #include "tools/load/report.h"
@@ -13,12 +16,20 @@ namespace {
 
 class JsonLines {
  public:
-  explicit JsonLines(std::ofstream* out) : out_(*out) {}
-  void num(const char* k, double v) { out_ << "  \"" << k << "\": " << (std::isfinite(v) ? v : 0) << ",\n"; }
-  void str(const char* k, const std::string& v) { out_ << "  \"" << k << "\": \"" << v << "\",\n"; }
+  explicit JsonLines(nlohmann::ordered_json* out) : out_(*out) {}
+  void num(const char* k, double v) {
+    if (!std::isfinite(v)) v = 0;
+    if (v == std::floor(v) && std::fabs(v) < 9007199254740992.0) {  // 2^53: exact as an integer
+      out_[k] = static_cast<int64_t>(v);
+    } else {
+      out_[k] = v;
+    }
+  }
+  void str(const char* k, const std::string& v) { out_[k] = v; }
+  void flag(const char* k, bool v) { out_[k] = v; }
 
  private:
-  std::ofstream& out_;
+  nlohmann::ordered_json& out_;
 };
 
 void json_parameters(JsonLines& j, const Options& o) {
@@ -106,15 +117,17 @@ void json_costs(JsonLines& j, const Summary& s) {
 
 void write_json(const Options& o, const Shared& sh, const Summary& s) {
   if (o.json.empty()) return;
-  std::ofstream out(o.json);
-  JsonLines j(&out);
-  out << "{\n";
+  nlohmann::ordered_json doc = nlohmann::ordered_json::object();
+  JsonLines j(&doc);
   json_parameters(j, o);
   json_machine_and_server(j, o, s.server);
   json_figures(j, sh, s);
   json_scenario_and_errors(j, o, sh, s);
   json_costs(j, s);
-  out << "  \"loader_saturated\": " << (s.saturated ? "true" : "false") << "\n}\n";
+  j.flag("loader_saturated", s.saturated);
+  std::ofstream out(o.json);
+  // Strings (a host name, a server's version) that are not UTF-8 are written with U+FFFD.
+  out << doc.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) << "\n";
 }
 
 }  // namespace fanout::load

@@ -115,3 +115,71 @@ def deliveries_balanced(port, timeout=10, auth=None):
         if time.time() > end:
             return False, detail
         time.sleep(0.05)
+
+
+def parse_log_line(line, raw=False):
+    """One fanoutd log line (net/log.h), text or json, as a dict; raises ValueError unless the
+    whole line is well formed. Text: time=... level=... msg="..." key=value ..., a quoted value's
+    escapes (\\" \\\\ \\n \\r \\t \\xHH) decoded; every value a str (bytes with raw=True, the exact
+    bytes logged). Json: json.loads of the line, which must be one object."""
+    import json
+    line = line.rstrip("\n")
+    if line.startswith("{"):
+        obj = json.loads(line)
+        if not isinstance(obj, dict):
+            raise ValueError(f"not a JSON object: {line!r}")
+        return obj
+    data = line.encode("ascii")  # a text line is printable ASCII, or it is broken
+    out, i, n = {}, 0, len(data)
+    while i < n:
+        eq = data.find(b"=", i)
+        if eq <= i:
+            raise ValueError(f"no key at byte {i}: {line!r}")
+        key = data[i:eq].decode()
+        if any(c in key for c in ' "\\'):
+            raise ValueError(f"bad key {key!r}: {line!r}")
+        i = eq + 1
+        if i < n and data[i:i + 1] == b'"':
+            i += 1
+            value = bytearray()
+            while True:
+                if i >= n:
+                    raise ValueError(f"unterminated quote: {line!r}")
+                ch = data[i:i + 1]
+                if ch == b'"':
+                    i += 1
+                    break
+                if ch == b"\\":
+                    esc = data[i + 1:i + 2]
+                    simple = {b'"': b'"', b"\\": b"\\", b"n": b"\n", b"r": b"\r", b"t": b"\t"}
+                    if esc in simple:
+                        value += simple[esc]
+                        i += 2
+                    elif esc == b"x":
+                        value.append(int(data[i + 2:i + 4], 16))
+                        i += 4
+                    else:
+                        raise ValueError(f"bad escape at byte {i}: {line!r}")
+                else:
+                    value += ch
+                    i += 1
+        else:
+            end = data.find(b" ", i)
+            end = n if end < 0 else end
+            value = data[i:end]
+            if not value or any(c in value for c in b'"=\\'):
+                raise ValueError(f"bad bare value at byte {i}: {line!r}")
+            i = end
+        if key in out:
+            raise ValueError(f"key {key} twice: {line!r}")
+        out[key] = bytes(value) if raw else bytes(value).decode("utf-8", "replace")
+        if i < n:
+            if data[i:i + 1] != b" ":
+                raise ValueError(f"no space after {key}: {line!r}")
+            i += 1
+    return out
+
+
+if __name__ == "__main__":
+    print(__doc__)
+    print("A module for the test and benchmark scripts (import local_servers); nothing to run.")
