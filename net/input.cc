@@ -61,9 +61,10 @@ bool ShardCore::take_proxy_header(Conn* c) {
     case ProxyParse::kError:
       stats_->proxy_headers_refused.add();
       if (refusing_proxy_headers_.hit(now_ms_)) {
-        LOG_WARN("shard %d: closing client id=%llu from %s: %s (--proxy-protocol; logged once until a quiet "
-                 "second, INFO proxy_headers_refused counts them)", id_,
-                 static_cast<unsigned long long>(c->client_id), socket_endpoint(c->fd, false).c_str(), why.c_str());
+        LOG_WARN("closing client: %s (--proxy-protocol; logged once until a quiet second, INFO "
+                 "proxy_headers_refused counts them)", why.c_str())
+            .field("shard", id_)
+            .client(log_client(c));
       }
       close_conn(c, "bad PROXY header");
       c->in.clear();

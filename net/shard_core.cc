@@ -131,9 +131,10 @@ void ShardCore::end_episodes() {
         .field("duration_ms", accept_failing_.duration_ms());
   }
   if (refusing_proxy_headers_.end_if_quiet(now_ms_, kQuietMs)) {
-    LOG_OK("shard %d: no more bad PROXY headers (%llu connections closed over %lld ms)", id_,
+    LOG_OK("no more bad PROXY headers (%llu connections closed over %lld ms)",
            static_cast<unsigned long long>(refusing_proxy_headers_.count()),
-           static_cast<long long>(refusing_proxy_headers_.duration_ms()));
+           static_cast<long long>(refusing_proxy_headers_.duration_ms()))
+        .field("shard", id_);
   }
   if (refusing_clients_.end_if_quiet(now_ms_, kQuietMs)) {
     LOG_OK("no longer refusing connections (%llu refused at max clients over %lld ms)",
