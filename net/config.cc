@@ -46,8 +46,18 @@ constexpr uint64_t kKiB = 1024, kMiB = kKiB << 10, kGiB = kMiB << 10, kTiB = kGi
   }
 
 const Setting kSettings[] = {
-    FANOUT_STRING("bind", bind, "address to listen on (IPv4 or IPv6)"),
+    FANOUT_STRING("bind", bind,
+                  "addresses to listen on, as Redis's bind: \"127.0.0.1 ::1\"; '-' marks one that may be "
+                  "missing (\"-::1\"); * every IPv4 and ::* every IPv6 address; empty: no TCP"),
     FANOUT_NUMBER("port", port, 0, 65535, "", "TCP port; 0 picks a free one"),
+    FANOUT_STRING("unixsocket", unixsocket, "also listen on this unix socket path (a stale socket file is replaced)"),
+    Setting{"unixsocketperm", Setting::Kind::kOctal, "the unix socket's mode, in octal (0: as the umask leaves it)",
+            0, 0777, "", false, nullptr,
+            [](const ServerConfig& c) { return static_cast<uint64_t>(c.unixsocketperm); },
+            [](ServerConfig& c, uint64_t v) { c.unixsocketperm = static_cast<uint32_t>(v); }},
+    FANOUT_NUMBER("metrics-port", metrics_port, 0, 65535, "",
+                  "serve HTTP GET /metrics (Prometheus) and /healthz on this port (0: off)"),
+    FANOUT_STRING("metrics-bind", metrics_bind, "addresses for --metrics-port, in --bind's syntax"),
     FANOUT_NUMBER("shards", shards, 0, 256, "", "event-loop threads; 0 means one per core"),
     Setting{"backend", Setting::Kind::kChoice, "event backend", 0, 0, "", false, "epoll|io_uring",
             nullptr, nullptr, [](const ServerConfig& c) { return c.backend; },
@@ -142,6 +152,24 @@ std::string range_error(const Setting& s, const std::string& got) {
   return "--" + std::string(s.name) + " must be " + setting_range(s) + ", got " + got;
 }
 
+std::string octal(uint64_t v) {
+  char buf[24];
+  std::snprintf(buf, sizeof(buf), "%llo", static_cast<unsigned long long>(v));
+  return buf;
+}
+
+// An octal number ("700", "0700"), as Redis reads an OCTAL_CONFIG.
+bool parse_octal(std::string_view text, uint64_t* out) {
+  if (text.empty() || text.size() > 21) return false;
+  uint64_t v = 0;
+  for (char ch : text) {
+    if (ch < '0' || ch > '7') return false;
+    v = v * 8 + static_cast<uint64_t>(ch - '0');
+  }
+  *out = v;
+  return true;
+}
+
 bool in_range(const Setting& s, uint64_t v) {
   return v >= s.min && v <= s.max && (!s.power_of_two || (v & (v - 1)) == 0);
 }
@@ -165,6 +193,7 @@ const Setting* find_setting(std::string_view name) {
 }
 
 std::string setting_range(const Setting& s) {
+  if (s.kind == Setting::Kind::kOctal) return "an octal mode between " + octal(s.min) + " and " + octal(s.max);
   auto unit = [&](uint64_t v) {
     std::string t = std::to_string(v);
     if (s.kind == Setting::Kind::kSize && v >= kKiB && v % kKiB == 0) {
@@ -206,9 +235,12 @@ std::string set_setting(ServerConfig& cfg, const Setting& s, std::string_view te
       return {};
     }
     case Setting::Kind::kNumber:
-    case Setting::Kind::kSize: {
+    case Setting::Kind::kSize:
+    case Setting::Kind::kOctal: {
       uint64_t v;
-      bool ok = s.kind == Setting::Kind::kSize ? parse_size(text, &v) : parse_unsigned(text, &v);
+      bool ok = s.kind == Setting::Kind::kSize    ? parse_size(text, &v)
+                : s.kind == Setting::Kind::kOctal ? parse_octal(text, &v)
+                                                  : parse_unsigned(text, &v);
       if (!ok || !in_range(s, v)) return range_error(s, "'" + got + "'");
       s.set(cfg, v);
       return {};
@@ -222,6 +254,7 @@ std::string setting_text(const ServerConfig& cfg, const Setting& s) {
     case Setting::Kind::kString:
     case Setting::Kind::kChoice: return s.get_text(cfg);
     case Setting::Kind::kBool: return s.get(cfg) ? "true" : "false";
+    case Setting::Kind::kOctal: return octal(s.get(cfg));
     default: return number_text(s, cfg);
   }
 }
@@ -232,6 +265,8 @@ std::vector<std::pair<std::string, std::string>> config_parameters(const ServerC
   // Redis's names for what Fanout has too.
   out.emplace_back("bind", cfg.bind);
   out.emplace_back("port", std::to_string(cfg.port));
+  out.emplace_back("unixsocket", cfg.unixsocket);
+  out.emplace_back("unixsocketperm", octal(cfg.unixsocketperm));
   out.emplace_back("maxclients", std::to_string(cfg.max_clients));
   out.emplace_back("timeout", std::to_string(cfg.idle_timeout_s));
   out.emplace_back("tcp-keepalive", std::to_string(cfg.tcp_keepalive_s));
@@ -249,7 +284,7 @@ std::vector<std::pair<std::string, std::string>> config_parameters(const ServerC
       {"maxmemory", "0"},  {"cluster-enabled", "no"}, {"maxmemory-policy", "noeviction"}};
   for (const auto& [name, value] : kOff) out.emplace_back(name, value);
   // Fanout's own, by flag.
-  static constexpr std::string_view kRedisNamed[] = {"bind", "port", "max-clients", "idle-timeout", "tcp-keepalive",
+  static constexpr std::string_view kRedisNamed[] = {"bind", "port", "unixsocket", "unixsocketperm", "max-clients", "idle-timeout", "tcp-keepalive",
                                                      "protected-mode", "requirepass", "aclfile", "max-query-buffer",
                                                      "max-bulk-len", "client-hard-limit", "client-soft-limit",
                                                      "client-soft-seconds"};
@@ -260,6 +295,33 @@ std::vector<std::pair<std::string, std::string>> config_parameters(const ServerC
   return out;
 }
 
+bool parse_bind_list(std::string_view text, std::vector<BindAddress>* out, std::string* err) {
+  out->clear();
+  size_t i = 0;
+  while (i < text.size()) {
+    if (text[i] == ' ') {
+      ++i;
+      continue;
+    }
+    size_t end = text.find(' ', i);
+    if (end == std::string_view::npos) end = text.size();
+    std::string_view word = text.substr(i, end - i);
+    BindAddress a;
+    if (word.front() == '-') {
+      a.optional = true;
+      word.remove_prefix(1);
+    }
+    if (word.empty()) {
+      *err = "'-' must be followed by an address";
+      return false;
+    }
+    a.host.assign(word);
+    out->push_back(std::move(a));
+    i = end;
+  }
+  return true;
+}
+
 std::string validate_config(const ServerConfig& cfg) {
   for (const Setting& s : kSettings) {
     if (s.kind == Setting::Kind::kChoice && !choice_allowed(s, s.get_text(cfg))) {
@@ -268,6 +330,23 @@ std::string validate_config(const ServerConfig& cfg) {
     if ((s.kind == Setting::Kind::kNumber || s.kind == Setting::Kind::kSize) && !in_range(s, s.get(cfg))) {
       return range_error(s, number_text(s, cfg));
     }
+    if (s.kind == Setting::Kind::kOctal && !in_range(s, s.get(cfg))) return range_error(s, octal(s.get(cfg)));
+  }
+  std::vector<BindAddress> binds;
+  std::string why;
+  if (!parse_bind_list(cfg.bind, &binds, &why)) return "--bind: " + why;
+  if (!parse_bind_list(cfg.metrics_bind, &binds, &why)) return "--metrics-bind: " + why;
+  if (cfg.metrics_port != 0 && binds.empty()) return "--metrics-bind must name an address when --metrics-port is set";
+  // sockaddr_un's sun_path holds 108 bytes with the terminating NUL (unix(7)).
+  if (cfg.unixsocket.size() > 107) {
+    return "--unixsocket must be at most 107 bytes (a unix socket path's limit), got " +
+           std::to_string(cfg.unixsocket.size());
+  }
+  if (cfg.bind.find_first_not_of(" ") == std::string::npos && cfg.unixsocket.empty()) {
+    return "--bind is empty and there is no --unixsocket: fanoutd would listen nowhere";
+  }
+  if (cfg.metrics_port != 0 && cfg.metrics_port == cfg.port) {
+    return "--metrics-port must differ from --port (" + std::to_string(cfg.port) + ")";
   }
   // Between settings.
   if (cfg.request.max_bulk_len > cfg.max_query_buffer) {

@@ -48,10 +48,13 @@ int parse_flags(int argc, char** argv, ServerConfig* cfg) {
   std::string log_level = "info", requirepass_file;
   Flags flags(
       "fanoutd: a sharded pub/sub relay that speaks the Redis pub/sub protocol.\n"
-      "usage: fanoutd [--bind 127.0.0.1] [--port 7379] [--shards N] [--backend epoll|io_uring]");
+      "usage: fanoutd [--bind \"127.0.0.1 -::1\"] [--port 7379] [--unixsocket PATH] [--metrics-port N]\n"
+      "               [--shards N] [--backend epoll|io_uring]");
   for (const Setting& s : server_settings()) {
     std::string help = s.help;
-    if (s.kind == Setting::Kind::kNumber || s.kind == Setting::Kind::kSize) help += "; " + setting_range(s);
+    if (s.kind == Setting::Kind::kNumber || s.kind == Setting::Kind::kSize || s.kind == Setting::Kind::kOctal) {
+      help += "; " + setting_range(s);
+    }
     if (s.kind == Setting::Kind::kChoice) help += ": " + std::string(s.choices);
     flags.add_custom(s.name, setting_text(*cfg, s), help.c_str(),
                      [cfg, &s](const std::string& v) { return set_setting(*cfg, s, v); },
@@ -121,7 +124,10 @@ int serve(const ServerConfig& cfg, const sigset_t& set) {
     LOG_OK("fanoutd stopped during start-up");
     return 0;
   }
-  std::printf("listening on %s\n", broker.endpoint().c_str());
+  // One line per endpoint, RESP first ("listening on 127.0.0.1:7379", then the others and the
+  // unix socket), then the metrics endpoint's: scripts read the first line for the port.
+  for (const std::string& e : broker.endpoints(Protocol::kResp)) std::printf("listening on %s\n", e.c_str());
+  for (const std::string& e : broker.endpoints(Protocol::kHttp)) std::printf("metrics on http://%s/metrics\n", e.c_str());
   std::fflush(stdout);
   LOG_OK("fanoutd ready: %d shard(s), %s backend, policy %s, max clients %zu", broker.shards(),
          cfg.backend.c_str(), std::string(policy_name(cfg.output.policy)).c_str(), broker.config().max_clients);

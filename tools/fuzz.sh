@@ -18,7 +18,7 @@ core="core/resp_parser.cc core/resp_value.cc core/glob.cc core/qsbr.cc core/topi
       core/sha256.cc core/units.cc"
 net="net/shard_core.cc net/input.cc net/delivery.cc net/mailboxes.cc net/commands.cc
      net/pubsub_commands.cc net/connection_commands.cc net/client_commands.cc net/transaction.cc net/info.cc net/log.cc net/socket.cc net/process_memory.cc
-     net/config.cc"
+     net/config.cc net/figures.cc net/metrics.cc net/http_endpoint.cc net/http_request.cc net/listener.cc"
 declare -A srcs=(
   [resp_parser_fuzz]="core/resp_parser.cc"
   [glob_fuzz]="core/glob.cc"
@@ -32,7 +32,7 @@ for t in resp_parser_fuzz glob_fuzz dispatch_fuzz; do
   [ -n "$only" ] && [ "$only" != "$t" ] && continue
   # shellcheck disable=SC2086
   if ! clang++-14 -std=c++20 -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined \
-      -fno-sanitize-recover=undefined -I. ${srcs[$t]} "tests/fuzz/$t.cc" -o "$out/$t" 2>"$out/$t.build.log"; then
+      -fno-sanitize-recover=undefined -I. ${srcs[$t]} "tests/fuzz/$t.cc" -o "$out/$t" -lhttp_parser 2>"$out/$t.build.log"; then
     echo "fuzz: $t failed to build:" >&2
     cat "$out/$t.build.log" >&2
     status=1

@@ -7,6 +7,7 @@ PACKAGES=(
   g++ git
   bazel-bootstrap bazel-rules-java bazel-platforms   # Bazel 4.2.3 and the rules it needs offline
   liburing-dev libgtest-dev libbenchmark-dev         # system libraries linked by //third_party/system
+  libhttp-parser-dev
   redis-server redis-tools python3-redis             # reference server and real clients for the tests
   nats-server gnuplot-nox                            # the benchmark harness: a second peer, and plots
   clang-14 libclang-rt-14-dev                        # libFuzzer for tools/fuzz.sh

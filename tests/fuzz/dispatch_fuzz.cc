@@ -76,7 +76,8 @@ class Harness {
  public:
   explicit Harness(const ServerConfig& cfg, const Acl& acl) : shared_(cfg, kShards, acl) {
     for (int s = 0; s < kShards; ++s) {
-      shards_.push_back(std::make_unique<Shard<FakeBackend>>(s, &shared_, /*listen_fd=*/100 + s));
+      listeners_[s].fd = 100 + s;  // never a real socket: the fake's kernel has its own numbers
+      shards_.push_back(std::make_unique<Shard<FakeBackend>>(s, &shared_, std::vector<Listener*>{&listeners_[s]}));
       std::string err;
       FUZZ_CHECK(shards_[s]->init(&err) && shards_[s]->start(&err));
     }
@@ -155,6 +156,7 @@ class Harness {
 
  private:
   SharedState shared_;
+  Listener listeners_[kShards];
   std::vector<std::unique_ptr<Shard<FakeBackend>>> shards_;
   Client clients_[kClients];
 };

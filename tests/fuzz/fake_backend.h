@@ -54,7 +54,7 @@ class FakeBackend {
   bool start(std::string*) { return true; }
   void finish() {}
   int64_t now_us() const { return now_ms_ * 1000; }
-  void listen(int, uint32_t token) { token_ = token; }
+  void listen(int, uint32_t token, bool = false) { token_ = token; }
   void stop_listen(int) {}
   void recv(int fd, ConnId id) {
     FUZZ_CHECK(open_fd(fd));
