@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Coverage-guided fuzzing of the parsers and the command dispatcher with libFuzzer (clang 14,
+# Coverage-guided fuzzing of the parsers (RESP, glob, HTTP requests) and the command dispatcher with libFuzzer (clang 14,
 # from Debian). Builds each target in tests/fuzz with -fsanitize=fuzzer,address,undefined and
 # runs it for a bounded time from its committed seed corpus. A crash is written to
 # tests/fuzz/crashes/<target>/, where the Bazel replay tests pick it up as a regression input.
@@ -22,13 +22,14 @@ net="net/shard_core.cc net/input.cc net/delivery.cc net/mailboxes.cc net/command
 declare -A srcs=(
   [resp_parser_fuzz]="core/resp_parser.cc"
   [glob_fuzz]="core/glob.cc"
+  [http_request_fuzz]="net/http_request.cc"
   [dispatch_fuzz]="$core $net"
 )
-declare -A dicts=([resp_parser_fuzz]=resp.dict [glob_fuzz]=glob.dict [dispatch_fuzz]=resp.dict)
+declare -A dicts=([resp_parser_fuzz]=resp.dict [glob_fuzz]=glob.dict [http_request_fuzz]=http.dict [dispatch_fuzz]=resp.dict)
 out=${FUZZ_OUT:-/tmp/fanout-fuzz}
 mkdir -p "$out"
 status=0
-for t in resp_parser_fuzz glob_fuzz dispatch_fuzz; do
+for t in resp_parser_fuzz glob_fuzz http_request_fuzz dispatch_fuzz; do
   [ -n "$only" ] && [ "$only" != "$t" ] && continue
   # shellcheck disable=SC2086
   if ! clang++-14 -std=c++20 -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined \

@@ -23,22 +23,33 @@ node_clients() {
   fi
 }
 
-redis_exporter() {
-  # prometheus-redis-exporter for the compatibility test: Debian's binary, unpacked into the
-  # checkout (.tools/), not installed, so that no service is enabled or started on this machine.
+# Debian's binary package $1, unpacked into the checkout (.tools/$2), not installed, so that no
+# service is enabled or started on this machine; $3 is the file that shows it is there.
+unpack() {
   local root dir deb
   root="$(cd "$(dirname "$0")/.." && pwd)"
-  dir="$root/.tools/redis-exporter"
-  [ -x "$dir/usr/bin/prometheus-redis-exporter" ] && return 0
-  command -v prometheus-redis-exporter >/dev/null && return 0
-  echo "setup: unpacking Debian's prometheus-redis-exporter into .tools/" >&2
+  dir="$root/.tools/$2"
+  [ -x "$dir/$3" ] && return 0
+  echo "setup: unpacking Debian's $1 into .tools/$2" >&2
   mkdir -p "$dir"
-  (cd "$dir" && apt-get download -q prometheus-redis-exporter >/dev/null) || {
-    echo "setup: apt-get download prometheus-redis-exporter failed" >&2
+  (cd "$dir" && apt-get download -q "$1" >/dev/null) || {
+    echo "setup: apt-get download $1 failed" >&2
     return 1
   }
-  deb=$(ls "$dir"/prometheus-redis-exporter_*.deb)
+  deb=$(ls "$dir"/"$1"_*.deb)
   dpkg-deb -x "$deb" "$dir" && rm -f "$deb"
+}
+
+redis_exporter() {
+  # prometheus-redis-exporter for the compatibility test.
+  command -v prometheus-redis-exporter >/dev/null && return 0
+  unpack prometheus-redis-exporter redis-exporter usr/bin/prometheus-redis-exporter
+}
+
+prometheus_promtool() {
+  # promtool (from Debian's prometheus) checks what GET /metrics serves (tests/system/metrics_test.py).
+  command -v promtool >/dev/null && return 0
+  unpack prometheus prometheus usr/bin/promtool
 }
 
 missing=()
@@ -49,6 +60,7 @@ command -v node >/dev/null && command -v npm >/dev/null || missing+=(nodejs npm)
 if [ ${#missing[@]} -eq 0 ]; then
   node_clients
   redis_exporter
+  prometheus_promtool
   exit 0
 fi
 SUDO=""
@@ -59,5 +71,6 @@ $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 node_clients
 redis_exporter
+prometheus_promtool
 # Debian's redis-server package may start a system instance on 6379; Fanout's tests start their
 # own servers on ephemeral ports and do not need it.
