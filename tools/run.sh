@@ -12,12 +12,15 @@ for a in "$@"; do
 done
 tools/setup.sh
 bazel build //tools:fanoutd >&2
-# fanoutd prints "listening on HOST:PORT" once it listens (the port it chose, with --port 0):
-# the hints below use that, then its output goes on as it is.
+# fanoutd prints "listening on HOST:PORT" once it listens (the port it chose, with --port 0), one
+# line per endpoint: the hints below use the first TCP one, then its output goes on as it is.
 bazel-bin/tools/fanoutd "$@" | while IFS= read -r line; do
   echo "$line"
   case "$line" in
+    "listening on /"*) ;;  # the unix socket
     "listening on "*)
+      [ -n "${hinted:-}" ] && continue
+      hinted=1
       addr=${line#listening on }
       port=${addr##*:}
       host=${addr%:*}
