@@ -44,10 +44,7 @@ bool resolve_bind(const std::string& host, int port, SocketAddress* out, std::st
   const bool v6 = host.find(':') != std::string::npos;
   std::string h = host == "*" ? "0.0.0.0" : host == "::*" ? "::" : host;
   std::vector<SocketAddress> addrs;
-  if (!resolve_tcp(h, port, true, &addrs, err, v6 ? AF_INET6 : AF_INET)) {
-    *err = "'" + host + "' is not a valid " + (v6 ? "IPv6" : "IPv4") + " address or host name";
-    return false;
-  }
+  if (!resolve_tcp(h, port, true, &addrs, err, v6 ? AF_INET6 : AF_INET)) return false;
   *out = addrs.front();
   return true;
 }
