@@ -83,7 +83,9 @@ bool Broker::build_acl(Acl* acl, std::string* err) {
 // As Redis's adjustOpenFilesLimit (server.c): raise the soft descriptor limit up to the hard one
 // if --max-clients needs it, else lower --max-clients to what fits, with a warning.
 bool Broker::fit_descriptor_limit(std::string* err) {
-  const uint64_t reserved = 32 + 4 * static_cast<uint64_t>(nshards_);  // listeners, eventfds, rings, logs
+  // Eventfds, rings and logs, the listeners, and the metrics endpoint's connections.
+  const uint64_t reserved = 32 + 4 * static_cast<uint64_t>(nshards_) + listeners_.size() +
+                            (cfg_.metrics_port != 0 ? kMaxHttpConnections : 0);
   const uint64_t needed = cfg_.max_clients + reserved;
   const uint64_t limit = raise_descriptor_limit(needed);
   if (limit >= needed) return true;
@@ -104,45 +106,29 @@ std::string Broker::check_config(const ServerConfig& cfg) {
   Acl acl(server_acl_catalog());
   std::string err;
   if (!probe.build_acl(&acl, &err)) return err;
-  std::vector<SocketAddress> addrs;
-  if (!resolve_tcp(cfg.bind, cfg.port == kPortAuto ? 0 : cfg.port, true, &addrs, &err)) return "--bind: " + err;
+  if (!ListenerSet::check(cfg, &err)) return err;
   return {};
 }
 
-std::string Broker::endpoint() const { return format_endpoint(bound_.empty() ? cfg_.bind : bound_, port_); }
+std::string Broker::endpoint() const {
+  std::vector<std::string> e = listeners_.endpoints(Protocol::kResp);
+  return e.empty() ? std::string() : e.front();
+}
+
+std::vector<std::string> Broker::endpoints(Protocol protocol) const { return listeners_.endpoints(protocol); }
 
 bool Broker::start(std::string* err, StartError* why) {
   if (why) *why = StartError::kNone;
   if (std::string e = validate_config(cfg_); !e.empty()) return fail(err, why, StartError::kConfig, e);
   Acl acl(server_acl_catalog());
   if (!build_acl(&acl, err)) return fail(err, why, StartError::kConfig, *err);
-  std::vector<SocketAddress> addrs;
-  std::string e;
-  if (cfg_.port == 0) {
-    return fail(err, why, StartError::kConfig,
-                "port 0 turns the TCP listener off (as in Redis), and no other listener is configured: give a "
-                "port, or 'auto' for any free one");
-  }
-  if (!resolve_tcp(cfg_.bind, cfg_.port == kPortAuto ? 0 : cfg_.port, true, &addrs, &e)) {
-    return fail(err, why, StartError::kConfig, "--bind: " + e);
-  }
-  // Redis's protected mode, made strict: a relay open to the network with no password is a
-  // mistake far more often than a choice, so it needs saying explicitly. Decided on the address
-  // bound, never on how it is spelled.
-  const SocketAddress& addr = addrs.front();
-  const bool loopback = is_loopback(addr.sa());
-  const bool open = acl.initial_user() != nullptr;  // clients are signed in without a password
-  if (!loopback && open && cfg_.protected_mode) {
-    return fail(err, why, StartError::kConfig,
-                "refusing to listen on " + address_text(addr) +
-                    " without authentication: set --requirepass (or --aclfile with a password for the "
-                    "default user, or the default user off), or pass --protected-mode=false to serve "
-                    "anyone who can connect");
-  }
-  if (!loopback && open) {
-    LOG_WARN("protected mode is off: %s accepts unauthenticated clients from the network", address_text(addr).c_str());
+  const bool unauthenticated = acl.initial_user() != nullptr;  // clients are signed in without a password
+  bool config_error = false;
+  if (!listeners_.open(cfg_, nshards_, unauthenticated, err, &config_error)) {
+    return fail(err, why, config_error ? StartError::kConfig : StartError::kSystem, *err);
   }
   if (!fit_descriptor_limit(err)) return fail(err, why, StartError::kSystem, *err);
+  port_ = listeners_.port();
   shared_ = std::make_unique<SharedState>(cfg_, nshards_, std::move(acl));
   shared_->start_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                           std::chrono::steady_clock::now().time_since_epoch())
@@ -151,20 +137,6 @@ bool Broker::start(std::string* err, StartError* why) {
     std::random_device rd;
     static constexpr char kHex[] = "0123456789abcdef";
     for (int i = 0; i < 40; ++i) shared_->run_id += kHex[rd() % 16];
-  }
-  SocketAddress bind_addr = addr;
-  bound_ = address_text(addr);
-  for (int i = 0; i < nshards_; ++i) {
-    int fd = listen_tcp(bind_addr, 4096, /*join=*/i > 0, err);
-    if (fd < 0) return fail(err, why, StartError::kSystem, *err);
-    listen_fds_.push_back(fd);
-    // The other shards join the same port (an ephemeral one, when --port is 0).
-    port_ = local_port(fd);
-    if (bind_addr.family() == AF_INET) {
-      reinterpret_cast<sockaddr_in*>(&bind_addr.ss)->sin_port = htons(static_cast<uint16_t>(port_));
-    } else {
-      reinterpret_cast<sockaddr_in6*>(&bind_addr.ss)->sin6_port = htons(static_cast<uint16_t>(port_));
-    }
   }
   shared_->port = port_;
   for (int i = 0; i < nshards_; ++i) {
@@ -181,7 +153,7 @@ bool Broker::start_shards(std::string* err, StartError* why) {
   std::vector<Shard<Backend>*> typed;
   for (int i = 0; i < nshards_; ++i) {
     if (stop_requested_.load()) return fail(err, why, StartError::kStopped, "stopped during start-up");
-    auto s = std::make_unique<Shard<Backend>>(i, shared_.get(), listen_fds_[i]);
+    auto s = std::make_unique<Shard<Backend>>(i, shared_.get(), listeners_.for_shard(i));
     if (!s->init(err)) return fail(err, why, StartError::kSystem, *err);
     if constexpr (requires { s->backend().setup_description(); }) {
       shared_->backend_setup = s->backend().setup_description();
@@ -230,8 +202,7 @@ void Broker::join() {
   for (auto& s : shards_) shards.push_back(s.get());
   teardown_shards(shards);
   shards_.clear();
-  for (int fd : listen_fds_) ::close(fd);
-  listen_fds_.clear();
+  listeners_.close();
   if (shared_) {
     for (int fd : shared_->wake_fds) {
       if (fd >= 0) ::close(fd);

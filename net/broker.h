@@ -1,5 +1,6 @@
-// The broker: validates the configuration, binds one SO_REUSEPORT listener per shard (the kernel
-// spreads accepted connections over them), builds the shared state and the N×N shard rings,
+// The broker: validates the configuration, opens the listeners (net/listener.h: for every
+// address one SO_REUSEPORT listener per shard, which the kernel spreads connections over; the
+// unix socket; the metrics endpoint), builds the shared state and the N×N shard rings,
 // starts one thread per shard with the chosen backend, and on stop() asks every shard to drain
 // and exit, then tears down.
 // Thread: start() and join() from one thread (the main one); stop() from any thread, at any time
@@ -14,6 +15,7 @@
 #include <vector>
 
 #include "net/config.h"
+#include "net/listener.h"
 #include "net/shared_state.h"
 
 namespace fanout {
@@ -31,14 +33,20 @@ class Broker {
   Broker(const Broker&) = delete;
   Broker& operator=(const Broker&) = delete;
 
-  // Validates (validate_config, the ACL file, the bind address), adjusts --max-clients to the
+  // Validates (validate_config, the ACL file, the bind addresses), adjusts --max-clients to the
   // descriptor limit, binds, starts the shards. False with *err and *why on failure.
   bool start(std::string* err, StartError* why = nullptr);
   // fanoutd --check-config: what start() checks before it binds (settings, ACL file, bind
   // address), without binding. Returns "" or the first error. Thread: any.
   static std::string check_config(const ServerConfig& cfg);
+  // The TCP port RESP clients connect to (0 when only the unix socket is open), and the metrics
+  // endpoint's (0: off).
   int port() const { return port_; }
+  int metrics_port() const { return listeners_.metrics_port(); }
+  // The first RESP endpoint ("127.0.0.1:7379", or the unix socket's path), and every endpoint of
+  // a protocol (TCP ones in --bind's order, then the unix socket).
   std::string endpoint() const;
+  std::vector<std::string> endpoints(Protocol protocol) const;
   int shards() const { return nshards_; }
   // The configuration as the shards run it (after start-time adjustments such as max_clients).
   const ServerConfig& config() const { return cfg_; }
@@ -62,9 +70,8 @@ class Broker {
   ServerConfig cfg_;
   int nshards_;
   int port_ = 0;
-  std::string bound_;  // the address bound, as text (what --bind resolved to)
+  ListenerSet listeners_;
   std::unique_ptr<SharedState> shared_;
-  std::vector<int> listen_fds_;
   std::vector<std::unique_ptr<ShardCore>> shards_;
   std::vector<std::thread> threads_;
   std::atomic<bool> stop_requested_{false};

@@ -109,6 +109,7 @@ std::string ShardCore::client_info_line(Conn* c, size_t argv_mem) {
   if (c->multi) flags += 'x';
   if (c->blocked) flags += 'b';
   if (c->close_after_flush) flags += 'c';
+  if (c->local) flags += 'U';
   if (flags.empty()) flags = "N";
   const size_t multi_mem = c->multi ? c->multi->bytes : 0;
   const size_t tot_mem = sizeof(Conn) + c->in.capacity() + c->out.bytes() + multi_mem + argv_mem;
@@ -186,7 +187,8 @@ void ShardCore::run_admin_part(AdminRequest& r) {
   }
   for (auto& owned : conns_) {
     Conn* c = owned.get();
-    if (c == nullptr || c->closing() || !client_matches(c, r.filter)) continue;
+    // The metrics endpoint's connections are not Redis clients.
+    if (c == nullptr || c->closing() || c->http || !client_matches(c, r.filter)) continue;
     const bool asker = id_ == r.origin && c->id() == r.asker;
     if (r.op == AdminRequest::Op::kClientList) {
       r.parts[id_] += client_info_line(c, asker ? r.asker_argv_mem : 0);

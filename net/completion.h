@@ -2,8 +2,9 @@
 //
 // Operations a shard submits to its backend (EpollBackend, IoUringBackend, and the tests'
 // FakeBackend), all from the shard's thread:
-//   listen(fd, token)     multishot accept: a kAccept completion per accepted fd (res = fd) or
-//                         per error (res = -errno); never ends on its own.
+//   listen(fd, token, shared)  accepts: a kAccept completion per accepted fd (res = fd) or per
+//                         error (res = -errno); never ends on its own. shared: other shards
+//                         accept from fd too (the unix socket), and each should get its turn.
 //   stop_listen(fd)       no more accepts from fd.
 //   recv(fd, id)          multishot receive: kRecv completions with res = bytes and data pointing
 //                         at backend-owned bytes valid only during the callback; res = 0 on EOF,

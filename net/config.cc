@@ -68,7 +68,10 @@ constexpr Setting live(Setting s) {
 constexpr bool kLive = true;
 
 const Setting kSettings[] = {
-    named(FANOUT_STRING("bind", bind, "address to listen on (IPv4 or IPv6)"), "bind"),
+    named(FANOUT_STRING("bind", bind,
+                        "addresses to listen on, as Redis's bind: \"127.0.0.1 ::1\"; '-' marks one that may be "
+                        "missing (\"-::1\"); * every IPv4 and ::* every IPv6 address; empty: no TCP"),
+          "bind"),
     [] {
       Setting s = named(FANOUT_NUMBER("port", port, 0, 65535, "",
                                       "TCP port; 0: no TCP listener (as Redis); auto: a free one (tests)"),
@@ -76,6 +79,17 @@ const Setting kSettings[] = {
       s.auto_ok = true;
       return s;
     }(),
+    named(FANOUT_STRING("unixsocket", unixsocket,
+                        "also listen on this unix socket path (a stale socket file is replaced)"),
+          "unixsocket"),
+    named(Setting{"unixsocketperm", Setting::Kind::kOctal, "the unix socket's mode, in octal (0: as the umask leaves it)",
+                  0, 0777, "", false, nullptr,
+                  [](const ServerConfig& c) { return static_cast<uint64_t>(c.unixsocketperm); },
+                  [](ServerConfig& c, uint64_t v) { c.unixsocketperm = static_cast<uint32_t>(v); }},
+          "unixsocketperm"),
+    FANOUT_NUMBER("metrics-port", metrics_port, 0, 65535, "",
+                  "serve HTTP GET /metrics (Prometheus) and /healthz on this port (0: off)"),
+    FANOUT_STRING("metrics-bind", metrics_bind, "addresses for --metrics-port, in --bind's syntax"),
     FANOUT_NUMBER("shards", shards, 0, 256, "", "event-loop threads; 0 means one per core"),
     Setting{"backend", Setting::Kind::kChoice, "event backend", 0, 0, "", false, "epoll|io_uring",
             nullptr, nullptr, [](const ServerConfig& c) { return c.backend; },
@@ -201,6 +215,24 @@ std::string range_error(const Setting& s, const std::string& got, std::string_vi
   return who + " must be " + setting_range(s) + (s.auto_ok ? " (or auto)" : "") + ", got " + got;
 }
 
+std::string octal(uint64_t v) {
+  char buf[24];
+  std::snprintf(buf, sizeof(buf), "%llo", static_cast<unsigned long long>(v));
+  return buf;
+}
+
+// An octal number ("700", "0700"), as Redis reads an OCTAL_CONFIG.
+bool parse_octal(std::string_view text, uint64_t* out) {
+  if (text.empty() || text.size() > 21) return false;
+  uint64_t v = 0;
+  for (char ch : text) {
+    if (ch < '0' || ch > '7') return false;
+    v = v * 8 + static_cast<uint64_t>(ch - '0');
+  }
+  *out = v;
+  return true;
+}
+
 bool in_range(const Setting& s, uint64_t v) {
   if (s.auto_ok && v == static_cast<uint64_t>(int64_t{kPortAuto})) return true;
   return v >= s.min && v <= s.max && (!s.power_of_two || (v & (v - 1)) == 0);
@@ -309,6 +341,7 @@ const Setting* find_setting(std::string_view name, bool* redis_named) {
 }
 
 std::string setting_range(const Setting& s) {
+  if (s.kind == Setting::Kind::kOctal) return "an octal mode between " + octal(s.min) + " and " + octal(s.max);
   auto unit = [&](uint64_t v) {
     std::string t = std::to_string(v);
     if (s.kind == Setting::Kind::kSize && v >= kKiB && v % kKiB == 0) {
@@ -351,15 +384,17 @@ std::string set_setting(ServerConfig& cfg, const Setting& s, std::string_view te
       return {};
     }
     case Setting::Kind::kNumber:
-    case Setting::Kind::kSize: {
+    case Setting::Kind::kSize:
+    case Setting::Kind::kOctal: {
       uint64_t v;
       if (s.auto_ok && lowercase(text) == "auto") {
         s.set(cfg, static_cast<uint64_t>(int64_t{kPortAuto}));
         return {};
       }
-      bool ok = s.kind == Setting::Kind::kNumber ? parse_unsigned(text, &v)
-                : redis_units                    ? parse_redis_memory(text, &v)
-                                                 : parse_size(text, &v);
+      bool ok = s.kind == Setting::Kind::kOctal    ? parse_octal(text, &v)
+                : s.kind == Setting::Kind::kNumber ? parse_unsigned(text, &v)
+                : redis_units                      ? parse_redis_memory(text, &v)
+                                                   : parse_size(text, &v);
       if (!ok || !in_range(s, v) || (s.auto_ok && v > s.max)) return range_error(s, "'" + got + "'", shown);
       s.set(cfg, v);
       return {};
@@ -373,6 +408,7 @@ std::string setting_text(const ServerConfig& cfg, const Setting& s) {
     case Setting::Kind::kString:
     case Setting::Kind::kChoice: return s.get_text(cfg);
     case Setting::Kind::kBool: return s.get(cfg) ? "true" : "false";
+    case Setting::Kind::kOctal: return octal(s.get(cfg));
     default: return number_text(s, cfg);
   }
 }
@@ -621,6 +657,33 @@ std::vector<std::pair<std::string, std::string>> config_parameters(const ServerC
   return out;
 }
 
+bool parse_bind_list(std::string_view text, std::vector<BindAddress>* out, std::string* err) {
+  out->clear();
+  size_t i = 0;
+  while (i < text.size()) {
+    if (text[i] == ' ') {
+      ++i;
+      continue;
+    }
+    size_t end = text.find(' ', i);
+    if (end == std::string_view::npos) end = text.size();
+    std::string_view word = text.substr(i, end - i);
+    BindAddress a;
+    if (word.front() == '-') {
+      a.optional = true;
+      word.remove_prefix(1);
+    }
+    if (word.empty()) {
+      *err = "'-' must be followed by an address";
+      return false;
+    }
+    a.host.assign(word);
+    out->push_back(std::move(a));
+    i = end;
+  }
+  return true;
+}
+
 std::string validate_config(const ServerConfig& cfg) {
   for (const Setting& s : kSettings) {
     if (s.kind == Setting::Kind::kChoice && !choice_allowed(s, s.get_text(cfg))) {
@@ -629,6 +692,23 @@ std::string validate_config(const ServerConfig& cfg) {
     if ((s.kind == Setting::Kind::kNumber || s.kind == Setting::Kind::kSize) && !in_range(s, s.get(cfg))) {
       return range_error(s, number_text(s, cfg), {});
     }
+    if (s.kind == Setting::Kind::kOctal && !in_range(s, s.get(cfg))) return range_error(s, octal(s.get(cfg)), {});
+  }
+  std::vector<BindAddress> binds;
+  std::string why;
+  if (!parse_bind_list(cfg.bind, &binds, &why)) return "--bind: " + why;
+  if (!parse_bind_list(cfg.metrics_bind, &binds, &why)) return "--metrics-bind: " + why;
+  if (cfg.metrics_port != 0 && binds.empty()) return "--metrics-bind must name an address when --metrics-port is set";
+  // sockaddr_un's sun_path holds 108 bytes with the terminating NUL (unix(7)).
+  if (cfg.unixsocket.size() > 107) {
+    return "--unixsocket must be at most 107 bytes (a unix socket path's limit), got " +
+           std::to_string(cfg.unixsocket.size());
+  }
+  if (cfg.bind.find_first_not_of(" ") == std::string::npos && cfg.unixsocket.empty()) {
+    return "--bind is empty and there is no --unixsocket: fanoutd would listen nowhere";
+  }
+  if (cfg.metrics_port != 0 && cfg.metrics_port == cfg.port) {
+    return "--metrics-port must differ from --port (" + std::to_string(cfg.port) + ")";
   }
   // Between settings.
   if (cfg.request.max_bulk_len > cfg.max_query_buffer) {

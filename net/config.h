@@ -35,8 +35,15 @@ inline constexpr int kPortAuto = -1;
 struct ServerConfig {
   ServerConfig() { request.max_bulk_len = 32u << 20; }
 
+  // Addresses to listen on for RESP clients, as Redis's bind takes them: space-separated, each
+  // an IPv4 or IPv6 address or a host name, "*" for every IPv4 address and "::*" for every IPv6
+  // one; a leading '-' marks one that may be missing from this host (Redis 7.0). Empty: no TCP.
   std::string bind = "127.0.0.1";
   int port = 7379;  // kPortAuto: any free port; 0: none (as Redis)
+  std::string unixsocket;       // a unix socket path to listen on too (empty: none), as Redis's
+  uint32_t unixsocketperm = 0;  // its mode (octal, as Redis's unixsocketperm); 0: as the umask leaves it
+  int metrics_port = 0;         // HTTP port for /metrics and /healthz (0: off)
+  std::string metrics_bind = "127.0.0.1";  // addresses for it, in --bind's syntax
   int shards = 0;  // 0: one per core
   std::string backend = "epoll";
   size_t max_clients = 100'000;
@@ -79,7 +86,8 @@ struct ServerConfig {
 
 // One setting: how it is named, parsed, shown and bounded.
 struct Setting {
-  enum class Kind : uint8_t { kNumber, kSize, kBool, kString, kChoice };
+  // kOctal: a number written in octal (a file mode), shown as Redis shows it ("700").
+  enum class Kind : uint8_t { kNumber, kSize, kBool, kString, kChoice, kOctal };
   const char* name;  // the flag, without "--"
   Kind kind;
   const char* help;
@@ -150,6 +158,16 @@ std::string setting_range(const Setting& s);
 // use for at the value that means off ("save" "", "appendonly" "no"), and "fanout-<flag>" for
 // Fanout's own. Thread: any.
 std::vector<std::pair<std::string, std::string>> config_parameters(const ServerConfig& cfg);
+
+// One address of a bind list: the host as written (without the '-'), and whether it may be
+// missing from this host.
+struct BindAddress {
+  std::string host;
+  bool optional = false;
+};
+// Parses Redis's bind syntax (config.c, "bind"; networking listenToPort): space-separated
+// addresses, each optionally prefixed with '-'. False with *err for a lone '-'. Thread: any.
+bool parse_bind_list(std::string_view text, std::vector<BindAddress>* out, std::string* err);
 
 // Checks every setting's range and the rules between settings. Returns "" or the first error,
 // naming the flag and its range. Called by Broker::start; Thread: any.

@@ -25,6 +25,8 @@
 #include "core/topic_table.h"
 #include "net/channel_walk.h"
 #include "net/completion.h"
+#include "net/http_request.h"
+#include "net/listener.h"
 
 namespace fanout {
 
@@ -72,6 +74,8 @@ struct Conn {
   uint32_t gen = 0;
   int fd = -1;
   uint64_t client_id = 0;
+  Protocol protocol = Protocol::kResp;  // from the listener that accepted it
+  bool local = false;                   // accepted on the unix socket (CLIENT LIST flag U)
 
   RequestParser parser;
   std::string in;  // unparsed input (a partial command, or input held while blocked)
@@ -90,9 +94,12 @@ struct Conn {
   std::unique_ptr<ChannelWalk> walk;  // a PUBSUB CHANNELS reply being built
   AdminRequest* admin = nullptr;      // a CLIENT LIST or KILL waiting for the other shards
   std::unique_ptr<Transaction> multi; // commands queued since MULTI
+  // Protocol::kHttp: the metrics endpoint's request reader (null on a RESP connection, which
+  // uses `parser`).
+  std::unique_ptr<HttpRequestReader> http;
   bool paused_for_output = false;  // input paused until the client reads its replies
   int64_t created_ms = 0;
-  int64_t last_input_ms = 0;    // for --idle-timeout
+  int64_t last_input_ms = 0;    // for --idle-timeout (HTTP: the last input or send progress)
   int64_t partial_since_ms = -1;  // when the buffered, incomplete command began (-1: none)
   uint64_t commands = 0;          // commands executed
   const AclUser* user = nullptr;  // signed in as; null until AUTH when the default user needs one
@@ -101,7 +108,9 @@ struct Conn {
   // follows them after every command.
   bool reply_off = false, reply_skip_next = false, reply_skipping = false;
   std::string_view last_cmd = "NULL";  // CLIENT LIST's cmd=: a static name ("client|list")
-  std::string addr, laddr;             // "ip:port", looked up when CLIENT LIST first needs them
+  // "ip:port", looked up when CLIENT LIST first needs them; "/path:0" on the unix socket, as Redis
+  // shows those (anet.c anetFdToString).
+  std::string addr, laddr;
 };
 
 }  // namespace fanout

@@ -24,12 +24,16 @@ const char* overflow_reason(Overflow why) {
 void ShardCore::on_sent(Conn* c, int res) {
   if (res >= 0) {
     stats_->deliveries_sent.add(c->out.complete(static_cast<size_t>(res)));
-    stats_->total_net_output_bytes.add(static_cast<uint64_t>(res));
+    if (!c->http) stats_->total_net_output_bytes.add(static_cast<uint64_t>(res));  // clients' bytes
     if (c->closing()) return;
     if (!c->out.empty()) {
       mark_pending(c);
     } else if (c->close_after_flush) {
       close_conn(c, "closed after reply");
+      return;
+    }
+    if (c->http) {
+      http_on_sent(c);
       return;
     }
     on_sent_resume_input(c);

@@ -72,7 +72,7 @@ void EpollBackend::set_listening(Listener& l, bool on) {
   epoll_ctl(ep_, on ? EPOLL_CTL_ADD : EPOLL_CTL_DEL, l.fd, &ev);
 }
 
-void EpollBackend::listen(int fd, uint32_t token) {
+void EpollBackend::listen(int fd, uint32_t token, bool) {
   listeners_.push_back(Listener{fd, token, false});
   if (!listeners_paused_) set_listening(listeners_.back(), true);
 }

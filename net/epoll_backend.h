@@ -47,7 +47,9 @@ class EpollBackend {
   void finish() {}
   // Monotonic time in microseconds (the loop's clock).
   int64_t now_us() const;
-  void listen(int fd, uint32_t token);
+  // A shared listener is watched like any other: every shard watching it is woken and the first
+  // accept4 wins (no EPOLLEXCLUSIVE, which would hand every connection to the first shard).
+  void listen(int fd, uint32_t token, bool shared = false);
   void stop_listen(int fd);
   void recv(int fd, ConnId id);
   void stop_recv(int fd, ConnId id);

@@ -16,6 +16,10 @@ constexpr size_t kPauseInputBytes = 4u << 20;
 }  // namespace
 
 void ShardCore::on_input(Conn* c, const char* data, size_t n) {
+  if (c->http) {
+    http_input(c, data, n);  // not a client: not in INFO's client figures
+    return;
+  }
   stats_->total_net_input_bytes.add(n);
   stats_->total_reads_processed.add();
   // Draining: nothing new is accepted (these bytes were never acknowledged).

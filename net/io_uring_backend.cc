@@ -197,7 +197,11 @@ void IoUringBackend::cancel(int fd, ConnId id) {
 void IoUringBackend::arm_accept(uint32_t index) {
   Listener& l = listeners_[index];
   struct io_uring_sqe* s = sqe();
-  io_uring_prep_multishot_accept(s, l.fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+  if (l.multishot) {
+    io_uring_prep_multishot_accept(s, l.fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+  } else {
+    io_uring_prep_accept(s, l.fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+  }
   s->user_data = op_tag(kAcceptOp, ConnId{index, 0});
   l.armed = true;
   ++inflight_;
@@ -233,8 +237,8 @@ void IoUringBackend::unregister_fd(int fd) {
   fixed_[fd] = FixedFile{};
 }
 
-void IoUringBackend::listen(int fd, uint32_t token) {
-  listeners_.push_back(Listener{fd, token, true, false});
+void IoUringBackend::listen(int fd, uint32_t token, bool shared) {
+  listeners_.push_back(Listener{fd, token, true, false, !shared});
   if (!listeners_paused_) arm_accept(static_cast<uint32_t>(listeners_.size() - 1));
 }
 

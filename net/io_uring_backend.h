@@ -8,7 +8,10 @@
 //
 // Operations and their SQEs:
 //   listen   multishot ACCEPT; a final completion (an error such as EMFILE ends a multishot
-//            accept) re-arms it after a short pause, so a full fd table cannot spin the loop.
+//            accept) re-arms it after a short pause, so a full fd table cannot spin the loop. On a
+//            listener other shards share, one ACCEPT at a time, re-armed after each: the kernel
+//            wakes one accept per connection (exclusive poll) and a multishot one stays first
+//            in line, so it would take every connection; a re-armed one goes to the back.
 //   recv     multishot RECV selecting from the buffer ring; each buffer goes back to the ring as
 //            soon as its completion has been handled. A receive that ends while still wanted
 //            (ENOBUFS when the ring ran dry) is re-armed by the shard, never treated as a close.
@@ -68,7 +71,7 @@ class IoUringBackend {
   void finish();
   // Monotonic time in microseconds (the loop's clock).
   int64_t now_us() const;
-  void listen(int fd, uint32_t token);
+  void listen(int fd, uint32_t token, bool shared = false);
   void stop_listen(int fd);
   void recv(int fd, ConnId id);
   void stop_recv(int fd, ConnId id);
@@ -96,7 +99,8 @@ class IoUringBackend {
     int fd = -1;
     uint32_t token = 0;
     bool listening = false;  // wanted: between listen() and stop_listen()
-    bool armed = false;      // a multishot accept is in flight
+    bool armed = false;      // an accept is in flight
+    bool multishot = true;   // false on a shared listener
   };
   static constexpr int kBufferGroup = 0;
   static constexpr int kAcceptBackoffMs = 100;

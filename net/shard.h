@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "net/completion.h"
+#include "net/listener.h"
 #include "net/log.h"
 #include "net/shard_core.h"
 #include "net/socket.h"
@@ -39,9 +40,15 @@ namespace fanout {
 template <class Backend>
 class Shard final : public ShardCore {
  public:
-  // listen_fd: this shard's listener, or -1 for none (tests that hand it connections).
-  Shard(int id, SharedState* shared, int listen_fd)
-      : ShardCore(id, shared), listen_fd_(listen_fd), iov_(std::min<size_t>(shared->cfg.iov_batch, IOV_MAX)) {}
+  // listeners: what this shard accepts from (ListenerSet::for_shard), owned by the caller and
+  // outliving the shard; none for tests that hand it connections.
+  Shard(int id, SharedState* shared, std::vector<Listener*> listeners)
+      : ShardCore(id, shared),
+        listeners_(std::move(listeners)),
+        accepting_(listeners_.size(), false),
+        iov_(std::min<size_t>(shared->cfg.iov_batch, IOV_MAX)) {
+    for (const Listener* l : listeners_) serves_http_ |= l->protocol == Protocol::kHttp;
+  }
   ~Shard() override { final_release(); }
 
   bool init(std::string* err) { return backend_.init(shared_->wake_fds[id_], cfg_, &stats_->backend, err); }
@@ -62,14 +69,17 @@ class Shard final : public ShardCore {
   }
 
  private:
-  static constexpr uint32_t kListenToken = 0;
   static constexpr size_t kMailBudget = 1024;
 
+  // Stops accepting from the listeners of `protocol`: RESP ones when the drain begins, HTTP ones
+  // (which answer /healthz with 503 meanwhile) once it is over.
+  void stop_accepting(Protocol protocol);
   void apply_recv_changes();
   void flush();
 
   Backend backend_;
-  int listen_fd_;
+  std::vector<Listener*> listeners_;  // a listener's index is its token on the backend
+  std::vector<bool> accepting_;
   std::vector<struct iovec> iov_;
 };
 
@@ -83,9 +93,10 @@ void Shard<Backend>::on_completion(const Completion& e) {
     on_accept_error(-e.res);
     return;
   }
-  Accepted a = accept(e.res);
+  const Listener& l = *listeners_[e.id.slot];
+  Accepted a = accept(e.res, l);
   if (a.conn) {
-    backend_.tune(e.res);
+    if (!l.local()) backend_.tune(e.res);  // TCP options
   } else if (a.refusal) {
     backend_.refuse(e.res, a.refusal);
   } else {
@@ -125,8 +136,21 @@ bool Shard<Backend>::start(std::string* err) {
   shared_->qsbr.online(id_);
   set_now(backend_.now_us() / 1000);
   if (!backend_.start(err)) return false;
-  if (listen_fd_ >= 0) backend_.listen(listen_fd_, kListenToken);
+  for (uint32_t i = 0; i < listeners_.size(); ++i) {
+    backend_.listen(listeners_[i]->fd, i, listeners_[i]->shared);
+    accepting_[i] = true;
+  }
   return true;
+}
+
+template <class Backend>
+void Shard<Backend>::stop_accepting(Protocol protocol) {
+  for (size_t i = 0; i < listeners_.size(); ++i) {
+    if (!accepting_[i] || listeners_[i]->protocol != protocol) continue;
+    accepting_[i] = false;
+    backend_.stop_listen(listeners_[i]->fd);
+    listeners_[i]->release();  // the last shard refuses new clients, not leave them waiting
+  }
 }
 
 template <class Backend>
@@ -139,10 +163,7 @@ bool Shard<Backend>::iterate(int timeout_ms) {
   set_now(woke_us / 1000);
   // Before dispatching: input that arrives once a stop was requested is not run.
   if (!shutting_down_ && shared_->stopping.load(std::memory_order_acquire)) {
-    if (listen_fd_ >= 0) {
-      backend_.stop_listen(listen_fd_);
-      stop_listening(listen_fd_);  // new clients are refused, not left waiting for the drain
-    }
+    stop_accepting(Protocol::kResp);
     begin_shutdown(now_ms_ + cfg_.shutdown_timeout_ms);
   }
   backend_.dispatch(*this);
@@ -155,6 +176,7 @@ bool Shard<Backend>::iterate(int timeout_ms) {
   apply_recv_changes();
   flush();
   shutdown_step();
+  if (drained()) stop_accepting(Protocol::kHttp);
   take_closes([this](Conn* c) { backend_.cancel(c->fd, c->id()); },
               [this](int fd) { backend_.close_socket(fd); });
   publish_mailboxes();  // blocks returned by the connections just freed

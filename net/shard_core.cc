@@ -34,7 +34,8 @@ ShardCore::ShardCore(int id, SharedState* shared)
 
 ShardCore::~ShardCore() = default;
 
-ShardCore::Accepted ShardCore::accept(int fd) {
+ShardCore::Accepted ShardCore::accept(int fd, const Listener& l) {
+  if (l.protocol == Protocol::kHttp) return accept_http(fd, l);
   if (shutting_down_) return {};  // accepted in the same wake-up as the stop
   uint64_t n = shared_->clients.fetch_add(1, std::memory_order_relaxed);
   if (n >= cfg_.max_clients || (free_slots_.empty() && conns_.size() >= kMaxSlots)) {
@@ -48,6 +49,35 @@ ShardCore::Accepted ShardCore::accept(int fd) {
     }
     return {nullptr, "-ERR max number of clients reached\r\n"};
   }
+  Conn* c = add_conn(fd, l);
+  c->client_id = shared_->next_client_id.fetch_add(1, std::memory_order_relaxed);
+  c->user = shared_->acl.initial_user();
+  if (cfg_.proxy_protocol) {
+    bool v6 = false;
+    uint8_t addr[16];
+    c->awaiting_proxy = peer_ip(fd, &v6, addr) && cidr_match(proxy_from_, v6, addr);
+  }
+  stats_->total_connections_received.add();
+  set_want_recv(c, true);
+  return {c, nullptr};
+}
+
+ShardCore::Accepted ShardCore::accept_http(int fd, const Listener& l) {
+  if (http_closed_) return {};  // every shard's drain is over; /healthz answered 503 until now
+  if (shared_->http_connections.fetch_add(1, std::memory_order_relaxed) >= kMaxHttpConnections ||
+      (free_slots_.empty() && conns_.size() >= kMaxSlots)) {
+    shared_->http_connections.fetch_sub(1, std::memory_order_relaxed);
+    return {nullptr, "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"};
+  }
+  ++http_live_;
+  Conn* c = add_conn(fd, l);
+  c->http = std::make_unique<HttpRequestReader>();
+  stats_->http_connections_received.add();
+  set_want_recv(c, true);
+  return {c, nullptr};
+}
+
+Conn* ShardCore::add_conn(int fd, const Listener& l) {
   uint32_t slot;
   if (!free_slots_.empty()) {
     slot = free_slots_.back();
@@ -62,20 +92,15 @@ ShardCore::Accepted ShardCore::accept(int fd) {
   c->slot = slot;
   c->gen = ++gens_[slot];  // a late completion for the previous occupant will not match
   c->fd = fd;
-  c->client_id = shared_->next_client_id.fetch_add(1, std::memory_order_relaxed);
+  c->protocol = l.protocol;
+  c->local = l.local();
+  if (c->local) c->addr = c->laddr = l.unix_path + ":0";
   c->created_ms = now_ms_;
   c->last_input_ms = now_ms_;
-  c->user = shared_->acl.initial_user();
-  if (cfg_.proxy_protocol) {
-    bool v6 = false;
-    uint8_t addr[16];
-    c->awaiting_proxy = peer_ip(fd, &v6, addr) && cidr_match(proxy_from_, v6, addr);
-  }
   ++live_;
-  stats_->clients.set(live_);
-  stats_->total_connections_received.add();
-  set_want_recv(c, true);
-  return {c, nullptr};
+  stats_->clients.set(live_ - http_live_);
+  stats_->http_connections.set(http_live_);
+  return c;
 }
 
 void ShardCore::on_accept_error(int err) {
@@ -187,11 +212,13 @@ void ShardCore::release_conn(Conn* c) {
     end_walk(c);
   }
   std::erase(backoff_, c);
+  if (c->http) --http_live_;
   uint32_t slot = c->slot;
   conns_[slot].reset();
   free_slots_.push_back(slot);
   --live_;
-  stats_->clients.set(live_);
+  stats_->clients.set(live_ - http_live_);
+  stats_->http_connections.set(http_live_);
 }
 
 void ShardCore::on_peer_eof(Conn* c) {
@@ -201,7 +228,11 @@ void ShardCore::on_peer_eof(Conn* c) {
   // built): the commands already received are run and answered, then the connection closes.
   c->input_ended = true;
   set_want_recv(c, false);
-  if (!c->held() && !c->waits_for_reader()) close_after_reply(c);
+  if (c->http) {
+    http_process(c);  // requests still buffered are answered, then it closes
+  } else if (!c->held() && !c->waits_for_reader()) {
+    close_after_reply(c);
+  }
 }
 
 void ShardCore::close_after_reply(Conn* c) {
@@ -232,9 +263,10 @@ void ShardCore::close_conn(Conn* c, const char* why) {
 }
 
 void ShardCore::set_want_recv(Conn* c, bool want) {
-  // A draining shard reads nothing more, nor does a connection whose input ended or whose last
-  // reply is queued.
-  if (want && (shutting_down_ || c->input_ended || c->close_after_flush)) return;
+  // A draining shard reads nothing more from its clients (the metrics endpoint's connections
+  // are read until the drain is over: /healthz answers 503 meanwhile), nor does a connection
+  // whose input ended or whose last reply is queued.
+  if (want && ((shutting_down_ && !c->http) || c->input_ended || c->close_after_flush)) return;
   c->want_recv = want;
   if (!c->recv_queued) {
     c->recv_queued = true;
@@ -279,10 +311,10 @@ void ShardCore::reset_stats() {
   // commandstats, errorstats and latencystats. Gauges stay, and so does the delivery accounting
   // of INFO backpressure, whose identity (due = sent + dropped + discarded + queued) needs every
   // term since the start.
-#define FANOUT_RESET(name) stats_->name.set(0);
+#define FANOUT_RESET(name, kind, help) stats_->name.set(0);
   FANOUT_STATS_COUNTERS(FANOUT_RESET)
 #undef FANOUT_RESET
-#define FANOUT_RESET(name) stats_->backend.name.set(0);
+#define FANOUT_RESET(name, kind, help) stats_->backend.name.set(0);
   FANOUT_BACKEND_COUNTERS(FANOUT_RESET)  // INFO backend's ratios stay consistent with the stats
 #undef FANOUT_RESET
   for (Counter& e : stats_->errors) e.set(0);
@@ -326,6 +358,10 @@ void ShardCore::reap_stalled() {
   for (auto& owned : conns_) {
     Conn* c = owned.get();
     if (c == nullptr || c->closing()) continue;
+    if (c->http) {
+      http_timeouts(c);
+      continue;
+    }
     max_in = std::max<uint64_t>(max_in, c->in.capacity());
     max_out = std::max<uint64_t>(max_out, c->out.bytes());
     blocked += c->blocked;
@@ -350,18 +386,22 @@ void ShardCore::begin_shutdown(int64_t deadline_ms) {
   // Input stops for good: no new publishes are accepted, and a PUBLISH blocked on a full
   // mailbox was never acknowledged, so it is not run.
   for (auto& c : conns_) {
-    if (c && !c->closing()) set_want_recv(c.get(), false);
+    if (c && !c->closing() && !c->http) set_want_recv(c.get(), false);
   }
   shutting_down_ = true;
   shutdown_deadline_ms_ = deadline_ms;
 }
 
 void ShardCore::shutdown_step() {
-  if (!shutting_down_ || closed_all_) return;
+  if (!shutting_down_) return;
+  if (closed_all_) {
+    close_http_when_all_drained();
+    return;
+  }
   // A PUBSUB CHANNELS reply in the making is owed too, and so is a CLIENT LIST or KILL.
   bool drained = walking_.empty() && admin_.empty();
   for (auto& c : conns_) {
-    if (c && !c->closing() && !c->out.empty()) drained = false;
+    if (c && !c->closing() && !c->http && !c->out.empty()) drained = false;
   }
   for (int s = 0; s < shared_->nshards && drained; ++s) {
     if (s != id_ && shared_->ring(s, id_).idle_check()) drained = false;
@@ -370,11 +410,11 @@ void ShardCore::shutdown_step() {
   uint64_t clients = 0, bytes = 0;
   for (auto& c : conns_) {
     if (!c || c->closing()) continue;
-    if (!c->out.empty()) {
+    if (!c->out.empty() && !c->http) {
       ++clients;
       bytes += c->out.bytes();
     }
-    close_conn(c.get(), "server shutting down");
+    if (!c->http) close_conn(c.get(), "server shutting down");
   }
   if (clients) {
     LOG_WARN("shutdown deadline reached: %llu bytes to %llu clients not delivered",
@@ -387,10 +427,24 @@ void ShardCore::shutdown_step() {
   }
   closed_all_ = true;
   closed_all_ms_ = now_ms_;
+  shared_->draining_shards.fetch_sub(1, std::memory_order_acq_rel);
+  close_http_when_all_drained();
+}
+
+void ShardCore::close_http_when_all_drained() {
+  if (http_closed_) return;
+  // The metrics endpoint answers (/healthz with 503) until every shard's clients are drained,
+  // not only this shard's. A shard with no endpoint does not wait for the others.
+  if ((serves_http_ || http_live_ > 0) && shared_->draining_shards.load(std::memory_order_acquire) > 0) return;
+  for (auto& c : conns_) {
+    if (c && !c->closing() && c->http) close_conn(c.get(), "server shutting down");
+  }
+  http_closed_ = true;
+  closed_all_ms_ = now_ms_;
 }
 
 bool ShardCore::may_exit() {
-  if (!closed_all_) return false;
+  if (!http_closed_) return false;
   if (live_ == 0) return true;
   // Cancelled operations complete at once on a sane kernel; one that does not must not hold the
   // process forever.

@@ -31,6 +31,7 @@
 #include "net/completion.h"
 #include "net/connection.h"
 #include "net/log.h"
+#include "net/listener.h"
 #include "net/shared_state.h"
 
 namespace fanout {
@@ -83,7 +84,7 @@ class ShardCore {
     Conn* conn = nullptr;
     const char* refusal = nullptr;
   };
-  Accepted accept(int fd);
+  Accepted accept(int fd, const Listener& l);
   // accept failed (EMFILE, ENFILE, ENOBUFS...): counted, logged once per episode.
   void on_accept_error(int err);
   // A receive or send completion: stale ones (a slot with a new owner) are counted and dropped.
@@ -109,12 +110,17 @@ class ShardCore {
   // level).
   void apply_config(const ServerConfig& cfg, uint64_t version);
   void publish_mailboxes();  // push returns, make batches visible, wake peers
-  // During shutdown: closes every connection once all output is sent and the rings are empty,
-  // or at the deadline (counting what was left undelivered and logging it).
+  // During shutdown: closes every client once all output is sent and the rings are empty, or
+  // at the deadline (counting what was left undelivered and logging it); then the metrics
+  // endpoint's connections, once every shard has closed its clients.
   void shutdown_step();
+  void close_http_when_all_drained();
   // True once shutdown has closed every connection and each is freed, or its cancelled
   // operations have had a grace period to complete.
   bool may_exit();
+  // True once the drain is over: every connection closed (clients once drained or at the
+  // deadline, the metrics endpoint's once every shard's clients are).
+  bool drained() const { return http_closed_; }
   // Empties the pending-write list, calling send(c) for each connection still open.
   template <class F>
   void take_pending(F&& send) {
@@ -147,7 +153,7 @@ class ShardCore {
     for (Conn* c : close_list_) {
       if (c->state != ConnState::kClosing) continue;
       unsubscribe_all(c);
-      shared_->clients.fetch_sub(1, std::memory_order_relaxed);
+      (c->http ? shared_->http_connections : shared_->clients).fetch_sub(1, std::memory_order_relaxed);
       c->state = ConnState::kCancelled;
       cancel(c);
     }
@@ -186,6 +192,7 @@ class ShardCore {
   }
 
   const int id_;
+  bool serves_http_ = false;  // this shard accepts on the metrics endpoint (set by Shard)
   SharedState* shared_;
   ServerConfig cfg_;  // this shard's copy: CONFIG SET replaces it at a loop boundary
   uint64_t cfg_version_ = 0;
@@ -195,6 +202,9 @@ class ShardCore {
 
  private:
   // Connection lifecycle (shard_core.cc).
+  // A new connection in a free slot (the caller has checked the limits).
+  Conn* add_conn(int fd, const Listener& l);
+  Accepted accept_http(int fd, const Listener& l);
   Conn* lookup(ConnId id) {
     if (id.slot >= conns_.size() || !conns_[id.slot] || conns_[id.slot]->gen != id.gen) return nullptr;
     return conns_[id.slot].get();
@@ -250,6 +260,19 @@ class ShardCore {
   bool admit_overflow(Conn* c, Overflow why, size_t len);
   // Logs the first push of an episode that a drop policy shed for a slow subscriber.
   void log_policy_drop(Conn* c, Overflow why);
+
+  // The metrics endpoint's HTTP (http_endpoint.cc).
+  void http_input(Conn* c, const char* data, size_t n);
+  // Reads and answers the requests c->in holds, one at a time: the next once the last
+  // response is sent.
+  void http_process(Conn* c);
+  void http_route(Conn* c, const HttpRequest& req);
+  // Queues a whole response; closes after it unless keep_alive.
+  void http_reply(Conn* c, int status, std::string_view content_type, std::string_view body, bool keep_alive,
+                  bool head_only = false, std::string_view extra_headers = {});
+  void http_on_sent(Conn* c);
+  // Once a second: a request head incomplete too long (408), a connection idle too long.
+  void http_timeouts(Conn* c);
 
   // Commands (commands.cc and the *_commands.cc files).
   // False when the command could not run yet (mailbox full); it is retried later.
@@ -328,7 +351,8 @@ class ShardCore {
   std::vector<std::unique_ptr<Conn>> conns_;
   std::vector<uint32_t> free_slots_;
   std::vector<uint32_t> gens_;  // per slot, survives the connection
-  size_t live_ = 0;
+  size_t live_ = 0;       // connections in slots
+  size_t http_live_ = 0;  // of which the metrics endpoint's
   QueueGauge queued_;  // every client queue's bytes and pushes, summed
   uint64_t delivered_ = 0;  // pushes enqueued by the current deliver()
   size_t queued_cap_;
@@ -347,7 +371,8 @@ class ShardCore {
   int64_t next_reap_ms_ = 0;
   uint64_t sampled_ops_ = 0, sampled_in_ = 0, sampled_out_ = 0;  // totals at the last sample
   int64_t shutdown_deadline_ms_ = 0;
-  bool closed_all_ = false;
+  bool closed_all_ = false;   // the clients are closed (drained, or at the deadline)
+  bool http_closed_ = false;  // and the metrics endpoint's connections too
   int64_t closed_all_ms_ = 0;
 
   // Mailboxes (mailboxes.cc).

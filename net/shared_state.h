@@ -42,7 +42,7 @@ struct DrainShortfall {
 
 struct SharedState {
   SharedState(const ServerConfig& c, int n, Acl a)
-      : cfg(c), config(c), acl(std::move(a)), nshards(n), qsbr(n), tables(n, nullptr), stats(n), wake_fds(n, -1) {
+      : cfg(c), config(c), acl(std::move(a)), nshards(n), qsbr(n), tables(n, nullptr), stats(n), wake_fds(n, -1), draining_shards(n) {
     for (int i = 0; i < n * n; ++i) {
       rings.emplace_back(i / n == i % n ? nullptr : new SpscRing<MailItem>(c.mailbox_depth));
     }
@@ -93,9 +93,11 @@ struct SharedState {
   std::vector<ShardStats> stats;
   std::vector<std::unique_ptr<SpscRing<MailItem>>> rings;
   std::vector<int> wake_fds;
-  std::atomic<uint64_t> clients{0};
+  std::atomic<uint64_t> clients{0};           // RESP connections (connected_clients)
+  std::atomic<uint64_t> http_connections{0};  // the metrics endpoint's, at most kMaxHttpConnections
   std::atomic<uint64_t> next_client_id{1};
   std::atomic<bool> stopping{false};
+  std::atomic<int> draining_shards;  // shards whose clients are not all closed since the stop
   DrainShortfall undelivered;
   int64_t start_ms = 0;
   std::string run_id;  // 40 random hex digits, new at every start (INFO run_id, as Redis)

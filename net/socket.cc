@@ -5,6 +5,8 @@
 #include <netinet/tcp.h>
 #include <sys/eventfd.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -17,9 +19,9 @@
 namespace fanout {
 
 bool resolve_tcp(const std::string& host, int port, bool passive, std::vector<SocketAddress>* out,
-                 std::string* err) {
+                 std::string* err, int family) {
   struct addrinfo hints {};
-  hints.ai_family = AF_UNSPEC;
+  hints.ai_family = family;
   hints.ai_socktype = SOCK_STREAM;
   hints.ai_flags = AI_NUMERICSERV | (passive ? AI_PASSIVE : 0);
   struct addrinfo* res = nullptr;
@@ -38,6 +40,15 @@ bool resolve_tcp(const std::string& host, int port, bool passive, std::vector<So
   }
   freeaddrinfo(res);
   return !out->empty();
+}
+
+bool resolve_bind(const std::string& host, int port, SocketAddress* out, std::string* err) {
+  const bool v6 = host.find(':') != std::string::npos;
+  std::string h = host == "*" ? "0.0.0.0" : host == "::*" ? "::" : host;
+  std::vector<SocketAddress> addrs;
+  if (!resolve_tcp(h, port, true, &addrs, err, v6 ? AF_INET6 : AF_INET)) return false;
+  *out = addrs.front();
+  return true;
 }
 
 bool is_loopback(const struct sockaddr* sa) {
@@ -83,9 +94,52 @@ int listen_tcp(const SocketAddress& addr, int backlog, bool join, std::string* e
   }
   int port = addr.family() == AF_INET ? ntohs(reinterpret_cast<const sockaddr_in*>(&addr.ss)->sin_port)
                                       : ntohs(reinterpret_cast<const sockaddr_in6*>(&addr.ss)->sin6_port);
-  *err = "cannot listen on " + format_endpoint(address_text(addr), port) + ": " + strerror(errno);
+  const int e = errno;
+  *err = "cannot listen on " + format_endpoint(address_text(addr), port) + ": " + strerror(e);
   close(fd);
+  errno = e;
   return -1;
+}
+
+int listen_unix(const std::string& path, uint32_t perm, int backlog, std::string* err) {
+  struct sockaddr_un sun {};
+  if (path.empty() || path.size() >= sizeof(sun.sun_path)) {
+    *err = "unix socket path '" + path + "' must be 1 to " + std::to_string(sizeof(sun.sun_path) - 1) + " bytes";
+    return -1;
+  }
+  sun.sun_family = AF_UNIX;
+  std::memcpy(sun.sun_path, path.data(), path.size());
+  const auto* sa = reinterpret_cast<const struct sockaddr*>(&sun);
+  auto fail = [&](const std::string& what, int fd) {
+    *err = "cannot listen on unix socket " + path + ": " + what;
+    if (fd >= 0) close(fd);
+    return -1;
+  };
+  struct stat st {};
+  if (lstat(path.c_str(), &st) == 0) {
+    if (!S_ISSOCK(st.st_mode)) return fail("the path exists and is not a socket", -1);
+    // Live when something accepts (or its backlog is full: EAGAIN); stale when refused.
+    int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (probe >= 0 && (connect(probe, sa, sizeof(sun)) == 0 || errno == EAGAIN)) {
+      return fail("another process is listening on it", probe);
+    }
+    if (probe >= 0) close(probe);
+    if (unlink(path.c_str()) != 0 && errno != ENOENT) return fail(std::string("removing the stale socket: ") + strerror(errno), -1);
+  }
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return fail(strerror(errno), -1);
+  if (bind(fd, sa, sizeof(sun)) != 0) return fail(strerror(errno), fd);
+  if (perm != 0 && chmod(path.c_str(), static_cast<mode_t>(perm)) != 0) {
+    const std::string why = std::string("chmod: ") + strerror(errno);
+    unlink(path.c_str());
+    return fail(why, fd);
+  }
+  if (listen(fd, backlog) != 0) {
+    const std::string why = strerror(errno);
+    unlink(path.c_str());
+    return fail(why, fd);
+  }
+  return fd;
 }
 
 int listen_tcp(const std::string& host, int port, int backlog, bool join, std::string* err) {

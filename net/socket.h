@@ -23,9 +23,14 @@ struct SocketAddress {
 };
 
 // Resolves `host` (a numeric IPv4 or IPv6 address, or a name) and `port` for TCP; `passive` for
-// binding. False with *err ("'1.2.3.4.5' is not a valid address or host name: ...").
+// binding; `family` AF_UNSPEC, AF_INET or AF_INET6. False with *err ("'1.2.3.4.5' is not a valid
+// address or host name: ...").
 bool resolve_tcp(const std::string& host, int port, bool passive, std::vector<SocketAddress>* out,
-                 std::string* err);
+                 std::string* err, int family = AF_UNSPEC);
+// One address of a bind list, as Redis's anetTcpServer/anetTcp6Server resolve it: an address
+// with a ':' is IPv6, anything else IPv4; "*" is every IPv4 address (0.0.0.0) and "::*" every
+// IPv6 one (::). The first address the host resolves to. False with *err.
+bool resolve_bind(const std::string& host, int port, SocketAddress* out, std::string* err);
 // True for an address on the loopback interface: 127.0.0.0/8, ::1, and the IPv4-mapped
 // ::ffff:127.0.0.0/104 (RFC 4291 section 2.5.5.2). Decided on the address itself, never on how a
 // name is spelled.
@@ -37,10 +42,16 @@ bool is_loopback_host(const std::string& host);
 // own listener. The first listener (`join` false) binds before enabling SO_REUSEPORT, so the bind
 // fails if any other socket holds the port, and an ephemeral port is never one that another
 // process's reuseport group already uses; the shards' listeners then join it. Returns the fd or
-// -1 with *err.
+// -1 with *err, and errno saying why (EADDRINUSE, EADDRNOTAVAIL, EAFNOSUPPORT...).
 int listen_tcp(const SocketAddress& addr, int backlog, bool join, std::string* err);
 // The same for `host`: its first address that can be bound.
 int listen_tcp(const std::string& host, int port, int backlog, bool join, std::string* err);
+// Listens on a unix socket at `path` (unix(7)), non-blocking, with mode `perm` (0: as the umask
+// leaves it). A socket file already there is replaced when nothing accepts on it (a stale one,
+// left by a process that died); a live socket, or a file of another kind, is an error (Redis
+// unlinks whatever is there: two servers on one path would be a silent mistake). Returns the fd,
+// or -1 with *err.
+int listen_unix(const std::string& path, uint32_t perm, int backlog, std::string* err);
 // Stops a listener for good: the kernel refuses new connections (and resets those not yet
 // accepted) instead of completing them into a backlog nobody will accept from.
 void stop_listening(int fd);

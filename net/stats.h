@@ -21,75 +21,82 @@ struct Counter {
   uint64_t get() const { return v.load(std::memory_order_relaxed); }
 };
 
+// Each list below names a figure once: X(name, kind, help). `name` is its INFO name (and, with
+// "fanout_" before it, its Prometheus name: net/figures.h), `kind` Counter or Gauge (Prometheus's
+// metric types), `help` what it counts, for INFO's readers and Prometheus's HELP line.
+
 // What a backend counts, so INFO can compare the backends (INFO "# Backend"). Each backend
 // writes its shard's directly.
-#define FANOUT_BACKEND_COUNTERS(X)                                                      \
-  X(sendmsg_calls)           /* sendmsg(2) calls (epoll) */                              \
-  X(recv_calls)              /* recv(2) calls (epoll); multishot receive arms (io_uring) */ \
-  X(accept_calls)            /* accept4(2) calls (epoll) */                              \
-  X(wait_calls)              /* epoll_wait, or io_uring_enter that waited */             \
-  X(epoll_ctl_calls)         /* epoll_ctl(2) calls */                                    \
-  X(io_uring_enter_calls)    /* io_uring_enter, submitting and waiting alike */          \
-  X(io_uring_register_calls) /* io_uring_register (registered-file updates) */           \
-  X(sends_submitted)                                                                      \
-  X(sends_completed)                                                                      \
-  X(short_sends)             /* sends that took fewer bytes than offered */              \
-  X(send_eagain)             /* sends that took nothing: the socket was full */          \
-  X(completions)             /* completions (io_uring CQEs, epoll events) reaped */      \
-  X(cq_overflows)            /* waits that found io_uring's completion queue overflowed */ \
-  X(recv_buffers_exhausted)  /* multishot receives ended by an empty buffer ring */      \
-  X(stale_completions)       /* completions for a connection slot that has a new owner */ \
-  X(io_uring_registered_ring_fds) /* shards whose ring fd is registered (io_uring_enter skips the fd lookup) */
+#define FANOUT_BACKEND_COUNTERS(X)                                                                   \
+  X(sendmsg_calls, Counter, "sendmsg(2) calls (epoll)")                                              \
+  X(recv_calls, Counter, "recv(2) calls (epoll); multishot receives armed (io_uring)")               \
+  X(accept_calls, Counter, "accept4(2) calls (epoll)")                                               \
+  X(wait_calls, Counter, "epoll_wait calls, or io_uring_enter calls that waited")                    \
+  X(epoll_ctl_calls, Counter, "epoll_ctl(2) calls")                                                  \
+  X(io_uring_enter_calls, Counter, "io_uring_enter calls, submitting and waiting alike")             \
+  X(io_uring_register_calls, Counter, "io_uring_register calls (registered-file updates)")           \
+  X(sends_submitted, Counter, "sends handed to the backend")                                         \
+  X(sends_completed, Counter, "sends completed (bytes taken, or an error)")                          \
+  X(short_sends, Counter, "sends that took fewer bytes than offered")                                \
+  X(send_eagain, Counter, "sends that took nothing: the socket was full")                            \
+  X(completions, Counter, "completions reaped (io_uring CQEs, epoll events)")                        \
+  X(cq_overflows, Counter, "waits that found io_uring's completion queue overflowed")                \
+  X(recv_buffers_exhausted, Counter, "multishot receives ended by an empty buffer ring")              \
+  X(stale_completions, Counter, "completions for a connection slot that has a new owner")            \
+  X(io_uring_registered_ring_fds, Counter, "shards whose io_uring ring fd is registered")
 
 struct BackendCounters {
-#define FANOUT_DECLARE(name) Counter name;
+#define FANOUT_DECLARE(name, kind, help) Counter name;
   FANOUT_BACKEND_COUNTERS(FANOUT_DECLARE)
 #undef FANOUT_DECLARE
 };
 
 // Counters INFO shows summed over the shards, by section, under these names.
-#define FANOUT_STATS_COUNTERS(X)                                                          \
-  X(total_connections_received)                                                           \
-  X(rejected_connections)    /* refused at --max-clients */                               \
-  X(accept_errors)                                                                         \
-  X(messages_published)                                                                    \
-  X(messages_delivered)      /* pushes queued to subscribers */                           \
-  X(messages_forwarded)      /* message references handed to other shards */             \
-  X(total_net_output_bytes)                                                                \
-  X(protocol_errors)                                                                       \
-  X(query_buffer_closes)                                                                   \
-  X(idle_timeouts)                                                                         \
-  X(request_timeouts)                                                                      \
-  X(auth_failures)                                                                         \
-  X(auth_failure_closes)                                                                   \
-  X(subscriptions_refused)                                                                 \
-  X(acl_denied)                                                                            \
-  X(send_errors)             /* connections closed because a send failed (EPIPE, ETIMEDOUT...) */ \
-  X(recv_errors)             /* connections closed because a receive failed (ECONNRESET, ETIMEDOUT...) */ \
-  X(blocked_on_mailbox)      /* PUBLISHes that waited for room in a shard-to-shard ring */ \
-  X(total_commands_processed)                                                              \
-  X(total_net_input_bytes)                                                                 \
-  X(total_reads_processed)   /* receive completions that brought input */                  \
-  X(total_error_replies)                                                                   \
-  X(channel_lists_refused)   /* PUBSUB (SHARD)CHANNELS replies refused over --max-queued-bytes */ \
-  X(proxy_headers_accepted)  /* PROXY protocol headers that named a client (--proxy-protocol) */ \
-  X(proxy_headers_refused)   /* connections closed for a missing or malformed PROXY header */
+#define FANOUT_STATS_COUNTERS(X)                                                                     \
+  X(total_connections_received, Counter, "client connections accepted")                             \
+  X(rejected_connections, Counter, "client connections refused at --max-clients")                    \
+  X(accept_errors, Counter, "accepts that failed (EMFILE, ENFILE, ENOBUFS...)")                      \
+  X(messages_published, Counter, "PUBLISH and SPUBLISH commands run")                                \
+  X(messages_delivered, Counter, "pushes queued to subscribers")                                     \
+  X(messages_forwarded, Counter, "message references handed to other shards")                        \
+  X(total_net_output_bytes, Counter, "bytes sent to clients")                                        \
+  X(protocol_errors, Counter, "clients closed for a malformed request")                              \
+  X(query_buffer_closes, Counter, "clients closed for a command over --max-query-buffer")            \
+  X(idle_timeouts, Counter, "clients closed after --idle-timeout without input")                     \
+  X(request_timeouts, Counter, "clients closed with a command incomplete past --request-timeout")    \
+  X(auth_failures, Counter, "AUTH and HELLO AUTH attempts refused")                                  \
+  X(auth_failure_closes, Counter, "clients closed for failing AUTH repeatedly")                       \
+  X(subscriptions_refused, Counter, "subscriptions refused by a per-client limit")                   \
+  X(acl_denied, Counter, "commands refused by ACL rules")                                            \
+  X(send_errors, Counter, "clients closed because a send failed (EPIPE, ETIMEDOUT...)")              \
+  X(recv_errors, Counter, "clients closed because a receive failed (ECONNRESET, ETIMEDOUT...)")      \
+  X(blocked_on_mailbox, Counter, "PUBLISHes that waited for room in a shard-to-shard ring")          \
+  X(total_commands_processed, Counter, "commands received")                                          \
+  X(total_net_input_bytes, Counter, "bytes received from clients")                                   \
+  X(total_reads_processed, Counter, "receive completions that brought input")                        \
+  X(total_error_replies, Counter, "error replies sent")                                              \
+  X(channel_lists_refused, Counter, "PUBSUB (SHARD)CHANNELS replies refused over --max-queued-bytes") \
+  X(http_connections_received, Counter, "connections accepted on --metrics-port")                    \
+  X(http_requests, Counter, "HTTP requests answered on --metrics-port")                              \
+  X(http_error_responses, Counter, "HTTP requests answered with a 4xx or 5xx status") \
+  X(proxy_headers_accepted, Counter, "PROXY protocol headers that named a client (--proxy-protocol)") \
+  X(proxy_headers_refused, Counter, "connections closed for a missing or malformed PROXY header")
 
-#define FANOUT_BACKPRESSURE_COUNTERS(X)                                                   \
-  X(overflow_hard)                                                                         \
-  X(overflow_soft)                                                                         \
-  X(overflow_messages)                                                                     \
-  X(overflow_total_cap)                                                                    \
-  X(slow_disconnected)                                                                     \
-  X(dropped_newest)                                                                        \
-  X(dropped_oldest)
+#define FANOUT_BACKPRESSURE_COUNTERS(X)                                                              \
+  X(overflow_hard, Counter, "pushes that met a client's --client-hard-limit")                        \
+  X(overflow_soft, Counter, "pushes that found a client over --client-soft-limit too long")          \
+  X(overflow_messages, Counter, "pushes that met a client's --client-max-messages")                  \
+  X(overflow_total_cap, Counter, "pushes that met --max-queued-bytes")                               \
+  X(slow_disconnected, Counter, "slow subscribers disconnected by the policy")                        \
+  X(dropped_newest, Counter, "pushes dropped by the drop-newest policy")                             \
+  X(dropped_oldest, Counter, "pushes dropped by the drop-oldest policy")
 
 // Delivery accounting (DeliveryTotals): every push owed ends in exactly one of these.
-#define FANOUT_DELIVERY_COUNTERS(X)                                                       \
-  X(deliveries_due)                                                                        \
-  X(deliveries_sent)                                                                       \
-  X(deliveries_discarded)                                                                  \
-  X(deliveries_queued)       /* a gauge: pushes in client queues now */
+#define FANOUT_DELIVERY_COUNTERS(X)                                                                  \
+  X(deliveries_due, Counter, "pushes owed to subscribers")                                           \
+  X(deliveries_sent, Counter, "pushes whose last byte was sent")                                     \
+  X(deliveries_discarded, Counter, "pushes still queued when their client closed")                   \
+  X(deliveries_queued, Gauge, "pushes in client queues now")
 
 // One command's latency on one shard, in microseconds: log-linear buckets, 16 per power of two
 // (values kept within 6%), as Redis's latencystats keep per command (HdrHistogram, server.c).
@@ -131,13 +138,14 @@ inline constexpr std::string_view kErrorCodes[] = {"ERR",     "NOAUTH",  "NOPERM
                                                    "EXECABORT", "NOPROTO", "OTHER"};
 
 struct alignas(64) ShardStats {
-#define FANOUT_DECLARE(name) Counter name;
+#define FANOUT_DECLARE(name, kind, help) Counter name;
   FANOUT_STATS_COUNTERS(FANOUT_DECLARE)
   FANOUT_BACKPRESSURE_COUNTERS(FANOUT_DECLARE)
   FANOUT_DELIVERY_COUNTERS(FANOUT_DECLARE)
 #undef FANOUT_DECLARE
-  // Gauges of this shard, for INFO's sums and its "# Shards" lines.
-  Counter clients, channels, patterns, shard_channels, queued_bytes;
+  // Gauges of this shard, for INFO's sums and its "# Shards" lines. clients: Redis clients (RESP
+  // connections); http_connections: the metrics endpoint's.
+  Counter clients, channels, patterns, shard_channels, queued_bytes, http_connections;
   Counter remote_batches;
   // The loop: iterations, the time they were busy (from waking to the end of the iteration, in
   // microseconds), the longest one, and how many were busier than a millisecond (a stall other

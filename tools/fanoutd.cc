@@ -98,7 +98,9 @@ int parse_command_line(int argc, char** argv, ServerConfig* cfg) {
     if (s.redis && std::string_view(s.redis) != s.name) names += ",--" + std::string(s.name);
     names += ",--fanout-" + std::string(s.name);
     std::string help = s.help;
-    if (s.kind == Setting::Kind::kNumber || s.kind == Setting::Kind::kSize) help += "; " + setting_range(s);
+    if (s.kind == Setting::Kind::kNumber || s.kind == Setting::Kind::kSize || s.kind == Setting::Kind::kOctal) {
+      help += "; " + setting_range(s);
+    }
     if (s.kind == Setting::Kind::kChoice) help += ": " + std::string(s.choices);
     help += " (default " + setting_text(defaults, s) + (s.live ? "; CONFIG SET changes it live)" : ")");
     const bool several = std::string_view(s.name) == "bind";
@@ -200,7 +202,10 @@ int serve(const ServerConfig& cfg, const sigset_t& set) {
     LOG_OK("fanoutd stopped during start-up");
     return 0;
   }
-  std::printf("listening on %s\n", broker.endpoint().c_str());
+  // One line per endpoint, RESP first ("listening on 127.0.0.1:7379", then the others and the
+  // unix socket), then the metrics endpoint's: scripts read the first line for the port.
+  for (const std::string& e : broker.endpoints(Protocol::kResp)) std::printf("listening on %s\n", e.c_str());
+  for (const std::string& e : broker.endpoints(Protocol::kHttp)) std::printf("metrics on http://%s/metrics\n", e.c_str());
   std::fflush(stdout);
   const BuildInfo build = build_info();
   const std::string policy(policy_name(cfg.output.policy));

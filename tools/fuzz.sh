@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Coverage-guided fuzzing of the parsers and the command dispatcher with libFuzzer (clang 14,
+# Coverage-guided fuzzing of the parsers (RESP, glob, HTTP requests) and the command dispatcher with libFuzzer (clang 14,
 # from Debian). Builds each target in tests/fuzz with -fsanitize=fuzzer,address,undefined and
 # runs it for a bounded time from its committed seed corpus. A crash is written to
 # tests/fuzz/crashes/<target>/, where the Bazel replay tests pick it up as a regression input.
@@ -25,23 +25,24 @@ core="core/resp_parser.cc core/resp_value.cc core/glob.cc core/qsbr.cc core/topi
       core/sha256.cc core/units.cc core/config_args.cc core/proxy_protocol.cc"
 net="net/shard_core.cc net/input.cc net/delivery.cc net/mailboxes.cc net/commands.cc
      net/pubsub_commands.cc net/connection_commands.cc net/client_commands.cc net/transaction.cc net/info.cc net/log.cc net/socket.cc net/process_memory.cc
-     net/config.cc net/read_file.cc"
+     net/config.cc net/read_file.cc net/figures.cc net/metrics.cc net/http_endpoint.cc net/http_request.cc net/listener.cc"
 declare -A srcs=(
   [resp_parser_fuzz]="core/resp_parser.cc"
   [glob_fuzz]="core/glob.cc"
   [proxy_protocol_fuzz]="core/proxy_protocol.cc"
+  [http_request_fuzz]="net/http_request.cc"
   [dispatch_fuzz]="$core $net"
 )
 declare -A dicts=([resp_parser_fuzz]=resp.dict [glob_fuzz]=glob.dict [dispatch_fuzz]=resp.dict
-                  [proxy_protocol_fuzz]=proxy.dict)
+                  [proxy_protocol_fuzz]=proxy.dict [http_request_fuzz]=http.dict)
 out=${FUZZ_OUT:-/tmp/fanout-fuzz}
 mkdir -p "$out"
 status=0
-for t in resp_parser_fuzz glob_fuzz proxy_protocol_fuzz dispatch_fuzz; do
+for t in resp_parser_fuzz glob_fuzz proxy_protocol_fuzz http_request_fuzz dispatch_fuzz; do
   [ -n "$only" ] && [ "$only" != "$t" ] && continue
   # shellcheck disable=SC2086
   if ! clang++-14 -std=c++20 -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined \
-      -fno-sanitize-recover=undefined -I. ${srcs[$t]} "tests/fuzz/$t.cc" -o "$out/$t" 2>"$out/$t.build.log"; then
+      -fno-sanitize-recover=undefined -I. ${srcs[$t]} "tests/fuzz/$t.cc" -o "$out/$t" -lhttp_parser 2>"$out/$t.build.log"; then
     echo "fuzz: $t failed to build:" >&2
     cat "$out/$t.build.log" >&2
     status=1

@@ -24,14 +24,14 @@ for a in "$@"; do
 done
 tools/setup.sh || { echo "run: setup failed (see above)" >&2; exit 1; }
 bazel build //tools:fanoutd >&2 || { echo "run: FAILED: bazel build //tools:fanoutd (see above)" >&2; exit 1; }
-# fanoutd prints "listening on HOST:PORT" once it listens (the port it chose, with --port auto);
-# the hints use the first such line,
-# then its output goes on as it is.
+# fanoutd prints "listening on HOST:PORT" once it listens (the port it chose, with --port auto),
+# one line per endpoint: the hints use the first TCP one, then its output goes on as it is.
 bazel-bin/tools/fanoutd "$@" | {
   shown=0
   while IFS= read -r line; do
     echo "$line"
     case "$line" in
+      "listening on /"*) ;;  # the unix socket
       "listening on "*)
         [ "$shown" -eq 1 ] && continue
         shown=1

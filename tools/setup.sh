@@ -33,6 +33,7 @@ SERVER_PACKAGES=(
   liburing-dev                                       # io_uring (//third_party/system:uring)
   nlohmann-json3-dev                                 # JSON logs and fanout-load's --json
   libcli11-dev                                       # fanoutd's and fanout-load's command lines
+  libhttp-parser-dev                                 # the metrics endpoint's HTTP requests
 )
 # Testing and benchmarking.
 TEST_PACKAGES=(
@@ -76,24 +77,34 @@ node_clients() {
     bash -c "cd '$dir' && npm ci --no-audit --no-fund"
 }
 
-redis_exporter() {
-  # prometheus-redis-exporter for the compatibility test: Debian's binary, unpacked into the
-  # checkout (.tools/), not installed, so that no service is enabled or started on this machine.
-  local dir="$root/.tools/redis-exporter" deb
-  [ -x "$dir/usr/bin/prometheus-redis-exporter" ] && return 0
-  command -v prometheus-redis-exporter >/dev/null && return 0
+# Debian's binary package $1, unpacked into the checkout (.tools/$2), not installed, so that no
+# service is enabled or started on this machine; $3 is the file that shows it is there.
+unpack() {
+  local dir="$root/.tools/$2" deb
+  [ -x "$dir/$3" ] && return 0
   if [ "$dry_run" -eq 1 ]; then
-    echo "setup: would unpack Debian's prometheus-redis-exporter into .tools/"
+    echo "setup: would unpack Debian's $1 into .tools/$2"
     return 0
   fi
-  echo "setup: unpacking Debian's prometheus-redis-exporter into .tools/" >&2
+  echo "setup: unpacking Debian's $1 into .tools/$2" >&2
   mkdir -p "$dir" || fail "cannot create $dir"
-  step "apt-get download prometheus-redis-exporter" \
-    bash -c "cd '$dir' && apt-get download -q prometheus-redis-exporter"
-  deb=$(ls "$dir"/prometheus-redis-exporter_*.deb 2>/dev/null | head -1)
-  [ -n "$deb" ] || fail "apt-get download left no prometheus-redis-exporter_*.deb in $dir"
+  step "apt-get download $1" bash -c "cd '$dir' && apt-get download -q '$1'"
+  deb=$(ls "$dir"/"$1"_*.deb 2>/dev/null | head -1)
+  [ -n "$deb" ] || fail "apt-get download left no $1_*.deb in $dir"
   step "dpkg-deb -x $deb" dpkg-deb -x "$deb" "$dir"
   rm -f "$deb"
+}
+
+redis_exporter() {
+  # prometheus-redis-exporter for the compatibility test.
+  command -v prometheus-redis-exporter >/dev/null && return 0
+  unpack prometheus-redis-exporter redis-exporter usr/bin/prometheus-redis-exporter
+}
+
+prometheus_promtool() {
+  # promtool (from Debian's prometheus) checks what GET /metrics serves (tests/system/metrics_test.py).
+  command -v promtool >/dev/null && return 0
+  unpack prometheus prometheus usr/bin/promtool
 }
 
 wanted=("${SERVER_PACKAGES[@]}")
@@ -117,6 +128,7 @@ if [ "$dry_run" -eq 1 ]; then
   if [ "$test_part" -eq 1 ]; then
     node_clients
     redis_exporter
+    prometheus_promtool
   fi
   exit 0
 fi
@@ -136,6 +148,7 @@ fi
 if [ "$test_part" -eq 1 ]; then
   node_clients
   redis_exporter
+  prometheus_promtool
 fi
 # Debian's redis-server package may start a system instance on 6379; Fanout's tests start their
 # own servers on ephemeral ports and do not need it.

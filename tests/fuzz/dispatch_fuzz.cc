@@ -11,7 +11,9 @@
 // (DeliveryTotals); and once every client has gone, the shards hold no connection, subscription
 // or queued byte, and no op is outstanding.
 //
-// Input: steps of [op][arg...]. op bits 0-2: action, bits 3-5: client (0-5; client c lives on
+// Clients 6 and 7 connect to the metrics endpoint (HTTP): their wire must be HTTP responses only,
+// and they too are gone once every client has left.
+// Input: steps of [op][arg...]. op bits 0-2: action, bits 3-5: client (0-7; client c lives on
 // shard c % 2), bits 6-7: mode.
 //   0 send:     [len][len bytes] from the client (connecting it first if needed)
 //   1 complete: [index][n] completes op index of the client's shard: mode 0 all, 1 short (n),
@@ -20,6 +22,7 @@
 //   5 stale:    [index] a completion for a connection that is gone (mode bit 0: a send)
 //   6 iterate the client's shard, mode+1 times (mode 1 and 3 settle every op first)
 //   7 time:     [n] advance both shards' clocks n x 100 ms
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -36,7 +39,27 @@ using test::FakeBackend;
 using test::FakeSocket;
 
 constexpr int kShards = 2;
-constexpr int kClients = 6;
+constexpr int kClients = 8;
+constexpr int kFirstHttpClient = 6;
+
+// An HTTP client's wire: responses, each a status line, headers with a Content-Length, and that
+// many bytes of body, except a HEAD's (the next response follows its head at once). The last may
+// be incomplete.
+bool http_responses(const std::string& wire) {
+  size_t at = 0;
+  while (at < wire.size()) {
+    if (wire.compare(at, 9, "HTTP/1.1 ", 0, std::min<size_t>(9, wire.size() - at)) != 0) return false;
+    const size_t end = wire.find("\r\n\r\n", at);
+    if (end == std::string::npos) return true;  // a head still arriving
+    const size_t cl = wire.find("\r\nContent-Length: ", at);
+    if (cl == std::string::npos || cl > end) return false;
+    const size_t len = std::strtoul(wire.c_str() + cl + 18, nullptr, 10);
+    at = end + 4;
+    if (wire.compare(at, 9, "HTTP/1.1 ") == 0) continue;  // a HEAD's: no body
+    at += len;
+  }
+  return true;  // the last body may still be arriving
+}
 
 // A RESP3 push is always a value of its own, never an element of another (a push that landed
 // inside an array reply would corrupt it for the client).
@@ -76,7 +99,12 @@ class Harness {
  public:
   explicit Harness(const ServerConfig& cfg, const Acl& acl) : shared_(cfg, kShards, acl) {
     for (int s = 0; s < kShards; ++s) {
-      shards_.push_back(std::make_unique<Shard<FakeBackend>>(s, &shared_, /*listen_fd=*/100 + s));
+      // Never real sockets: the fake's kernel has its own numbers.
+      listeners_[s][0].fd = 100 + s;
+      listeners_[s][1].fd = 200 + s;
+      listeners_[s][1].protocol = Protocol::kHttp;
+      shards_.push_back(std::make_unique<Shard<FakeBackend>>(
+          s, &shared_, std::vector<Listener*>{&listeners_[s][0], &listeners_[s][1]}));
       std::string err;
       FUZZ_CHECK(shards_[s]->init(&err) && shards_[s]->start(&err));
     }
@@ -104,7 +132,7 @@ class Harness {
   FakeSocket* connect(int c) {
     if (FakeSocket* s = socket(c)) return s;
     Client& cl = clients_[c];
-    cl.fd = fake(c % kShards).connect();
+    cl.fd = fake(c % kShards).connect(c >= kFirstHttpClient ? 1 : 0);
     FakeSocket* s = fake(c % kShards).socket(cl.fd);
     cl.serial = s->serial;
     return s;
@@ -118,7 +146,9 @@ class Harness {
   // Properties that hold after every step.
   void check() {
     for (int s = 0; s < kShards; ++s) {
-      for (auto& [fd, sock] : fake(s).sockets()) FUZZ_CHECK(well_formed(&sock.wire));
+      for (auto& [fd, sock] : fake(s).sockets()) {
+        FUZZ_CHECK(sock.http ? http_responses(sock.wire) : well_formed(&sock.wire));
+      }
     }
     FUZZ_CHECK(shared_.deliveries().balanced());
   }
@@ -155,6 +185,7 @@ class Harness {
 
  private:
   SharedState shared_;
+  Listener listeners_[kShards][2];  // RESP, then the metrics endpoint
   std::vector<std::unique_ptr<Shard<FakeBackend>>> shards_;
   Client clients_[kClients];
 };

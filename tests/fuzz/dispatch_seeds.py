@@ -67,6 +67,16 @@ def scripts():
     x += send(3, b"*2\r\n$4\r\nPING\r\n$") + op(TIME) + bytes([60]) + settle(2)
     x += op(HALF_CLOSE, 0) + settle(3)
     s["blocked-publisher"] = x
+    # The metrics endpoint (clients 6 and 7): a scrape, pipelined requests read one at a time
+    # while a response is only partly sent, a refused request, a slow head reaped by the clock.
+    get = b"GET /metrics HTTP/1.1\r\nHost: a\r\n\r\n"
+    x = op(CONNECT, 6) + op(CONNECT, 7) + op(CONNECT, 0) + settle()
+    x += send(0, cmd("SUBSCRIBE", "m")) + send(6, get) + settle(2)
+    x += send(7, get + b"HEAD /healthz HTTP/1.1\r\nHost: a\r\n\r\n" + b"GET /x HTTP/1.0\r\n\r\n")
+    x += op(ITERATE, 1) + op(COMPLETE, 7, 1) + bytes([0, 100]) + op(ITERATE, 1) + settle(4)
+    x += send(6, b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nabc") + settle(2)
+    x += op(CONNECT, 6) + settle() + send(6, b"GET /healthz HTTP/1.1\r\nHo") + op(TIME) + bytes([150]) + settle(2)
+    s["metrics-endpoint"] = x
     return s
 
 

@@ -32,6 +32,7 @@ struct FakeSocket {
   bool eof = false;      // the client shut down its side after `inbound`
   bool reset = false;    // the client reset the connection
   std::string wire;      // bytes the server sent, in order
+  bool http = false;     // connected to the second listener (the fuzz harness's metrics endpoint)
 };
 
 class FakeBackend {
@@ -54,7 +55,7 @@ class FakeBackend {
   bool start(std::string*) { return true; }
   void finish() {}
   int64_t now_us() const { return now_ms_ * 1000; }
-  void listen(int, uint32_t token) { token_ = token; }
+  void listen(int, uint32_t token, bool = false) { tokens_.push_back(token); }
   void stop_listen(int) {}
   void recv(int fd, ConnId id) {
     FUZZ_CHECK(open_fd(fd));
@@ -101,13 +102,16 @@ class FakeBackend {
 
   // --- The script's side. ---
   void advance(int64_t ms) { now_ms_ += ms; }
-  // A new client: the lowest free fd, as the kernel picks, so numbers are reused.
-  int connect() {
+  // A new client of the listener-th listen() (0: the first): the lowest free fd, as the kernel
+  // picks, so numbers are reused.
+  int connect(size_t listener = 0) {
     int fd = 3;
     while (sockets_.count(fd)) ++fd;
     sockets_[fd] = FakeSocket{};
     sockets_[fd].serial = ++serial_;
-    due_.push_back(Due{Completion{ConnId{token_, 0}, Op::kAccept, kMore, fd, nullptr}, "", -1});
+    sockets_[fd].http = listener == 1;
+    const uint32_t token = listener < tokens_.size() ? tokens_[listener] : 0;
+    due_.push_back(Due{Completion{ConnId{token, 0}, Op::kAccept, kMore, fd, nullptr}, "", -1});
     return fd;
   }
   FakeSocket* socket(int fd) {
@@ -223,7 +227,7 @@ class FakeBackend {
 
   BackendCounters* c_ = nullptr;
   int64_t now_ms_ = 1'000'000;
-  uint32_t token_ = 0;
+  std::vector<uint32_t> tokens_;  // listen()'s, in order
   std::vector<PendingOp> ops_;
   std::deque<Due> due_;
   std::map<int, FakeSocket> sockets_;

@@ -104,6 +104,63 @@ TEST(ConfigTest, RulesBetweenSettings) {
   EXPECT_EQ(validate_config(cfg).rfind("--uring-buffers x --uring-buffer-size", 0), 0u);
 }
 
+// Redis's bind syntax (space-separated, '-' for an optional address) and its octal
+// unixsocketperm, which CONFIG GET shows as Redis does ("700").
+TEST(ConfigTest, BindListsAndOctalModesAsRedisWritesThem) {
+  std::vector<BindAddress> list;
+  std::string err;
+  ASSERT_TRUE(parse_bind_list("  127.0.0.1   -::1 * ", &list, &err));
+  ASSERT_EQ(list.size(), 3u);
+  EXPECT_EQ(list[0].host, "127.0.0.1");
+  EXPECT_FALSE(list[0].optional);
+  EXPECT_EQ(list[1].host, "::1");
+  EXPECT_TRUE(list[1].optional);
+  EXPECT_EQ(list[2].host, "*");
+  EXPECT_TRUE(parse_bind_list("", &list, &err));
+  EXPECT_TRUE(list.empty());
+  EXPECT_FALSE(parse_bind_list("127.0.0.1 -", &list, &err));
+
+  ServerConfig cfg;
+  cfg.bind = "127.0.0.1 - ::1";
+  EXPECT_EQ(validate_config(cfg), "--bind: '-' must be followed by an address");
+  cfg.bind = "";
+  EXPECT_NE(validate_config(cfg).find("listen nowhere"), std::string::npos);
+  cfg.unixsocket = "/tmp/fanout.sock";
+  EXPECT_EQ(validate_config(cfg), "");
+  cfg.unixsocket = std::string(108, 'x');
+  EXPECT_EQ(validate_config(cfg).rfind("--unixsocket must be at most 107 bytes", 0), 0u);
+
+  const Setting& perm = *find_setting("unixsocketperm");
+  ServerConfig c2;
+  EXPECT_EQ(set_setting(c2, perm, "700"), "");
+  EXPECT_EQ(c2.unixsocketperm, 0700u);
+  EXPECT_EQ(setting_text(c2, perm), "700");
+  EXPECT_EQ(set_setting(c2, perm, "0755"), "");
+  EXPECT_EQ(c2.unixsocketperm, 0755u);
+  EXPECT_EQ(set_setting(c2, perm, "800"), "--unixsocketperm must be an octal mode between 0 and 777, got '800'");
+  EXPECT_NE(set_setting(c2, perm, "1000"), "");
+  c2.unixsocketperm = 01000;  // set directly: caught at validation
+  EXPECT_EQ(validate_config(c2).rfind("--unixsocketperm must be", 0), 0u);
+  ServerConfig c3;
+  c3.unixsocketperm = 0700;
+  bool shown = false;
+  for (const auto& [name, value] : config_parameters(c3)) {
+    if (name == "unixsocketperm") shown = value == "700";
+  }
+  EXPECT_TRUE(shown);
+}
+
+TEST(ConfigTest, TheMetricsEndpointNeedsAnAddressAndAPortOfItsOwn) {
+  ServerConfig cfg;
+  cfg.metrics_port = 9121;
+  EXPECT_EQ(validate_config(cfg), "");
+  cfg.metrics_bind = " ";
+  EXPECT_EQ(validate_config(cfg).rfind("--metrics-bind must name an address", 0), 0u);
+  cfg.metrics_bind = "127.0.0.1";
+  cfg.metrics_port = cfg.port;
+  EXPECT_EQ(validate_config(cfg).rfind("--metrics-port must differ from --port", 0), 0u);
+}
+
 TEST(ConfigTest, TextRoundTripsThroughTheTable) {
   ServerConfig cfg;
   for (const Setting& s : server_settings()) {

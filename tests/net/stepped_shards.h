@@ -26,17 +26,21 @@ namespace fanout::test {
 template <class Backend>
 class SteppedShards {
  public:
-  SteppedShards(const ServerConfig& cfg, int n) : cfg_(cfg) {
+  // shared: listeners every shard accepts from too (a unix socket's), after its own.
+  SteppedShards(const ServerConfig& cfg, int n, std::vector<Listener*> shared = {}) : cfg_(cfg) {
     cfg_.shards = n;
     shared_ = std::make_unique<SharedState>(cfg_, n, Acl(server_acl_catalog()));
     for (int s = 0; s < n; ++s) {
       std::string err;
       int fd = listen_tcp("127.0.0.1", 0, 1024, false, &err);
       EXPECT_GE(fd, 0) << err;
-      listeners_.push_back(fd);
+      listeners_.push_back(std::make_unique<Listener>());
+      listeners_.back()->fd = fd;
       ports_.push_back(local_port(fd));
       shared_->wake_fds[s] = make_eventfd();
-      shards_.push_back(std::make_unique<Shard<Backend>>(s, shared_.get(), fd));
+      std::vector<Listener*> mine{listeners_.back().get()};
+      mine.insert(mine.end(), shared.begin(), shared.end());
+      shards_.push_back(std::make_unique<Shard<Backend>>(s, shared_.get(), std::move(mine)));
       EXPECT_TRUE(shards_.back()->init(&err)) << err;
     }
     started_.assign(n, false);
@@ -98,7 +102,7 @@ class SteppedShards {
     std::vector<ShardCore*> all;
     for (auto& s : shards_) all.push_back(s.get());
     teardown_shards(all);
-    for (int fd : listeners_) ::close(fd);
+    for (auto& l : listeners_) ::close(l->fd);
     for (int fd : shared_->wake_fds) ::close(fd);
   }
 
@@ -113,7 +117,8 @@ class SteppedShards {
   ServerConfig cfg_;
   std::unique_ptr<SharedState> shared_;
   std::vector<std::unique_ptr<Shard<Backend>>> shards_;
-  std::vector<int> listeners_, ports_;
+  std::vector<std::unique_ptr<Listener>> listeners_;
+  std::vector<int> ports_;
   std::vector<bool> started_;
   std::vector<std::thread> background_;
   bool stopped_ = false;

@@ -4,6 +4,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -45,12 +46,40 @@ int connect_loopback(int port, int rcvbuf) {
   return fd;
 }
 
-std::unique_ptr<TestClient> TestClient::connect(int port, int rcvbuf) {
-  int fd = connect_loopback(port, rcvbuf);
+std::unique_ptr<TestClient> TestClient::adopt(int fd) {
   if (fd < 0) return nullptr;
   auto c = std::unique_ptr<TestClient>(new TestClient());
   c->fd_ = fd;
   return c;
+}
+
+std::unique_ptr<TestClient> TestClient::connect(int port, int rcvbuf) { return adopt(connect_loopback(port, rcvbuf)); }
+
+std::unique_ptr<TestClient> TestClient::connect_unix(const std::string& path) {
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_un a{};
+  a.sun_family = AF_UNIX;
+  if (fd < 0 || path.size() >= sizeof(a.sun_path)) return nullptr;
+  path.copy(a.sun_path, path.size());
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) {
+    ::close(fd);
+    return nullptr;
+  }
+  return adopt(fd);
+}
+
+std::unique_ptr<TestClient> TestClient::connect_ipv6_loopback(int port) {
+  int fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return nullptr;
+  sockaddr_in6 a{};
+  a.sin6_family = AF_INET6;
+  a.sin6_port = htons(static_cast<uint16_t>(port));
+  a.sin6_addr = in6addr_loopback;
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)) != 0) {
+    ::close(fd);
+    return nullptr;
+  }
+  return adopt(fd);
 }
 
 TestClient::~TestClient() { close(); }

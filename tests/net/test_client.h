@@ -17,6 +17,9 @@ class TestClient {
  public:
   // Connects to 127.0.0.1:port; rcvbuf > 0 shrinks the receive buffer before connecting.
   static std::unique_ptr<TestClient> connect(int port, int rcvbuf = 0);
+  // Connects to a unix socket at `path`, or to [::1]:port; null if refused.
+  static std::unique_ptr<TestClient> connect_unix(const std::string& path);
+  static std::unique_ptr<TestClient> connect_ipv6_loopback(int port);
   ~TestClient();
 
   int fd() const { return fd_; }
@@ -42,6 +45,8 @@ class TestClient {
   void close();
 
  private:
+  static std::unique_ptr<TestClient> adopt(int fd);
+
   int fd_ = -1;
   std::string buf_;
   size_t off_ = 0;
