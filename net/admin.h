@@ -1,5 +1,6 @@
-// Commands every shard answers: CLIENT LIST and CLIENT KILL see the clients of all shards, and
-// CONFIG RESETSTAT resets every shard's statistics (each shard writes only its own). The
+// Commands every shard answers: CLIENT LIST and CLIENT KILL see the clients of all shards,
+// CONFIG RESETSTAT resets every shard's statistics (each shard writes only its own), and an ACL
+// change (ACL SETUSER, DELUSER, LOAD, a SIGHUP reload) is swapped in by every shard. The
 // shard of the asking client (the origin) fills its own part, then sends the request to each
 // other shard through the rings (MailItem::kAdmin); each writes its part into its own slot and
 // sends the request back (kAdminDone); the origin replies once every part is in. Each slot is
@@ -12,10 +13,12 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "core/acl.h"
 #include "net/completion.h"
 
 namespace fanout {
@@ -33,8 +36,9 @@ struct ClientFilter {
 };
 
 struct AdminRequest {
-  enum class Op : uint8_t { kClientList, kClientKill, kResetStats };
+  enum class Op : uint8_t { kClientList, kClientKill, kResetStats, kAclChange };
   Op op = Op::kClientList;
+  bool has_asker = true;       // false: no client waits (a SIGHUP reload)
   bool old_kill_form = false;  // CLIENT KILL ip:port: +OK or "No such client"
   bool muted = false;          // the reply falls under CLIENT REPLY OFF or SKIP
   int origin = 0;
@@ -45,6 +49,13 @@ struct AdminRequest {
   bool kill_asker = false;         // SKIPME no named the asking client: closed after the reply
   size_t asker_argv_mem = 0;       // the asking command's bytes (its line's argv-mem)
   int outstanding = 0;             // shards still to answer (origin only)
+  // kAclChange: the rules every shard swaps in (ShardCore::apply_acl), the reply (an integer for
+  // ACL DELUSER, else +OK), and with no asker what to log once every shard has them.
+  std::shared_ptr<const Acl> acl;
+  uint64_t acl_version = 0;
+  int64_t acl_count = -1;
+  bool acl_integer_reply = false;
+  std::string acl_log;
 };
 
 }  // namespace fanout

@@ -22,6 +22,8 @@ ShardCore::ShardCore(int id, SharedState* shared)
       ring_dirty_(shared->nshards, 0),
       awaiting_space_(shared->nshards, 0),
       mail_buf_(256) {
+  acl_ = shared->acl.current();
+  acl_version_ = shared->acl.version();
   stats_->ncommands = command_stat_names().size();
   stats_->commands = std::make_unique<CommandStat[]>(stats_->ncommands);
   shared->tables[id] = &table_;
@@ -59,7 +61,7 @@ ShardCore::Accepted ShardCore::accept(int fd) {
   c->client_id = shared_->next_client_id.fetch_add(1, std::memory_order_relaxed);
   c->created_ms = now_ms_;
   c->last_input_ms = now_ms_;
-  c->user = shared_->acl.initial_user();
+  c->user = acl_->initial_user();
   ++live_;
   stats_->clients.set(live_);
   stats_->total_connections_received.add();

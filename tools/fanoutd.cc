@@ -1,7 +1,8 @@
 // fanoutd: the Fanout pub/sub server. Builds its flags from the server's settings table
 // (net/config), starts the broker, prints the address it listens on, and on SIGINT/SIGTERM drains
 // queued output (bounded by --shutdown-timeout-ms) and exits 0. A stop request during start-up
-// works too: start-up gives up at its next step and the process exits 0.
+// works too: start-up gives up at its next step and the process exits 0. SIGHUP reloads the ACL
+// file (as ACL LOAD does) without stopping, and logs what came of it.
 // Exit codes: 0 stopped; 2 a bad flag or setting (every one reported as "fanoutd: --flag ...");
 // 1 the system refused (the port is taken, a backend the kernel lacks), or a second SIGINT or
 // SIGTERM ended the drain early.
@@ -79,23 +80,38 @@ int parse_flags(int argc, char** argv, ServerConfig* cfg) {
   return -1;
 }
 
-// Runs the broker until a stop request has drained it. `set` holds the stop signals, which a
-// thread of their own takes; it is ended before the broker goes away (it has either handled its
-// signal, or is still waiting and is woken here).
+// Runs the broker until a stop request has drained it. `set` holds the signals (stop, and SIGHUP),
+// which a thread of their own takes; it is ended before the broker goes away (it is woken here
+// if still waiting).
 int serve(const ServerConfig& cfg, const sigset_t& set) {
   Broker broker(cfg);
   std::atomic<bool> exiting{false};
   std::thread signals([&broker, &exiting, set] {
-    int sig = 0;
-    sigwait(&set, &sig);
-    if (exiting.load()) return;  // the wake-up from end_signals()
-    broker.stop();
-    LOG_INFO("%s received: stopping (a second one exits at once)", sig == SIGINT ? "SIGINT" : "SIGTERM");
-    sigwait(&set, &sig);
-    if (exiting.load()) return;
-    // An operator who will not wait for the drain: leave now, saying so (exit code 1).
-    LOG_WARN("%s received again: exiting without finishing the drain", sig == SIGINT ? "SIGINT" : "SIGTERM");
-    std::_Exit(1);
+    bool stopping = false;
+    while (true) {
+      int sig = 0;
+      sigwait(&set, &sig);
+      if (exiting.load()) return;  // the wake-up from end_signals()
+      if (sig == SIGHUP) {
+        // The shards reload and log the outcome; nothing to do before they run or while stopping.
+        if (broker.reload_acl()) {
+          LOG_INFO("SIGHUP received: reloading the ACL file");
+        } else {
+          LOG_WARN("SIGHUP received while fanoutd is not serving: ignored");
+        }
+        continue;
+      }
+      const char* name = sig == SIGINT ? "SIGINT" : "SIGTERM";
+      if (!stopping) {
+        stopping = true;
+        broker.stop();
+        LOG_INFO("%s received: stopping (a second one exits at once)", name);
+        continue;
+      }
+      // An operator who will not wait for the drain: leave now, saying so (exit code 1).
+      LOG_WARN("%s received again: exiting without finishing the drain", name);
+      std::_Exit(1);
+    }
   });
   auto end_signals = [&] {
     exiting = true;
@@ -148,6 +164,7 @@ int main(int argc, char** argv) {
   sigemptyset(&set);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   signal(SIGPIPE, SIG_IGN);  // belt and braces: every send already uses MSG_NOSIGNAL
   ServerConfig cfg;

@@ -44,7 +44,7 @@ def bad_settings(binary, backend):
         (["--log-level", "loud"], "fanoutd: --log-level must be one of debug,info,warn,error, got 'loud'"),
         (["--max-bulk-len", "100m"], "fanoutd: --max-bulk-len (104857600) must not exceed --max-query-buffer"),
         (["--bind", "1.2.3.4.5"], "fanoutd: --bind: '1.2.3.4.5' is not a valid address or host name"),
-        (["--aclfile", "/nonexistent/acl"], "fanoutd: --aclfile: cannot open /nonexistent/acl"),
+        (["--aclfile", "/nonexistent/acl"], "fanoutd: --aclfile: Error loading ACLs, opening file '/nonexistent/acl'"),
         (["--requirepass-file", "/nonexistent/pass"], "fanoutd: --requirepass-file: cannot open /nonexistent/pass"),
         (["--no-such-flag", "1"], "fanoutd: unknown flag --no-such-flag"),
         (["--port"], "fanoutd: --port needs a value"),
