@@ -127,7 +127,7 @@ void ShardCore::cmd_acl(Conn* c, Args args) {
       }
     }
   } else if (iequals(sub, "whoami")) {
-    resp::bulk(c->out, c->user->name);
+    resp::bulk(c->out, c->user != nullptr ? std::string_view(c->user->name) : "default");
   } else if ((iequals(sub, "load") || iequals(sub, "save")) && shared_->acl.aclfile().empty()) {
     reply_error(c, kNoAclFile);
   } else if (iequals(sub, "load")) {

@@ -164,7 +164,7 @@ bool ShardCore::client_matches(Conn* c, const ClientFilter& f) {
   if (f.type == Type::kPubsub && !c->pubsub_mode()) return false;
   if (f.type == Type::kNormal && c->pubsub_mode()) return false;
   if (!f.ids.empty() && std::find(f.ids.begin(), f.ids.end(), c->client_id) == f.ids.end()) return false;
-  if (f.user && (c->user == nullptr || c->user->name != *f.user)) return false;
+  if (f.user && (c->user != nullptr ? std::string_view(c->user->name) : "default") != *f.user) return false;
   if (f.addr || f.laddr) look_up_addresses(c);
   if (f.addr && c->addr != *f.addr) return false;
   if (f.laddr && c->laddr != *f.laddr) return false;

@@ -362,17 +362,21 @@ bool ShardCore::execute(Conn* c, Args args, bool queued) {
   }
   c->last_cmd = full;
   CommandStat& stat = stats_->commands[stat_slot(spec, full)];
-  if (c->user == nullptr && spec->acl != kAclExempt) {
+  // A client that has not signed in runs as the default user while that user takes no password
+  // (Redis's authRequired(), asked at every command: it needs AUTH again if the default user
+  // gets a password).
+  const AclUser* user = c->user;
+  if (user == nullptr && spec->acl != kAclExempt && (user = acl_->initial_user()) == nullptr) {
     stat.rejected_calls.add();
     reject(c, "NOAUTH Authentication required.", spec);
     return true;
   }
-  const bool check_acl = spec->acl != kAclExempt && !c->user->all_rights;
+  const bool check_acl = spec->acl != kAclExempt && !user->all_rights;
   if (check_acl) {
-    if (AclVerdict v = acl_check(*c->user, *spec, args, command_right(*spec, full)); v.denied) {
+    if (AclVerdict v = acl_check(*user, *spec, args, command_right(*spec, full)); v.denied) {
       stats_->acl_denied.add();
       stat.rejected_calls.add();
-      log_acl_denial(c, v.reason, v.reason == AclLogEntry::Reason::kChannel ? args[v.arg] : full, c->user->name, args);
+      log_acl_denial(c, v.reason, v.reason == AclLogEntry::Reason::kChannel ? args[v.arg] : full, user->name, args);
       reject(c, acl_error(v, full, queued), spec);
       return true;
     }

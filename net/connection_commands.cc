@@ -169,7 +169,7 @@ void ShardCore::cmd_hello(Conn* c, std::span<const std::string_view> args) {
       return;
     }
   }
-  if (c->user == nullptr) {
+  if (c->user == nullptr) {  // Redis asks whether the client signed in, not whether it must
     reply_error(c, "NOAUTH HELLO must be called with the client already authenticated, otherwise the "
                    "HELLO AUTH <user> <pass> option can be used to authenticate the client and select "
                    "the RESP protocol version at the same time");

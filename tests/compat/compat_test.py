@@ -428,6 +428,24 @@ def acl_files_and_clients(fport, rport, paths):
         out["other user"] = closed(other)
         for sock in list(conns.values()) + [other]:
             sock.close()
+        # A client that has not signed in needs AUTH only while the default user has a password
+        # (Redis's authRequired(), asked at every command); one that connected while it had none
+        # stays signed in.
+        before_password = socket.create_connection(("127.0.0.1", port))
+        before_password.sendall(mb("PING"))
+        read_values(before_password, 1)
+        cmd("ACL", "SETUSER", "default", "resetpass", ">dpw")
+        anon = socket.create_connection(("127.0.0.1", port))
+        flips = []
+        for rules in (None, ("nopass",), ("resetpass", ">dpw"), ("nopass",)):
+            if rules:
+                cmd("ACL", "SETUSER", "default", *rules)
+            for sock in (anon, before_password):
+                sock.sendall(mb("PING") + mb("HELLO", "2"))
+                flips.append(acl_normalize(read_values(sock, 2)))
+        out["not signed in"] = flips
+        anon.close()
+        before_password.close()
         # A broken file: Redis's errors, and the rules stay.
         before = cmd("ACL", "LIST")
         with open(path, "w") as f:

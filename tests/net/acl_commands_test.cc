@@ -352,6 +352,24 @@ TEST_P(AclCommandsTest, AReloadAskedFromOutsideWorksAsAclLoad) {
   EXPECT_FALSE(broker->reload_acl());
 }
 
+TEST_P(AclCommandsTest, AClientNotSignedInNeedsAuthOnlyWhileTheDefaultUserHasAPassword) {
+  start();
+  auto admin = on_shard(0, "pub", "pubpw");  // pub may not run ACL: give it the rights first
+  auto root = on_shard(0);
+  ASSERT_EQ(root->call({"ACL", "SETUSER", "pub", "+@all"}).str, "OK");
+  auto before = on_shard(1);  // connected while the default user took no password: signed in
+  ASSERT_EQ(admin->call({"ACL", "SETUSER", "default", "resetpass", ">dpw"}).str, "OK");
+  auto anon = client();  // on any shard (CLIENT INFO, which tells, would need AUTH)
+  EXPECT_EQ(anon->call({"PING"}).str, "NOAUTH Authentication required.");
+  EXPECT_EQ(before->call({"PING"}).str, "PONG");
+  ASSERT_EQ(admin->call({"ACL", "SETUSER", "default", "nopass"}).str, "OK");
+  EXPECT_EQ(anon->call({"PING"}).str, "PONG");  // as Redis: asked at every command
+  EXPECT_EQ(anon->call({"ACL", "WHOAMI"}).str, "default");
+  ASSERT_EQ(admin->call({"ACL", "SETUSER", "default", "resetpass", ">dpw"}).str, "OK");
+  EXPECT_EQ(anon->call({"PING"}).str, "NOAUTH Authentication required.");
+  EXPECT_EQ(before->call({"PING"}).str, "PONG");
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, AclCommandsTest, ::testing::ValuesIn(kBackends),
                          [](const auto& info) { return info.param; });
 
