@@ -105,6 +105,9 @@ struct AclUser {
   // the clients signed in as the first are closed (net/shard_core apply_acl).
   uint64_t incarnation = 0;
   bool all_rights = false;  // every command this server runs and every channel: nothing to check
+  // The command rules as ACL LIST describes them (Acl::describe_commands), found when the user
+  // changes (Redis caches its description too): ACL LIST of many users costs no search.
+  std::string command_rules;
 
   bool check_password(std::string_view password) const;
   bool can_run(size_t command) const { return commands.bits.test(command); }
@@ -168,7 +171,7 @@ class Acl {
   // commands; those come in catalog order, where Redis's order is its hash table's).
   std::string describe(const AclUser& u) const;
   // ACL GETUSER's "commands", "keys" and "channels".
-  std::string describe_commands(const AclUser& u) const;
+  static const std::string& describe_commands(const AclUser& u) { return u.command_rules; }
   static std::string describe_keys(const AclUser& u);
   static std::string describe_channels(const AclUser& u);
   // ACL SAVE's file: "user <name> <description>\n" for every user, in byte order of names.
@@ -182,6 +185,7 @@ class Acl {
     std::vector<std::vector<uint16_t>> children;
     std::vector<uint16_t> top;            // commands without a container
     std::bitset<kAclMaxCommands> served;  // infos[i].served
+    std::vector<std::vector<uint16_t>> in_category;  // by category bit number: the entries in it
   };
   enum class RuleError : uint8_t { kNone, kUnknown, kSyntax, kKeyAfterAll, kChannelAfterAll, kNoSuchPassword,
                                    kBadHash, kFirstArgOfSubcommand, kSelector };
@@ -196,7 +200,8 @@ class Acl {
   void change(AclUser* u, size_t i, bool allow) const;         // also drops its first arguments
   void set_category(AclCommandBits* b, uint32_t category, bool allow, AclUser* u = nullptr) const;
   void count_category(const AclCommandBits& b, uint32_t category, size_t* on, size_t* off) const;
-  void finish(AclUser* u) const;  // all_rights
+  void finish(AclUser* u) const;  // all_rights, command_rules
+  std::string find_command_rules(const AclUser& u) const;
 
   std::shared_ptr<const Catalog> catalog_;
   std::map<std::string, AclUser, std::less<>> users_;

@@ -81,6 +81,7 @@ class ShardCore {
   // the edit's *count as an integer, with integer_reply) once every shard has them; its later
   // commands wait for that reply. CONFIG SET requirepass is
   //   change_acl(c, AclAuthority::set_requirepass(std::string(value)));
+  // (and its name belongs in commands.cc's answers_later, which refuses it inside MULTI).
   // Thread: this shard's, from a command handler (c is the client running it).
   void change_acl(Conn* c, const AclAuthority::Edit& edit, bool integer_reply = false);
   // The rules this shard runs with (its snapshot). Thread: this shard's.
