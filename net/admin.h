@@ -9,7 +9,7 @@
 // (Conn::held), so replies stay in order.
 // Owned by the origin shard (ShardCore::admin_): freed once every part is in, or at teardown.
 // Thread: the origin, except parts[s] and killed[s], which shard s writes while it holds the
-// request.
+// request, and kAclChange's rules, an immutable snapshot every shard reads at once.
 #pragma once
 
 #include <cstdint>
