@@ -1,6 +1,7 @@
 // Commands every shard answers: CLIENT LIST and CLIENT KILL see the clients of all shards,
-// CONFIG RESETSTAT resets every shard's statistics (each shard writes only its own), and CONFIG SET
-// hands every shard the new configuration (each applies it to its own copy). The
+// CONFIG RESETSTAT resets every shard's statistics (each shard writes only its own), CONFIG SET
+// hands every shard the new configuration (each applies it to its own copy), and an ACL change
+// (ACL SETUSER, DELUSER, LOAD, a SIGHUP reload) is swapped in by every shard. The
 // shard of the asking client (the origin) fills its own part, then sends the request to each
 // other shard through the rings (MailItem::kAdmin); each writes its part into its own slot and
 // sends the request back (kAdminDone); the origin replies once every part is in. Each slot is
@@ -9,7 +10,7 @@
 // (Conn::held), so replies stay in order.
 // Owned by the origin shard (ShardCore::admin_): freed once every part is in, or at teardown.
 // Thread: the origin, except parts[s] and killed[s], which shard s writes while it holds the
-// request.
+// request, and kAclChange's rules, an immutable snapshot every shard reads at once.
 #pragma once
 
 #include <cstdint>
@@ -18,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "core/acl.h"
 #include "net/completion.h"
 #include "net/config.h"
 
@@ -36,8 +38,9 @@ struct ClientFilter {
 };
 
 struct AdminRequest {
-  enum class Op : uint8_t { kClientList, kClientKill, kResetStats, kConfigSet };
+  enum class Op : uint8_t { kClientList, kClientKill, kResetStats, kConfigSet, kAclChange };
   Op op = Op::kClientList;
+  bool has_asker = true;       // false: no client waits (a SIGHUP reload)
   bool old_kill_form = false;  // CLIENT KILL ip:port: +OK or "No such client"
   bool muted = false;          // the reply falls under CLIENT REPLY OFF or SKIP
   int origin = 0;
@@ -53,6 +56,13 @@ struct AdminRequest {
   std::shared_ptr<const ServerConfig> config;
   uint64_t config_version = 0;
   int outstanding = 0;             // shards still to answer (origin only)
+  // kAclChange: the rules every shard swaps in (ShardCore::apply_acl), the reply (an integer for
+  // ACL DELUSER, else +OK), and with no asker what to log once every shard has them.
+  std::shared_ptr<const Acl> acl;
+  uint64_t acl_version = 0;
+  int64_t acl_count = -1;
+  bool acl_integer_reply = false;
+  std::string acl_log;
 };
 
 }  // namespace fanout

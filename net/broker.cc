@@ -11,7 +11,6 @@
 #include "net/epoll_backend.h"
 #include "net/io_uring_backend.h"
 #include "net/log.h"
-#include "net/read_file.h"
 #include "net/shard.h"
 #include "net/socket.h"
 
@@ -47,39 +46,6 @@ Broker::~Broker() {
   join();
 }
 
-// Users: Redis's default user, then the ACL file, then ServerConfig::acl_rules, then --requirepass
-// (which sets the default user's password, and so cannot be combined with a file that
-// configures the default user).
-bool Broker::build_acl(Acl* acl, std::string* err) {
-  std::vector<std::string> notes;
-  std::string text, why;
-  if (!cfg_.aclfile.empty()) {
-    if (!read_file(cfg_.aclfile, &text, &why)) {
-      *err = "--aclfile: " + why;
-      return false;
-    }
-    if (!acl->load(text, &why, &notes)) {
-      *err = "--aclfile " + cfg_.aclfile + ": " + why;
-      return false;
-    }
-  }
-  if (!acl->load(cfg_.acl_rules, &why, &notes)) {
-    *err = "ACL rules: " + why;
-    return false;
-  }
-  for (const std::string& n : notes) LOG_INFO("ACL: %s", n.c_str());
-  if (!cfg_.requirepass.empty()) {
-    const AclUser* d = acl->find("default");
-    if (!d->nopass || !d->enabled || !d->all_rights) {
-      *err = "--requirepass sets the default user's password, but the ACL file configures the default user: set it there";
-      return false;
-    }
-    if (!acl->set_user("default", std::vector<std::string>{"resetpass", ">" + cfg_.requirepass}, err, &notes)) return false;
-  }
-  if (acl->users() > 1) LOG_INFO("ACL: %zu users", acl->users());
-  return true;
-}
-
 // As Redis's adjustOpenFilesLimit (server.c): raise the soft descriptor limit up to the hard one
 // if --max-clients needs it, else lower --max-clients to what fits, with a warning.
 bool Broker::fit_descriptor_limit(std::string* err) {
@@ -102,10 +68,14 @@ bool Broker::fit_descriptor_limit(std::string* err) {
 
 std::string Broker::check_config(const ServerConfig& cfg) {
   if (std::string e = validate_config(cfg); !e.empty()) return e;
-  Broker probe(cfg);
   Acl acl(server_acl_catalog());
+  std::string source;
+  if (std::string e = build_acl(server_acl_catalog(), AclSources{cfg.aclfile, cfg.acl_rules, cfg.requirepass}, nullptr,
+                                &acl, &source);
+      !e.empty()) {
+    return source.empty() ? e : source + ": " + e;
+  }
   std::string err;
-  if (!probe.build_acl(&acl, &err)) return err;
   if (!ListenerSet::check(cfg, &err)) return err;
   return {};
 }
@@ -120,8 +90,16 @@ std::vector<std::string> Broker::endpoints(Protocol protocol) const { return lis
 bool Broker::start(std::string* err, StartError* why) {
   if (why) *why = StartError::kNone;
   if (std::string e = validate_config(cfg_); !e.empty()) return fail(err, why, StartError::kConfig, e);
+  // Users: Redis's default user, the ACL file, ServerConfig::acl_rules, then --requirepass (which
+  // sets the default user's password, and so cannot be combined with a file that configures the
+  // default user otherwise).
   Acl acl(server_acl_catalog());
-  if (!build_acl(&acl, err)) return fail(err, why, StartError::kConfig, *err);
+  const AclSources sources{cfg_.aclfile, cfg_.acl_rules, cfg_.requirepass};
+  std::string source;
+  if (std::string e = build_acl(server_acl_catalog(), sources, nullptr, &acl, &source); !e.empty()) {
+    return fail(err, why, StartError::kConfig, source.empty() ? e : source + ": " + e);
+  }
+  if (acl.users().size() > 1) LOG_INFO("ACL: %zu users", acl.users().size());
   const bool unauthenticated = acl.initial_user() != nullptr;  // clients are signed in without a password
   bool config_error = false;
   if (!listeners_.open(cfg_, nshards_, unauthenticated, err, &config_error)) {
@@ -176,6 +154,14 @@ void Broker::signal_shards() {
   for (int fd : shared_->wake_fds) {
     if (fd >= 0) signal_eventfd(fd);
   }
+}
+
+bool Broker::reload_acl() {
+  std::lock_guard<std::mutex> lock(signal_mu_);
+  if (!running_.load() || torn_down_ || stop_requested_.load()) return false;
+  shared_->acl_reload_requested.store(true);
+  signal_eventfd(shared_->wake_fds[0]);
+  return true;
 }
 
 void Broker::stop() {

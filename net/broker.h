@@ -52,6 +52,10 @@ class Broker {
   const ServerConfig& config() const { return cfg_; }
   // Asks the shards to drain and exit. Safe from any thread at any time, repeatedly.
   void stop();
+  // SIGHUP: asks shard 0 to reload the ACL file as ACL LOAD does, without stopping; it logs the
+  // result (the users loaded, or why not and that the previous rules stay). False (nothing
+  // asked) before the shards run or once a stop was requested. Safe from any thread.
+  bool reload_acl();
   bool stop_requested() const { return stop_requested_.load(); }
   void join();
   // Delivery accounting summed over the shards; exact after join().
@@ -63,7 +67,6 @@ class Broker {
  private:
   template <class Backend>
   bool start_shards(std::string* err, StartError* why);
-  bool build_acl(Acl* acl, std::string* err);
   bool fit_descriptor_limit(std::string* err);
   void signal_shards();
 

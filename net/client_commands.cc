@@ -6,6 +6,7 @@
 
 #include "core/resp_writer.h"
 #include "net/command_util.h"
+#include "net/log.h"
 #include "net/shard_core.h"
 #include "net/socket.h"
 
@@ -168,7 +169,7 @@ bool ShardCore::client_matches(Conn* c, const ClientFilter& f) {
   if (f.type == Type::kPubsub && !c->pubsub_mode()) return false;
   if (f.type == Type::kNormal && c->pubsub_mode()) return false;
   if (!f.ids.empty() && std::find(f.ids.begin(), f.ids.end(), c->client_id) == f.ids.end()) return false;
-  if (f.user && (c->user == nullptr || c->user->name != *f.user)) return false;
+  if (f.user && (c->user != nullptr ? std::string_view(c->user->name) : "default") != *f.user) return false;
   if (f.addr || f.laddr) look_up_addresses(c);
   if (f.addr && c->addr != *f.addr) return false;
   if (f.laddr && c->laddr != *f.laddr) return false;
@@ -183,6 +184,11 @@ void ShardCore::run_admin_part(AdminRequest& r) {
   }
   if (r.op == AdminRequest::Op::kConfigSet) {
     apply_config(*r.config, r.config_version);
+    if (r.acl) apply_acl(r.acl, r.acl_version, &r);  // CONFIG SET requirepass
+    return;
+  }
+  if (r.op == AdminRequest::Op::kAclChange) {
+    apply_acl(r.acl, r.acl_version, &r);
     return;
   }
   for (auto& owned : conns_) {
@@ -207,8 +213,11 @@ void ShardCore::run_admin_part(AdminRequest& r) {
 void ShardCore::start_admin(Conn* c, std::unique_ptr<AdminRequest> r) {
   const int n = shared_->nshards;
   r->origin = id_;
-  r->asker = c->id();
-  r->muted = c->out.replies_muted();
+  r->has_asker = c != nullptr;
+  if (c != nullptr) {
+    r->asker = c->id();
+    r->muted = c->out.replies_muted();
+  }
   r->parts.assign(n, {});
   r->killed.assign(n, 0);
   run_admin_part(*r);
@@ -219,20 +228,29 @@ void ShardCore::start_admin(Conn* c, std::unique_ptr<AdminRequest> r) {
     finish_admin(req);
     return;
   }
-  c->admin = req;
-  set_want_recv(c, false);  // later commands wait for this reply
+  if (c != nullptr) {
+    c->admin = req;
+    set_want_recv(c, false);  // later commands wait for this reply
+  }
   for (int s = 0; s < n; ++s) {
     if (s != id_) send_admin(s, MailItem::kAdmin, req);
   }
 }
 
 void ShardCore::finish_admin(AdminRequest* r) {
-  Conn* c = lookup(r->asker);
+  if (!r->has_asker && !r->acl_log.empty()) LOG_OK("%s", r->acl_log.c_str());
+  Conn* c = r->has_asker ? lookup(r->asker) : nullptr;
   if (c != nullptr && !c->closing()) {
     {
       OutboundQueue::MuteScope as_command(c->out, r->muted);
       if (r->op == AdminRequest::Op::kResetStats || r->op == AdminRequest::Op::kConfigSet) {
         resp::simple(c->out, "OK");
+      } else if (r->op == AdminRequest::Op::kAclChange) {
+        if (r->acl_integer_reply) {
+          resp::integer(c->out, r->acl_count);
+        } else {
+          resp::simple(c->out, "OK");
+        }
       } else if (r->op == AdminRequest::Op::kClientList) {
         std::string all;
         for (const std::string& p : r->parts) all += p;
@@ -405,7 +423,7 @@ void ShardCore::client_kill(Conn* c, Args args) {
       } else if (iequals(opt, "laddr")) {
         f.laddr.emplace(val);
       } else if (iequals(opt, "user")) {
-        if (shared_->acl.find(val) == nullptr) {
+        if (acl_->find(val) == nullptr) {
           return reply_error(c, "ERR No such user '" + sanitize(std::string(val)) + "'");
         }
         f.user.emplace(val);

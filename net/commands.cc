@@ -16,49 +16,33 @@
 namespace fanout {
 namespace {
 
-// What ACL rules can grant: every command, and every subcommand of those that have them, in
-// Redis 7.0's categories (the @category tables of Redis's commands/*.json).
-constexpr uint32_t kPubsubFast = kAclPubsub | kAclFast, kPubsubSlow = kAclPubsub | kAclSlow,
-                   kConnFast = kAclConnection | kAclFast, kConnSlow = kAclConnection | kAclSlow,
-                   kAdmin = kAclAdmin | kAclSlow | kAclDangerous;
-constexpr AclCommandInfo kAclCatalog[] = {
-    {"publish", kPubsubFast},        {"spublish", kPubsubFast},
-    {"subscribe", kPubsubSlow},      {"unsubscribe", kPubsubSlow},
-    {"psubscribe", kPubsubSlow},     {"punsubscribe", kPubsubSlow},
-    {"ssubscribe", kPubsubSlow},     {"sunsubscribe", kPubsubSlow},
-    {"pubsub|channels", kPubsubSlow}, {"pubsub|numsub", kPubsubSlow},
-    {"pubsub|numpat", kPubsubSlow},  {"pubsub|shardchannels", kPubsubSlow},
-    {"pubsub|shardnumsub", kPubsubSlow}, {"pubsub|help", kAclSlow},
-    {"ping", kConnFast},             {"echo", kConnFast},
-    {"select", kConnFast},           {"client|id", kConnSlow},
-    {"client|setname", kConnSlow},   {"client|getname", kConnSlow},
-    {"client|setinfo", kConnSlow},   {"client|info", kConnSlow},
-    {"client|no-evict", kConnSlow | kAclAdmin | kAclDangerous},
-    {"client|no-touch", kConnSlow},  {"client|reply", kConnSlow},
-    {"info", kAclSlow | kAclDangerous}, {"config|get", kAdmin},
-    {"config|resetstat", kAdmin},    {"config|set", kAdmin},          {"config|rewrite", kAdmin},    {"command|count", kConnSlow},
-    {"command|docs", kConnSlow},     {"command|info", kConnSlow},
-    {"command|list", kConnSlow},     {"acl|whoami", kAclSlow},
-    {"client|list", kAdmin | kAclConnection}, {"client|kill", kAdmin | kAclConnection},
-    {"client|pause", kAdmin | kAclConnection}, {"client|unpause", kAdmin | kAclConnection},
-    {"client|unblock", kAdmin | kAclConnection}, {"client|getredir", kConnSlow},
-    {"client|trackinginfo", kConnSlow}, {"client|tracking", kConnSlow},
-    {"client|caching", kConnSlow},   {"client|help", kConnSlow},
-    {"config|help", kAclSlow},       {"command|help", kConnSlow},
-    {"acl|help", kAclSlow},
-    {"latency|latest", kAdmin},      {"latency|history", kAdmin},
-    {"latency|reset", kAdmin},       {"latency|doctor", kAdmin},
-    {"latency|graph", kAdmin},       {"latency|histogram", kAdmin},
-    {"latency|help", kAclSlow},      {"slowlog|get", kAdmin},
-    {"slowlog|len", kAdmin},         {"slowlog|reset", kAdmin},
-    {"slowlog|help", kAclSlow},
-    {"multi", kAclFast | kAclTransaction}, {"exec", kAclSlow | kAclTransaction},
-    {"discard", kAclFast | kAclTransaction},
-};
+// Which arguments name channels, for ACL channel rights (Redis's key specs, for channels).
+enum class Channels : uint8_t { kNone, kFirst, kAll, kAllPatterns };
 
+using Args = std::span<const std::string_view>;
+
+// Every command and subcommand Redis 7.0 has, sorted by name, with its arity and ACL categories:
+// for answering a command Fanout does not have as Redis would, for checking subcommands before
+// anything else, and as the catalog ACL rules name commands from (core/acl.h).
+struct RedisCommand {
+  std::string_view name;  // lowercase; "client|list" for a subcommand
+  int arity;              // N exact, -N at least N
+  uint32_t categories;    // AclCategory bits
+};
+constexpr RedisCommand kRedisCommands[] = {
+#include "net/redis_commands.inc"
+};
+// Fanout's subcommands that Redis has only from 7.2 (with 7.2's categories).
+constexpr RedisCommand kLaterSubcommands[] = {{"client|no-touch", 3, kAclSlow | kAclConnection},
+                                              {"client|setinfo", 4, kAclSlow | kAclConnection}};
+
+// A command's index in the ACL catalog (kRedisCommands, then kLaterSubcommands), or -1.
 constexpr int acl_index(std::string_view name) {
-  for (size_t i = 0; i < std::size(kAclCatalog); ++i) {
-    if (kAclCatalog[i].name == name) return static_cast<int>(i);
+  for (size_t i = 0; i < std::size(kRedisCommands); ++i) {
+    if (kRedisCommands[i].name == name) return static_cast<int>(i);
+  }
+  for (size_t i = 0; i < std::size(kLaterSubcommands); ++i) {
+    if (kLaterSubcommands[i].name == name) return static_cast<int>(std::size(kRedisCommands) + i);
   }
   return -1;
 }
@@ -66,22 +50,19 @@ constexpr int acl_index(std::string_view name) {
 // whose right is per subcommand.
 constexpr int kAclExempt = -1, kAclBySubcommand = -2;
 
-// Which arguments name channels, for ACL channel rights (Redis's key specs, for channels).
-enum class Channels : uint8_t { kNone, kFirst, kAll, kAllPatterns };
-
-using Args = std::span<const std::string_view>;
-
-// Every command and subcommand Redis 7.0 has, sorted by name, with its arity: for answering a
-// command Fanout does not have as Redis would, and for checking subcommands before anything else.
-struct RedisCommand {
-  std::string_view name;  // lowercase; "client|list" for a subcommand
-  int arity;              // N exact, -N at least N
+// The subcommands Fanout implements (the others of its commands answer an error): ACL CAT lists
+// them, and INFO commandstats counts each apart.
+constexpr std::string_view kServedSubcommands[] = {
+    "pubsub|channels", "pubsub|numsub", "pubsub|numpat", "pubsub|shardchannels", "pubsub|shardnumsub",
+    "pubsub|help", "client|id", "client|setname", "client|getname", "client|setinfo", "client|info",
+    "client|no-evict", "client|no-touch", "client|reply", "config|get", "config|resetstat", "command|count",
+    "command|docs", "command|info", "command|list", "acl|whoami", "client|list", "client|kill", "client|pause",
+    "client|unpause", "client|unblock", "client|getredir", "client|trackinginfo", "client|tracking",
+    "client|caching", "client|help", "config|help", "command|help", "acl|help", "latency|latest",
+    "latency|history", "latency|reset", "latency|doctor", "latency|graph", "latency|histogram", "latency|help",
+    "slowlog|get", "slowlog|len", "slowlog|reset", "slowlog|help", "acl|cat", "acl|deluser", "acl|getuser",
+    "acl|list", "acl|load", "acl|log", "acl|save", "acl|setuser", "acl|users", "acl|genpass", "acl|dryrun",
 };
-constexpr RedisCommand kRedisCommands[] = {
-#include "net/redis_commands.inc"
-};
-// Fanout's subcommands that Redis has only from 7.2.
-constexpr RedisCommand kLaterSubcommands[] = {{"client|no-touch", 3}, {"client|setinfo", 4}};
 
 const RedisCommand* find_redis_command(std::string_view lower) {
   auto it = std::lower_bound(std::begin(kRedisCommands), std::end(kRedisCommands), lower,
@@ -91,6 +72,14 @@ const RedisCommand* find_redis_command(std::string_view lower) {
     if (r.name == lower) return &r;
   }
   return nullptr;
+}
+
+// The ACL catalog index of a command found by find_redis_command (or named by check_shape).
+int catalog_index(std::string_view lower) {
+  const RedisCommand* r = find_redis_command(lower);
+  if (r == nullptr) return -1;
+  if (r >= std::begin(kRedisCommands) && r < std::end(kRedisCommands)) return static_cast<int>(r - kRedisCommands);
+  return static_cast<int>(std::size(kRedisCommands) + (r - kLaterSubcommands));
 }
 
 // Whether Redis's command `lower` has subcommands ("client" has "client|...").
@@ -126,11 +115,12 @@ std::string check_shape(std::string_view lower, int top_arity, bool container, A
   return {};
 }
 
-// Commands whose reply may come in a later iteration (ChannelWalk, net/admin.h): refused inside
+// Commands whose reply may come in a later iteration (ChannelWalk, net/admin.h, ACL changes): refused inside
 // MULTI, whose EXEC answers in one go.
 bool answers_later(std::string_view full) {
   return full == "pubsub|channels" || full == "pubsub|shardchannels" || full == "client|list" ||
-         full == "client|kill" || full == "config|resetstat" || full == "config|set";
+         full == "client|kill" || full == "config|resetstat" || full == "config|set" || full == "acl|setuser" ||
+         full == "acl|deluser" || full == "acl|load";
 }
 
 constexpr std::string_view kSubscribedContext =
@@ -139,7 +129,7 @@ constexpr std::string_view kSubscribedContext =
 }  // namespace
 
 // One command: its name, Redis's arity (N exact, -N at least N), whether RESP2's subscribed
-// mode allows it, its ACL right (index in kAclCatalog, or kAclExempt / kAclBySubcommand), which
+// mode allows it, its ACL right (index in server_acl_catalog(), or kAclExempt / kAclBySubcommand), which
 // arguments are channels, and its handler (false: blocked, run it again later).
 struct CommandSpec {
   using Handler = bool (*)(ShardCore& s, Conn* c, std::span<const std::string_view> args);
@@ -234,50 +224,86 @@ std::string unknown_command(Args args) {
                   "', with args beginning with: " + a);
 }
 
-// The ACL right a command needs, and its Redis full name ("client|id") for errors: for commands
-// with subcommands, the subcommand's. -1 when none applies (exempt, or an unknown subcommand,
-// which the command itself reports).
-int command_right(const Spec& spec, Args args, std::string* full) {
-  *full = std::string(spec.name);
-  if (spec.acl != kAclBySubcommand) return spec.acl;
-  if (spec.name == "command" && args.size() == 1) return acl_index("command|list");
-  std::string sub = lowercase(*full + "|" + std::string(args[1]));
-  int right = acl_index(sub);
-  if (right >= 0) *full = std::move(sub);
-  return right;
+// The ACL right a command found as `spec` and named `full` (check_shape's name: "client|id" for
+// a subcommand, the container's own name without one) needs: its catalog index, or -1 for the
+// commands every user may run.
+int command_right(const Spec& spec, std::string_view full) {
+  return spec.acl == kAclBySubcommand ? catalog_index(full) : spec.acl;
 }
 
-// Why the user may not run this command (Redis's NOPERM), or empty. The command's own right
-// first, then its channels.
-std::string acl_refusal(const AclUser& u, const Spec& spec, Args args, int right, const std::string& full) {
-  if (right >= 0 && !u.can_run(static_cast<size_t>(right))) {
-    return sanitize("NOPERM this user has no permissions to run the '" + full + "' command");
+// What denies the user a command (Redis's ACLCheckAllUserCommandPerm without keys): its right
+// (or the first argument it allows), then its channels.
+struct AclVerdict {
+  bool denied = false;
+  AclLogEntry::Reason reason = AclLogEntry::Reason::kCommand;
+  size_t arg = 0;  // kChannel: the argument refused
+};
+AclVerdict acl_check(const AclUser& u, const Spec& spec, Args args, int right) {
+  AclVerdict v;
+  if (right >= 0 && !u.can_run(static_cast<size_t>(right)) &&
+      (args.size() < 2 || !u.can_run(static_cast<size_t>(right), args[1]))) {
+    v.denied = true;
+    return v;
   }
-  if (u.all_channels || spec.channels == Channels::kNone) return {};
+  if (u.all_channels || spec.channels == Channels::kNone) return v;
   size_t last = spec.channels == Channels::kFirst ? 1 : args.size() - 1;
   for (size_t i = 1; i <= last; ++i) {
     if (!u.can_access(args[i], spec.channels == Channels::kAllPatterns)) {
-      return "NOPERM this user has no permissions to access one of the channels used as arguments";
+      v = {true, AclLogEntry::Reason::kChannel, i};
+      return v;
     }
   }
-  return {};
+  return v;
+}
+
+// Redis's NOPERM errors: processCommand's, and execCommand's for a queued command the rules no
+// longer allow.
+std::string acl_error(const AclVerdict& v, std::string_view full, bool queued) {
+  const bool channel = v.reason == AclLogEntry::Reason::kChannel;
+  if (queued) {
+    return std::string("NOPERM ACLs rules changed between the moment the transaction was accumulated and the EXEC "
+                       "call. This command is no longer allowed for the following reason: ") +
+           (channel ? "no permission to access one of the channels used as arguments"
+                    : "no permission to execute the command or subcommand");
+  }
+  if (channel) return "NOPERM this user has no permissions to access one of the channels used as arguments";
+  return sanitize("NOPERM this user has no permissions to run the '" + std::string(full) + "' command");
 }
 
 }  // namespace
 
-std::span<const AclCommandInfo> server_acl_catalog() { return kAclCatalog; }
+std::span<const AclCommandInfo> server_acl_catalog() {
+  // Every Redis command: a rule may name any, and a command with subcommands Fanout runs
+  // (CLIENT, CONFIG...) has all of its subcommands served, so that all_rights is never true for
+  // a user denied one Fanout answers.
+  static const std::vector<AclCommandInfo> catalog = [] {
+    std::vector<AclCommandInfo> v;
+    auto add = [&](const RedisCommand& r) {
+      const std::string_view top = r.name.substr(0, r.name.find('|'));
+      v.push_back({r.name, r.categories, CommandTable::find(top) != nullptr});
+    };
+    for (const RedisCommand& r : kRedisCommands) add(r);
+    for (const RedisCommand& r : kLaterSubcommands) add(r);
+    return v;
+  }();
+  return catalog;
+}
+
+bool acl_cat_lists(std::string_view name) {
+  if (name.find('|') == std::string_view::npos) return CommandTable::find(name) != nullptr;
+  return std::find(std::begin(kServedSubcommands), std::end(kServedSubcommands), name) != std::end(kServedSubcommands);
+}
+
 
 namespace {
 
-// Stat slots (INFO commandstats): every command of the table, then every subcommand of the ACL
-// catalog ("client|list").
+// Stat slots (INFO commandstats): every command of the table, then every subcommand Fanout
+// implements ("client|list").
 const std::vector<std::string_view>& stat_names() {
   static const std::vector<std::string_view> names = [] {
     std::vector<std::string_view> v;
     for (const CommandSpec& s : CommandTable::kCommands) v.push_back(s.name);
-    for (const AclCommandInfo& a : kAclCatalog) {
-      if (a.name.find('|') != std::string_view::npos) v.push_back(a.name);
-    }
+    for (std::string_view sub : kServedSubcommands) v.push_back(sub);
     return v;
   }();
   return names;
@@ -336,19 +362,22 @@ bool ShardCore::execute(Conn* c, Args args, bool queued) {
   }
   c->last_cmd = full;
   CommandStat& stat = stats_->commands[stat_slot(spec, full)];
-  if (c->user == nullptr && spec->acl != kAclExempt) {
+  // A client that has not signed in runs as the default user while that user takes no password
+  // (Redis's authRequired(), asked at every command: it needs AUTH again if the default user
+  // gets a password).
+  const AclUser* user = c->user;
+  if (user == nullptr && spec->acl != kAclExempt && (user = acl_->initial_user()) == nullptr) {
     stat.rejected_calls.add();
     reject(c, "NOAUTH Authentication required.", spec);
     return true;
   }
-  const bool check_acl = spec->acl != kAclExempt && !c->user->all_rights;
+  const bool check_acl = spec->acl != kAclExempt && !user->all_rights;
   if (check_acl) {
-    std::string name;
-    int right = command_right(*spec, args, &name);
-    if (std::string refusal = acl_refusal(*c->user, *spec, args, right, name); !refusal.empty()) {
+    if (AclVerdict v = acl_check(*user, *spec, args, command_right(*spec, full)); v.denied) {
       stats_->acl_denied.add();
       stat.rejected_calls.add();
-      reject(c, refusal, spec);
+      log_acl_denial(c, v.reason, v.reason == AclLogEntry::Reason::kChannel ? args[v.arg] : full, user->name, args);
+      reject(c, acl_error(v, full, queued), spec);
       return true;
     }
   }
@@ -398,6 +427,31 @@ void ShardCore::reject_unknown(Conn* c, Args args) {
     return;
   }
   reject(c, "ERR Can't execute '" + std::string(full) + std::string(kSubscribedContext));
+}
+
+// ACL DRYRUN <username> <command> [<arg> ...] (Redis 7.0's acl.c): whether the user could run the
+// command, checked as execute() checks it. Commands Fanout does not run are not found.
+void ShardCore::acl_dryrun(Conn* c, Args args) {
+  const AclUser* u = acl_->find(args[2]);
+  if (u == nullptr) return reply_error(c, sanitize("ERR User '" + std::string(args[2]) + "' not found"));
+  const Args command = args.subspan(3);
+  const Spec* spec = CommandTable::find(command[0]);
+  std::string_view full = spec != nullptr ? spec->name : std::string_view();
+  int arity = spec != nullptr ? spec->arity : 0;
+  if (spec != nullptr && spec->acl == kAclBySubcommand && command.size() >= 2) {
+    // Redis's lookupCommand: the subcommand named, which must exist.
+    const RedisCommand* r = find_redis_command(std::string(spec->name) + "|" + lowercase(command[1]));
+    if (r == nullptr) spec = nullptr;
+    if (r != nullptr) full = r->name, arity = r->arity;
+  }
+  if (spec == nullptr) return reply_error(c, sanitize("ERR Command '" + std::string(command[0]) + "' not found"));
+  if (!arity_ok(arity, command.size())) return reply_error(c, wrong_args(full));
+  const AclVerdict v = spec->acl == kAclExempt ? AclVerdict() : acl_check(*u, *spec, command, command_right(*spec, full));
+  if (!v.denied) return resp::simple(c->out, "OK");
+  if (v.reason == AclLogEntry::Reason::kChannel) {
+    return resp::bulk(c->out, "This user has no permissions to access the '" + std::string(command[v.arg]) + "' channel");
+  }
+  resp::bulk(c->out, "This user has no permissions to run the '" + std::string(full) + "' command");
 }
 
 }  // namespace fanout

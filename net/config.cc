@@ -146,11 +146,11 @@ const Setting kSettings[] = {
                        "drop a client whose sent data stays unacknowledged this long (TCP_USER_TIMEOUT; 0: "
                        "the kernel's ~15 minutes of retransmission; new connections)")),
     named(FANOUT_STRING("requirepass", requirepass, "password clients must AUTH with (default user); empty: none"),
-          "requirepass"),
+          "requirepass", kLive),
     named(FANOUT_STRING("aclfile", aclfile,
                         "users, passwords and rights in Redis ACL file syntax (user <name> on >pass "
                         "&channel-glob ...)"),
-          "aclfile"),
+          "aclfile", kLive),
     named(FANOUT_BOOL("protected-mode", protected_mode,
                       "refuse to listen on a non-loopback address while clients need no password"),
           "protected-mode"),

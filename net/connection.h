@@ -102,7 +102,10 @@ struct Conn {
   int64_t last_input_ms = 0;    // for --idle-timeout (HTTP: the last input or send progress)
   int64_t partial_since_ms = -1;  // when the buffered, incomplete command began (-1: none)
   uint64_t commands = 0;          // commands executed
-  const AclUser* user = nullptr;  // signed in as; null until AUTH when the default user needs one
+  // Signed in as; null until AUTH when the default user needed a password (the client then runs
+  // as the default user while it takes none: ShardCore::execute). Points into its shard's rules
+  // (ShardCore::acl_), re-pointed whenever they are replaced (apply_acl).
+  const AclUser* user = nullptr;
   int auth_failures = 0;
   // CLIENT REPLY (Redis's CLIENT_REPLY_OFF, _SKIP_NEXT, _SKIP): the queue's replies_muted()
   // follows them after every command.

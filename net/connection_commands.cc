@@ -1,5 +1,5 @@
-// The connection commands: PING, QUIT, RESET, HELLO, AUTH, SELECT, CLIENT, CONFIG, COMMAND and
-// ACL WHOAMI, with Redis 7.0's replies (networking.c, server.c, acl.c).
+// The connection commands: PING, QUIT, RESET, HELLO, AUTH, SELECT, CONFIG, COMMAND, LATENCY and
+// SLOWLOG, with Redis 7.0's replies (networking.c, server.c, acl.c).
 #include <algorithm>
 #include <mutex>
 #include <string>
@@ -26,13 +26,6 @@ constexpr const char* kConfigHelp[] = {
     "    Reset statistics reported by the INFO command.",
     "REWRITE",
     "    Rewrite the configuration file.",
-    "HELP",
-    "    Prints this help.",
-};
-constexpr const char* kAclHelp[] = {
-    "ACL <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
-    "WHOAMI",
-    "    Return the current connection username.",
     "HELP",
     "    Prints this help.",
 };
@@ -116,10 +109,10 @@ void ShardCore::cmd_auth(Conn* c, std::span<const std::string_view> args) {
   size_t argc = args.size();
   if (argc > 3) {
     reply_error(c, "ERR syntax error");  // Redis's authCommand
-  } else if (argc == 2 && shared_->acl.find("default")->nopass) {
+  } else if (argc == 2 && acl_->find("default")->nopass) {
     reply_error(c, "ERR AUTH <password> called without any password configured for the "
                    "default user. Are you sure your configuration is correct?");
-  } else if (check_auth(c, argc == 3 ? args[1] : "default", args[argc - 1])) {
+  } else if (check_auth(c, args[0], argc == 3 ? args[1] : "default", args[argc - 1])) {
     resp::simple(c->out, "OK");
   }
 }
@@ -173,7 +166,7 @@ void ShardCore::cmd_hello(Conn* c, std::span<const std::string_view> args) {
   for (size_t i = 2; i < args.size(); ++i) {
     size_t more = args.size() - i - 1;
     if (iequals(args[i], "auth") && more >= 2) {
-      if (!check_auth(c, args[i + 1], args[i + 2])) return;
+      if (!check_auth(c, args[0], args[i + 1], args[i + 2])) return;
       i += 2;
     } else if (iequals(args[i], "setname") && more >= 1) {
       name = args[i + 1];
@@ -184,7 +177,7 @@ void ShardCore::cmd_hello(Conn* c, std::span<const std::string_view> args) {
       return;
     }
   }
-  if (c->user == nullptr) {
+  if (c->user == nullptr) {  // Redis asks whether the client signed in, not whether it must
     reply_error(c, "NOAUTH HELLO must be called with the client already authenticated, otherwise the "
                    "HELLO AUTH <user> <pass> option can be used to authenticate the client and select "
                    "the RESP protocol version at the same time");
@@ -277,9 +270,24 @@ void ShardCore::config_set(Conn* c, std::span<const std::string_view> args) {
                                                  "of clients, try with " + std::to_string(limit > reserved ? limit - reserved : 0)));
     }
   }
+  // requirepass and aclfile are the ACL rules' sources: changed there, as Redis's CONFIG SET
+  // requirepass sets the default user's password (ACL's "resetpass >password", or nopass).
+  AclAuthority::Change acl_change;
+  if (next.requirepass != shared_->config.requirepass || next.aclfile != shared_->config.aclfile) {
+    const bool pass = next.requirepass != shared_->config.requirepass, file = next.aclfile != shared_->config.aclfile;
+    acl_change = shared_->acl.change([&](AclSources& src, Acl& rules, int64_t* count) {
+      std::string e;
+      if (pass) e = AclAuthority::set_requirepass(next.requirepass)(src, rules, count);
+      if (e.empty() && file) e = AclAuthority::set_aclfile(next.aclfile)(src, rules, count);
+      return e;
+    });
+    if (!acl_change.error.empty()) return reply_error(c, failed(pass ? "requirepass" : "aclfile", acl_change.error));
+  }
   shared_->config = next;
   auto r = std::make_unique<AdminRequest>();
   r->op = AdminRequest::Op::kConfigSet;
+  r->acl = std::move(acl_change.rules);
+  r->acl_version = acl_change.version;
   r->config = std::make_shared<const ServerConfig>(std::move(next));
   r->config_version = ++shared_->config_version;
   lock.unlock();
@@ -417,18 +425,6 @@ void ShardCore::cmd_command(Conn* c, std::span<const std::string_view> args) {
   }
 }
 
-void ShardCore::cmd_acl(Conn* c, std::span<const std::string_view> args) {
-  if (iequals(args[1], "whoami") && args.size() == 2) {
-    resp::bulk(c->out, c->user->name);
-  } else if (iequals(args[1], "whoami")) {
-    reply_error(c, wrong_args("acl|whoami"));
-  } else if (iequals(args[1], "help")) {
-    reply_help(c, kAclHelp);
-  } else {
-    reply_error(c, unknown_subcommand(args[1], "ACL"));
-  }
-}
-
 void ShardCore::cmd_latency(Conn* c, std::span<const std::string_view> args) {
   std::string_view sub = args[1];
   if (iequals(sub, "latest") || iequals(sub, "history")) {
@@ -479,19 +475,21 @@ void ShardCore::cmd_reset(Conn* c) {
   c->reply_off = c->reply_skip_next = false;
   c->out.set_replies_muted(c->reply_skipping);
   unsubscribe_all(c);
-  c->user = shared_->acl.initial_user();  // as Redis: RESET signs the client out
+  c->user = acl_->initial_user();  // as Redis: RESET signs the client out
   c->proto = 2;
   c->name.clear();
   resp::simple(c->out, "RESET");
 }
 
-bool ShardCore::check_auth(Conn* c, std::string_view user, std::string_view pass) {
+bool ShardCore::check_auth(Conn* c, std::string_view command, std::string_view user, std::string_view pass) {
   // Passwords are compared as SHA-256 digests, in time independent of where they differ.
-  const AclUser* u = shared_->acl.find(user);
+  const AclUser* u = acl_->find(user);
   if (u && u->enabled && u->check_password(pass)) {
     c->user = u;
     return true;
   }
+  const std::string_view args[] = {command};  // the password is not counted, as Redis redacts it
+  log_acl_denial(c, AclLogEntry::Reason::kAuth, command, user, args);
   reply_error(c, "WRONGPASS invalid username-password pair or user is disabled.");
   stats_->auth_failures.add();
   if (auth_failing_.hit(now_ms_)) {

@@ -7,6 +7,11 @@
 namespace fanout {
 
 size_t ShardCore::drain_mailboxes(size_t budget) {
+  // A request injected from outside the shards (SIGHUP: Broker::reload_acl) is taken here too.
+  if (id_ == 0 && !shutting_down_ && shared_->acl_reload_requested.load(std::memory_order_relaxed) &&
+      shared_->acl_reload_requested.exchange(false)) {
+    reload_acl_on_signal();
+  }
   size_t total = 0;
   for (int s = 0; s < shared_->nshards; ++s) {
     if (s == id_) continue;

@@ -27,6 +27,8 @@ ShardCore::ShardCore(int id, SharedState* shared)
     std::string unused;
     parse_cidr_list(cfg_.proxy_protocol_from, &proxy_from_, &unused);  // validate_config checked it
   }
+  acl_ = shared->acl.current();
+  acl_version_ = shared->acl.version();
   stats_->ncommands = command_stat_names().size();
   stats_->commands = std::make_unique<CommandStat[]>(stats_->ncommands);
   shared->tables[id] = &table_;
@@ -51,7 +53,7 @@ ShardCore::Accepted ShardCore::accept(int fd, const Listener& l) {
   }
   Conn* c = add_conn(fd, l);
   c->client_id = shared_->next_client_id.fetch_add(1, std::memory_order_relaxed);
-  c->user = shared_->acl.initial_user();
+  c->user = acl_->initial_user();
   if (cfg_.proxy_protocol) {
     bool v6 = false;
     uint8_t addr[16];

@@ -9,6 +9,7 @@
 //   delivery.cc       PUBLISH, fan-out into client queues, slow-consumer policies, send results
 //   mailboxes.cc      the rings to and from other shards
 //   commands.cc       the command table, dispatch and ACL checks
+//   acl_commands.cc   ACL, and the rules' changes on every shard
 //   pubsub_commands.cc, connection_commands.cc, info.cc   the commands themselves
 #pragma once
 
@@ -41,8 +42,11 @@ namespace fanout {
 // Thread: the client's shard.
 void look_up_addresses(Conn* c);
 
-// The commands and subcommands ACL rules may name, with their Redis categories.
+// The commands and subcommands ACL rules may name (every command of Redis 7.0, and the 7.2
+// subcommands Fanout has), with their Redis categories, those Fanout runs marked served.
 std::span<const AclCommandInfo> server_acl_catalog();
+// Whether ACL CAT lists a catalog entry: a command or subcommand Fanout implements.
+bool acl_cat_lists(std::string_view name);
 // INFO commandstats' names ("publish", "client|list"), by ShardStats::commands slot.
 std::span<const std::string_view> command_stat_names();
 
@@ -76,6 +80,20 @@ class ShardCore {
   virtual void final_release() = 0;
   // Teardown: empties this shard's inbound rings. Returns the items taken.
   size_t teardown_drain();
+
+  // Changes the ACL rules everywhere, then replies (acl_commands.cc). Runs `edit` on the
+  // authoritative rules (AclAuthority::change, serialised with every other shard's changes); on
+  // an error replies it ("ERR <error>") and nothing changes. Otherwise this shard applies the new
+  // rules at once and every other shard at its next loop iteration (apply_acl: clients of a
+  // deleted user, and subscribers that lost a channel, are closed), and the client gets +OK (or
+  // the edit's *count as an integer, with integer_reply) once every shard has them; its later
+  // commands wait for that reply. CONFIG SET requirepass is
+  //   change_acl(c, AclAuthority::set_requirepass(std::string(value)));
+  // (and its name belongs in commands.cc's answers_later, which refuses it inside MULTI).
+  // Thread: this shard's, from a command handler (c is the client running it).
+  void change_acl(Conn* c, const AclAuthority::Edit& edit, bool integer_reply = false);
+  // The rules this shard runs with (its snapshot). Thread: this shard's.
+  const Acl& acl() const { return *acl_; }
 
  protected:
   // An accepted socket: the connection, or null with the reply to refuse it with (null reply:
@@ -338,9 +356,29 @@ class ShardCore {
   void latency_histogram(Conn* c, std::span<const std::string_view> args);
   void cmd_info(Conn* c, std::span<const std::string_view> args);
   void cmd_reset(Conn* c);
-  // Checks a password. On failure replies WRONGPASS, counts it, and closes a client that keeps
-  // failing (or any failing client while this shard sees a burst of failures).
-  bool check_auth(Conn* c, std::string_view user, std::string_view pass);
+  // Checks a password. On failure replies WRONGPASS, counts it, logs it (ACL LOG, its object
+  // `command` as the client wrote it: "AUTH", "hello"), and closes a client that keeps failing
+  // (or any failing client while this shard sees a burst of failures).
+  bool check_auth(Conn* c, std::string_view command, std::string_view user, std::string_view pass);
+  // ACL (acl_commands.cc): Redis 7.0's subcommands but selectors.
+  void acl_getuser(Conn* c, std::string_view name);
+  void acl_log(Conn* c, std::span<const std::string_view> args);
+  void acl_cat(Conn* c, std::span<const std::string_view> args);
+  void acl_dryrun(Conn* c, std::span<const std::string_view> args);  // commands.cc
+  // Publishes a change made by AclAuthority::change to every shard (c null: a SIGHUP reload,
+  // `done` logged once every shard has it).
+  void publish_acl(Conn* c, AclAuthority::Change change, bool integer_reply, std::string done);
+  // SIGHUP (SharedState::acl_reload_requested), on shard 0: ACL LOAD without a client.
+  void reload_acl_on_signal();
+  // Swaps in rules newer than this shard's (an older version arriving late is skipped: the newer
+  // includes it): each client is signed in as its user's new rules, or closed if the user is
+  // gone (or deleted and created again) or, for a subscriber, if a subscription is no longer
+  // allowed (Redis 7.0's ACLKillPubsubClientsIfNeeded; ACL LOAD as Redis 7.4 handles it). The
+  // client that asked (r's) gets its reply before it is closed.
+  void apply_acl(const std::shared_ptr<const Acl>& rules, uint64_t version, AdminRequest* r);
+  // Records a denial in ACL LOG (context MULTI inside MULTI or EXEC).
+  void log_acl_denial(Conn* c, AclLogEntry::Reason reason, std::string_view object, std::string_view user,
+                      std::span<const std::string_view> args);
 
   friend struct CommandTable;
 
@@ -387,6 +425,8 @@ class ShardCore {
   Episode accept_failing_, refusing_clients_, shedding_for_cap_, refusing_proxy_headers_;
   Episode auth_failing_, slow_disconnects_, policy_drops_;
   std::vector<CidrBlock> proxy_from_;  // --proxy-protocol-from: sources whose connections send the header
+  std::shared_ptr<const Acl> acl_;  // the rules as this shard last applied them
+  uint64_t acl_version_ = 0;
   int64_t auth_window_ms_ = 0;   // the second auth_window_failures_ counts in
   int auth_window_failures_ = 0;
 };

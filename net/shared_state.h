@@ -13,10 +13,12 @@
 #include <vector>
 
 #include "core/acl.h"
+#include "core/acl_log.h"
 #include "core/message.h"
 #include "core/qsbr.h"
 #include "core/spsc_ring.h"
 #include "core/topic_table.h"
+#include "net/acl_authority.h"
 #include "net/config.h"
 #include "net/stats.h"
 
@@ -41,8 +43,17 @@ struct DrainShortfall {
 };
 
 struct SharedState {
+  // `a`: the rules at start, built from c's aclfile, acl_rules and requirepass (build_acl).
   SharedState(const ServerConfig& c, int n, Acl a)
-      : cfg(c), config(c), acl(std::move(a)), nshards(n), qsbr(n), tables(n, nullptr), stats(n), wake_fds(n, -1), draining_shards(n) {
+      : cfg(c),
+        config(c),
+        acl(AclSources{c.aclfile, c.acl_rules, c.requirepass}, std::move(a)),
+        nshards(n),
+        qsbr(n),
+        tables(n, nullptr),
+        stats(n),
+        wake_fds(n, -1),
+        draining_shards(n) {
     for (int i = 0; i < n * n; ++i) {
       rings.emplace_back(i / n == i % n ? nullptr : new SpscRing<MailItem>(c.mailbox_depth));
     }
@@ -86,7 +97,15 @@ struct SharedState {
   std::mutex config_mu;
   ServerConfig config;
   uint64_t config_version = 0;
-  const Acl acl;  // users and their rights, read-only while shards run
+  // Users and their rights: the authoritative snapshot, changed under its mutex; each shard reads
+  // its own copy (ShardCore::acl_), swapped in at a loop boundary.
+  AclAuthority acl;
+  // ACL LOG: one log for every shard's denials, so any client sees them all, grouped as Redis
+  // groups them. Denials are rare (and cost a CLIENT LIST line each, as in Redis): one mutex.
+  std::mutex acl_log_mu;
+  AclLog acl_log;  // under acl_log_mu
+  // SIGHUP (Broker::reload_acl): shard 0 reloads the ACL file at its next iteration.
+  std::atomic<bool> acl_reload_requested{false};
   const int nshards;
   Qsbr qsbr;
   std::vector<TopicTable*> tables;

@@ -1,7 +1,8 @@
 // fanoutd: the Fanout pub/sub server. Reads a config file and flags (net/config's settings table,
 // CLI11 for the command line), starts the broker, prints the address it listens on, and on SIGINT/SIGTERM drains
 // queued output (bounded by --shutdown-timeout-ms) and exits 0. A stop request during start-up
-// works too: start-up gives up at its next step and the process exits 0.
+// works too: start-up gives up at its next step and the process exits 0. SIGHUP reloads the ACL
+// file (as ACL LOAD does) without stopping, and logs what came of it.
 // Under systemd (Type=notify, tools/systemd/fanoutd.service) it reports READY=1 once listening,
 // STATUS= lines, and STOPPING=1 when the drain begins (tools/systemd_notify.h).
 // --version (or -v, as redis-server) prints the release, commit, build and libraries.
@@ -156,26 +157,39 @@ int parse_command_line(int argc, char** argv, ServerConfig* cfg) {
   return -1;
 }
 
-// Runs the broker until a stop request has drained it. `set` holds the stop signals, which a
-// thread of their own takes; it is ended before the broker goes away (it has either handled its
-// signal, or is still waiting and is woken here).
+// Runs the broker until a stop request has drained it. `set` holds the signals (stop, and SIGHUP),
+// which a thread of their own takes; it is ended before the broker goes away (it is woken here
+// if still waiting).
 int serve(const ServerConfig& cfg, const sigset_t& set) {
   Broker broker(cfg);
   std::atomic<bool> exiting{false};
   std::thread signals([&broker, &exiting, set] {
-    int sig = 0;
-    sigwait(&set, &sig);
-    if (exiting.load()) return;  // the wake-up from end_signals()
-    broker.stop();
-    const char* name = sig == SIGINT ? "SIGINT" : "SIGTERM";
-    systemd_notify(std::string("STOPPING=1\nSTATUS=draining: ") + name + " received");
-    LOG_INFO("%s received: stopping (a second one exits at once)", name).field("signal", name);
-    sigwait(&set, &sig);
-    if (exiting.load()) return;
-    // An operator who will not wait for the drain: leave now, saying so (exit code 1).
-    LOG_WARN("%s received again: exiting without finishing the drain", sig == SIGINT ? "SIGINT" : "SIGTERM")
-        .field("signal", sig == SIGINT ? "SIGINT" : "SIGTERM");
-    std::_Exit(1);
+    bool stopping = false;
+    while (true) {
+      int sig = 0;
+      sigwait(&set, &sig);
+      if (exiting.load()) return;  // the wake-up from end_signals()
+      if (sig == SIGHUP) {
+        // The shards reload and log the outcome; nothing to do before they run or while stopping.
+        if (broker.reload_acl()) {
+          LOG_INFO("SIGHUP received: reloading the ACL file").field("signal", "SIGHUP");
+        } else {
+          LOG_WARN("SIGHUP received while fanoutd is not serving: ignored").field("signal", "SIGHUP");
+        }
+        continue;
+      }
+      const char* name = sig == SIGINT ? "SIGINT" : "SIGTERM";
+      if (!stopping) {
+        stopping = true;
+        broker.stop();
+        systemd_notify(std::string("STOPPING=1\nSTATUS=draining: ") + name + " received");
+        LOG_INFO("%s received: stopping (a second one exits at once)", name).field("signal", name);
+        continue;
+      }
+      // An operator who will not wait for the drain: leave now, saying so (exit code 1).
+      LOG_WARN("%s received again: exiting without finishing the drain", name).field("signal", name);
+      std::_Exit(1);
+    }
   });
   auto end_signals = [&] {
     exiting = true;
@@ -246,6 +260,7 @@ int main(int argc, char** argv) {
   sigemptyset(&set);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   signal(SIGPIPE, SIG_IGN);  // belt and braces: every send already uses MSG_NOSIGNAL
   ServerConfig cfg;

@@ -15,22 +15,30 @@ import redis  # noqa: E402  (Debian's python3-redis; after the arguments, so --h
 conn = redis.Redis(port=port).connection_pool.get_connection("COMMAND")
 conn.send_command("COMMAND")
 rows = []
+
+
+def categories(info):
+    """COMMAND's ACL categories (["@slow", "@pubsub"]) as core/acl.h's constants."""
+    names = [c.decode().lstrip("@") for c in info[6]]
+    return " | ".join("kAcl" + n.capitalize() for n in names) or "0"
+
+
 for info in conn.read_response():
-    rows.append((info[0].decode(), info[1]))
+    rows.append((info[0].decode(), info[1], categories(info)))
     for sub in (info[9] if len(info) > 9 else None) or []:
-        rows.append((sub[0].decode(), sub[1]))
+        rows.append((sub[0].decode(), sub[1], categories(sub)))
 rows.sort()
 version = redis.Redis(port=port).info("server")["redis_version"]
 out = [
-    "// Redis %s's commands and subcommands with their arities (N exact, -N at least N), from its" % version,
-    "// COMMAND reply (tools/gen_redis_commands.py). Fanout answers those it does not have as Redis",
-    "// would in RESP2 subscribed mode: subcommand and arity errors first, then \"Can't execute\"",
-    "// (server.c, processCommand).",
+    "// Redis %s's commands and subcommands with their arities (N exact, -N at least N) and ACL" % version,
+    "// categories, from its COMMAND reply (tools/gen_redis_commands.py). Fanout answers those it does",
+    "// not have as Redis would in RESP2 subscribed mode (subcommand and arity errors first, then",
+    "// \"Can't execute\": server.c, processCommand), and ACL rules may name any of them (acl.c).",
     "// clang-format off",
 ]
 line = ""
-for name, arity in rows:
-    item = '{"%s", %d}, ' % (name, arity)
+for name, arity, cats in rows:
+    item = '{"%s", %d, %s}, ' % (name, arity, cats)
     if len(line) + len(item) > 100:
         out.append(line.rstrip())
         line = ""

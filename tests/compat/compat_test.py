@@ -247,6 +247,57 @@ ACL_CASES = {
     "acl auth with one argument": [mb("AUTH", "x"), mb("AUTH", "nosuch", "x")],
     "acl errors": [mb("AUTH", "all", "allpw"), mb("ACL", "FOO"), mb("ACL", "WHOAMI", "x"), mb("ACL", "WHOAMI"),
                    mb("PUBLISH", "anything", "x")],
+    # The ACL commands. ACL LIST and GETUSER describe rules as Redis does; only the order of the
+    # single-command rules differs (Redis's is its hash table's: acl_normalize sorts them).
+    "acl introspection": [mb("AUTH", "all", "allpw"), mb("ACL", "LIST"), mb("ACL", "USERS"), mb("ACL", "GETUSER", "sub"),
+                          mb("ACL", "GETUSER", "nosuch"), mb("ACL", "GETUSER", "default"), mb("ACL", "HELP"),
+                          mb("ACL", "HELP", "x"), mb("ACL", "CAT"), mb("ACL", "CAT", "nosuch"), mb("ACL", "CAT", "a", "b"),
+                          mb("acl", "log", "1", "2"), mb("ACL", "LOG", "x"), mb("ACL", "LOG", "-5"),
+                          mb("ACL", "GENPASS", "0"), mb("ACL", "GENPASS", "x"), mb("ACL", "GENPASS", "4097"),
+                          mb("ACL", "LIST", "x"), mb("ACL", "USERS", "x"), mb("ACL", "GETUSER"), mb("ACL"),
+                          mb("HELLO", "3"), mb("ACL", "GETUSER", "pub"), mb("ACL", "GETUSER", "nosuch"), mb("ACL", "LIST")],
+    "acl dryrun": [mb("AUTH", "all", "allpw"), mb("ACL", "DRYRUN", "nosuch", "publish", "a", "b"),
+                   mb("ACL", "DRYRUN", "pub", "publish", "news.a", "b"), mb("ACL", "DRYRUN", "pub", "publish", "other", "b"),
+                   mb("ACL", "DRYRUN", "pub", "subscribe", "x"), mb("ACL", "DRYRUN", "pub", "publish", "x"),
+                   mb("ACL", "DRYRUN", "pub", "client", "nosuch"), mb("ACL", "DRYRUN", "sub", "psubscribe", "news.*", "x*"),
+                   mb("ACL", "DRYRUN", "pub", "client", "id"), mb("ACL", "DRYRUN", "pub", "auth", "a", "b"),
+                   mb("ACL", "DRYRUN", "sub")],
+    "acl setuser": [mb("AUTH", "all", "allpw"), mb("ACL", "SETUSER", "x"), mb("ACL", "GETUSER", "x"),
+                    mb("ACL", "SETUSER", "y", "reset"),
+                    mb("ACL", "SETUSER", "z", "on", "%R~a", "%W~b", "~c", "%RW~d", "%W~a", "&ch", "+get", "skip-sanitize-payload"),
+                    mb("ACL", "SETUSER", "w", "on", "+@all", "-@dangerous", "nopass", "allchannels", ">pw", "nopass"),
+                    mb("ACL", "SETUSER", "v", "+@pubsub", "-pubsub|numsub", "+select|0", "+select|1", "+SELECT|0"),
+                    mb("ACL", "SETUSER", "u2", "+@all", "-@keyspace", "-@write", "+@connection"),
+                    mb("ACL", "SETUSER", "u3", "+@read", "+@hash", "-hget"), mb("ACL", "SETUSER", "u4", "+client", "-client|kill"),
+                    mb("ACL", "SETUSER", "u5", "+@admin", "-@dangerous", "+CONFIG|get", "~*"),
+                    mb("ACL", "SETUSER", "x", ">p1", ">p2", "#" + "a" * 64, "<p1", "!" + "a" * 64),
+                    mb("ACL", "SETUSER", "", "on"), mb("ACL", "LIST"), mb("ACL", "GETUSER", "z"),
+                    mb("ACL", "DELUSER", "x", "y", "z", "w", "v", "u2", "u3", "u4", "u5", "", "nosuch"), mb("ACL", "USERS")],
+    "acl setuser errors": [mb("AUTH", "all", "allpw"), mb("ACL", "SETUSER", "bad", "on", "+nosuch"),
+                           mb("ACL", "SETUSER", "bad", "on", "+@nosuch"), mb("ACL", "SETUSER", "bad", "bogus"),
+                           mb("ACL", "SETUSER", "bad", "allchannels", "&x"), mb("ACL", "SETUSER", "bad", "allkeys", "~x"),
+                           mb("ACL", "SETUSER", "bad", "<nopw"), mb("ACL", "SETUSER", "bad", "#abc"),
+                           mb("ACL", "SETUSER", "bad", "#" + "A" * 64), mb("ACL", "SETUSER", "bad", "+client|list|x"),
+                           mb("ACL", "SETUSER", "bad", "+client|"), mb("ACL", "SETUSER", "bad", "+client|nosuch"),
+                           mb("ACL", "SETUSER", "bad", "-select|0"), mb("ACL", "SETUSER", "bad", "(+get", "~x"),
+                           mb("ACL", "SETUSER", "a b"), mb("ACL", "SETUSER", "a\x00b"), mb("ACL", "SETUSER"),
+                           mb("ACL", "SETUSER", "bad", "&a b"), mb("ACL", "SETUSER", "bad", "+"), mb("ACL", "SETUSER", "bad", "@x"),
+                           mb("ACL", "GETUSER", "bad"), mb("ACL", "DELUSER"), mb("ACL", "DELUSER", "default"),
+                           mb("ACL", "DELUSER", "nosuch", "default")],
+    "acl log": [mb("AUTH", "all", "allpw"), mb("ACL", "LOG", "RESET"), mb("AUTH", "pub", "wrong"), mb("auth", "nosuch", "x"),
+                mb("AUTH", "pub", "pubpw"), mb("PUBLISH", "nope", "x"), mb("PUBLISH", "nope", "x"), mb("SUBSCRIBE", "x"),
+                mb("ACL", "WHOAMI"), mb("RESET"), mb("AUTH", "sub", "subpw"), mb("SUBSCRIBE", "news.a", "no1", "no2"),
+                mb("HELLO", "3", "AUTH", "all", "allpw"), mb("ACL", "LOG"), mb("ACL", "LOG", "2"), mb("HELLO", "2"),
+                mb("ACL", "LOG", "1"), mb("ACL", "LOG", "RESET"), mb("ACL", "LOG")],
+    "acl log in multi": [mb("AUTH", "all", "allpw"), mb("ACL", "SETUSER", "m", "on", "nopass", "resetchannels", "&a", "+@all"),
+                         mb("AUTH", "m", "x"), mb("MULTI"), mb("PUBLISH", "nope", "x"), mb("EXEC"), mb("MULTI"),
+                         mb("AUTH", "pub", "bad"), mb("EXEC"), mb("ACL", "LOG", "2"), mb("ACL", "DELUSER", "m")],
+    "acl exec after the rules changed": [mb("AUTH", "sub", "subpw"), mb("MULTI"), mb("SUBSCRIBE", "news.a"),
+                                         mb("AUTH", "pub", "pubpw"), mb("SUBSCRIBE", "news.b"), mb("PUBLISH", "news.x", "y"),
+                                         mb("EXEC"), mb("RESET"), mb("AUTH", "all", "allpw"), mb("ACL", "LOG", "1")],
+    # ACL LOAD itself is in acl_files_and_clients: Redis 7.0.15 then closes the client's connection.
+    "acl save": [mb("AUTH", "all", "allpw"), mb("ACL", "SETUSER", "saved", "on", ">pw", "&s.*", "+@pubsub", "~k"),
+                 mb("ACL", "SAVE"), mb("ACL", "DELUSER", "saved"), mb("ACL", "LOAD", "x"), mb("ACL", "SAVE", "x")],
 }
 
 
@@ -260,6 +311,20 @@ def unordered(data):
     frames = re.findall(rb"[*>]3\r\n\$\d+\r\n(\w+)\r\n(\$-1\r\n|_\r\n|\$\d+\r\n.*?\r\n):(\d+)\r\n",
                         data, re.S)
     return (sorted(f[1] for f in frames), [f[0] + f[2] for f in frames], len(frames))
+
+
+def acl_normalize(b, path=None):
+    """What legitimately differs in ACL replies: the order of single-command rules in a
+    description (Redis's is its hash table's, random per process), ACL LOG's ages and client
+    lines (ids, ports), and the ACL file's path."""
+    def sort_rules(m):
+        return m.group(1) + b" ".join(sorted(m.group(2).split(b" ")))
+    b = re.sub(rb"(@[a-z]+ )([+-][a-z|_0-9-]+(?: [+-][a-z|_0-9-]+)*)", sort_rules, b)
+    b = re.sub(rb"(age-seconds\r\n)(\$\d+\r\n[\d.e-]+|,[\d.e-]+)\r\n", rb"\1AGE\r\n", b)
+    b = re.sub(rb"\$\d+\r\nid=\d+ addr=[^\r]*\r\n", b"CLIENT-INFO\r\n", b)
+    if path:
+        b = b.replace(path.encode(), b"ACLFILE")
+    return normalize(b)
 
 
 def differential(fport, rport):
@@ -278,17 +343,20 @@ def acl_differential(binary, backend):
     (and be refused) the same way on both."""
     import hashlib
     import tempfile
-    with tempfile.NamedTemporaryFile("w", prefix="fanout-compat-", suffix=".acl", delete=False) as f:
-        f.write(ACL_FILE.format(sub_hash=hashlib.sha256(b"subpw").hexdigest()))
-        path = f.name
+    paths = {}
+    for who in ("fanoutd", "redis"):  # one file each: ACL SAVE writes it
+        with tempfile.NamedTemporaryFile("w", prefix=f"fanout-compat-{who}-", suffix=".acl", delete=False) as f:
+            f.write(ACL_FILE.format(sub_hash=hashlib.sha256(b"subpw").hexdigest()))
+            paths[who] = f.name
     fproc, fport, _ = local_servers.start_fanoutd(binary, backend, ["--shards", "2", "--log-level", "warn",
-                                                                    "--aclfile", path])
-    rproc, rport = start_redis(["--aclfile", path])
+                                                                    "--aclfile", paths["fanoutd"]])
+    rproc, rport = start_redis(["--aclfile", paths["redis"]])
     try:
         for name, steps in ACL_CASES.items():
-            want = [normalize(x) for x in exchange(rport, steps)]
-            got = [normalize(x) for x in exchange(fport, steps, [resp_values(w) for w in want])]
+            want = [acl_normalize(x, paths["redis"]) for x in exchange(rport, steps)]
+            got = [acl_normalize(x, paths["fanoutd"]) for x in exchange(fport, steps, [resp_values(w) for w in want])]
             check(f"bytes match redis: {name}", got == want, f"\n  fanoutd: {got}\n  redis:   {want}")
+        acl_files_and_clients(fport, rport, paths)
         for port, label in ((fport, "fanoutd"), (rport, "redis")):
             sub = redis.Redis(host="127.0.0.1", port=port, username="sub", password="subpw", socket_timeout=5)
             pub = redis.Redis(host="127.0.0.1", port=port, username="pub", password="pubpw", socket_timeout=5)
@@ -320,7 +388,94 @@ def acl_differential(binary, backend):
             if p.poll() is None:
                 p.kill()
                 p.wait()
+        for path in paths.values():
+            if os.path.exists(path):
+                os.unlink(path)
+
+
+def acl_files_and_clients(fport, rport, paths):
+    """What ACL SAVE writes, what ACL LOAD says of a broken file, ACL CAT's members, and which
+    clients a change closes, on both servers."""
+    def closed(sock):
+        try:
+            sock.sendall(mb("PING"))
+            sock.settimeout(1)
+            return sock.recv(1 << 16) == b""
+        except OSError:
+            return True
+
+    def run(port, path):
+        def cmd(*args):  # each on a connection of its own: Redis 7.0.15's ACL LOAD closes it
+            r = redis.Redis(host="127.0.0.1", port=port, username="all", password="allpw", socket_timeout=5)
+            try:
+                return r.execute_command(*args)
+            except redis.exceptions.ResponseError as e:
+                return "ERR " + str(e).replace(path, "ACLFILE")
+            finally:
+                r.close()
+
+        out = {"saved": open(path).read(), "load": cmd("ACL", "LOAD"), "loaded": cmd("ACL", "GETUSER", "saved"),
+               "cat pubsub": sorted(cmd("ACL", "CAT", "pubsub")),
+               "genpass": [len(cmd("ACL", "GENPASS", n)) for n in ("1", "5", "255")]}
+        # Which of a user's clients a change closes.
+        cmd("ACL", "SETUSER", "k", "on", "nopass", "+@all", "resetchannels", "&a*", "&b*")
+        conns = {}
+        for name, command in (("sub a1", ("SUBSCRIBE", "a1")), ("psub b*", ("PSUBSCRIBE", "b*")),
+                              ("ssub b1", ("SSUBSCRIBE", "b1")), ("plain", ("PING",))):
+            sock = socket.create_connection(("127.0.0.1", port))
+            sock.sendall(mb("AUTH", "k", "x") + mb(*command))
+            read_values(sock, 2)
+            conns[name] = sock
+        other = socket.create_connection(("127.0.0.1", port))
+        other.sendall(mb("AUTH", "all", "allpw"))
+        read_values(other, 1)
+        gone = set()
+        for step, rules in (("superset", ("&c*",)), ("a* revoked", ("resetchannels", "&b*", "&c*")),
+                            ("b* revoked", ("resetchannels", "&b1")), ("off", ("off", "resetpass")), ("deluser", None)):
+            if rules:
+                cmd("ACL", "SETUSER", "k", *rules)
+            else:
+                cmd("ACL", "DELUSER", "k")
+            out[step] = {name: closed(sock) for name, sock in conns.items() if name not in gone}
+            gone.update(n for n, c in out[step].items() if c)
+        out["other user"] = closed(other)
+        for sock in list(conns.values()) + [other]:
+            sock.close()
+        # A client that has not signed in needs AUTH only while the default user has a password
+        # (Redis's authRequired(), asked at every command); one that connected while it had none
+        # stays signed in.
+        before_password = socket.create_connection(("127.0.0.1", port))
+        before_password.sendall(mb("PING"))
+        read_values(before_password, 1)
+        cmd("ACL", "SETUSER", "default", "resetpass", ">dpw")
+        anon = socket.create_connection(("127.0.0.1", port))
+        flips = []
+        for rules in (None, ("nopass",), ("resetpass", ">dpw"), ("nopass",)):
+            if rules:
+                cmd("ACL", "SETUSER", "default", *rules)
+            for sock in (anon, before_password):
+                sock.sendall(mb("PING") + mb("HELLO", "2"))
+                flips.append(acl_normalize(read_values(sock, 2)))
+        out["not signed in"] = flips
+        anon.close()
+        before_password.close()
+        # A broken file: Redis's errors, and the rules stay.
+        before = cmd("ACL", "LIST")
+        with open(path, "w") as f:
+            f.write("user a on >apw &news* +@all +@nosuch\nuser b on bogus <x\nuser a off\nusers x\n"
+                    "user c on +get|x|y\n\n  user  d  on\n")
+        out["broken load"] = cmd("ACL", "LOAD")
+        out["rules kept"] = cmd("ACL", "LIST") == before
         os.unlink(path)
+        out["missing file"] = cmd("ACL", "LOAD")
+        return out
+
+    got, want = run(fport, paths["fanoutd"]), run(rport, paths["redis"])
+    for key in want:
+        g, w = got.get(key), want[key]
+        if key in ("saved", "loaded"):
+            g, w = [acl_normalize(repr(x).encode()) for x in (g, w)]
+        check(f"ACL {key} as redis", g == w, f"\n  fanoutd: {g}\n  redis:   {w}")
 
 
 def read_values(sock, n, timeout=5):

@@ -77,6 +77,17 @@ def scripts():
     x += send(6, b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 3\r\n\r\nabc") + settle(2)
     x += op(CONNECT, 6) + settle() + send(6, b"GET /healthz HTTP/1.1\r\nHo") + op(TIME) + bytes([150]) + settle(2)
     s["metrics-endpoint"] = x
+    # ACL changes made on both shards while the user's subscribers are on both: SETUSER takes a
+    # channel away (a subscriber on each shard is closed), DELUSER, ACL LOG, LIST from the other.
+    x = op(CONNECT, 0) + op(CONNECT, 1) + op(CONNECT, 2) + op(CONNECT, 3) + settle()
+    x += send(0, cmd("AUTH", "sub", "s") + cmd("SUBSCRIBE", "news.a", "news.b"))
+    x += send(1, cmd("AUTH", "sub", "s") + cmd("PSUBSCRIBE", "news.*") + cmd("SUBSCRIBE", "news.a"))
+    x += settle(2)
+    x += send(2, cmd("ACL", "SETUSER", "sub", "resetchannels", "&news.a") + cmd("ACL", "LOG"))
+    x += send(3, cmd("ACL", "SETUSER", "x", "on", "nopass", "+@all") + cmd("ACL", "DELUSER", "pub"))
+    x += op(ITERATE, 0) + op(ITERATE, 1) + settle(4)
+    x += send(3, cmd("AUTH", "pub", "p") + cmd("ACL", "LIST") + cmd("ACL", "GETUSER", "sub")) + settle(3)
+    s["acl-changes"] = x
     return s
 
 

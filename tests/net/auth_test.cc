@@ -180,7 +180,8 @@ TEST_P(AclTest, FileWithHashedPasswordsAndBadFilesAreReported) {
   Broker b1(cfg);
   std::string err;
   EXPECT_FALSE(b1.start(&err));
-  EXPECT_EQ(err, "ACL rules: line 2: user 'bad': unknown command category in '+@nosuch'");
+  EXPECT_EQ(err, "acl_rules:2: Error in applying operation '+@nosuch': Unknown command or category name in ACL. "
+                 "WARNING: ACL errors detected, no change to the previously active ACL rules was performed");
   cfg.acl_rules.clear();
   cfg.requirepass = "x";
   Broker b2(cfg);
@@ -190,7 +191,7 @@ TEST_P(AclTest, FileWithHashedPasswordsAndBadFilesAreReported) {
   cfg.aclfile = "/nonexistent/acl";
   Broker b3(cfg);
   EXPECT_FALSE(b3.start(&err));
-  EXPECT_EQ(err, "--aclfile: cannot open /nonexistent/acl: No such file or directory");
+  EXPECT_EQ(err, "--aclfile: Error loading ACLs, opening file '/nonexistent/acl': No such file or directory");
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, AclTest, ::testing::ValuesIn(kBackends),

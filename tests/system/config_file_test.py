@@ -139,6 +139,24 @@ def without_file(binary, backend):
         except redis.ResponseError as e:
             check("CONFIG REWRITE without a file fails as Redis", str(e) == "The server is running without a config file",
                   str(e))
+        # CONFIG SET requirepass: the default user's password on every shard, for new sign-ins;
+        # clients already signed in stay (as in Redis).
+        check("CONFIG SET requirepass", r.config_set("requirepass", "s3cret"))
+        others = [redis.Redis(port=port, decode_responses=True) for _ in range(8)]
+        refused = 0
+        for o in others:
+            try:
+                o.ping()
+            except redis.AuthenticationError:
+                refused += 1
+            except redis.ResponseError as e:
+                refused += "NOAUTH" in str(e)
+        check("every shard asks new clients for the password", refused == len(others), refused)
+        check("the asking client stays signed in", r.ping())
+        check("the new password works", redis.Redis(port=port, password="s3cret").ping())
+        check("CONFIG GET requirepass", config_get(r, "requirepass") == "s3cret")
+        check("CONFIG SET requirepass '' turns it off", r.config_set("requirepass", "") and
+              redis.Redis(port=port).ping())
     finally:
         p.terminate()
         p.wait(timeout=10)

@@ -1,6 +1,7 @@
 """fanoutd as a process: every bad flag or setting is refused the same way (exit 2, one line
 "fanoutd: --flag ..."), a system refusal (the port is taken) exits 1, protected mode decides on the
-bound address itself, and a stop request at any moment of start-up ends the process cleanly.
+bound address itself, a stop request at any moment of start-up ends the process cleanly, and
+SIGHUP reloads the ACL file without stopping (a broken file keeps the rules in force).
 
 usage: process_test.py FANOUTD_BINARY [--backend epoll|io_uring]
 """
@@ -44,7 +45,7 @@ def bad_settings(binary, backend):
         (["--log-level", "loud"], "fanoutd: --log-level must be one of debug,info,warn,error, got 'loud'"),
         (["--max-bulk-len", "100m"], "fanoutd: --max-bulk-len (104857600) must not exceed --max-query-buffer"),
         (["--bind", "1.2.3.4.5"], "fanoutd: --bind: '1.2.3.4.5' is not a valid address or host name"),
-        (["--aclfile", "/nonexistent/acl"], "fanoutd: --aclfile: cannot open /nonexistent/acl"),
+        (["--aclfile", "/nonexistent/acl"], "fanoutd: --aclfile: Error loading ACLs, opening file '/nonexistent/acl'"),
         (["--requirepass-file", "/nonexistent/pass"], "fanoutd: --requirepass-file: cannot open /nonexistent/pass"),
         (["--no-such-flag", "1"], "fanoutd: The following argument was not expected: --no-such-flag"),
         (["--port"], "fanoutd: --port: 1 required VALUE missing"),
@@ -214,6 +215,75 @@ def second_signal(binary, backend):
             p.wait()
 
 
+def auth(port, user, password):
+    """AUTH's reply on a new connection."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=5)
+    try:
+        s.sendall(local_servers.resp_command("AUTH", user, password))
+        return s.recv(200)
+    finally:
+        s.close()
+
+
+def sighup_reloads_acl(binary, backend):
+    """SIGHUP reloads the ACL file as ACL LOAD does, logging how many users it loaded; a broken
+    file keeps the rules in force, says why, and fanoutd goes on serving; clients already signed
+    in stay; without --aclfile, SIGHUP is logged and ignored."""
+    import tempfile
+    with tempfile.NamedTemporaryFile("w", prefix="fanoutd-sighup-", suffix=".acl", delete=False) as f:
+        f.write("user default on nopass ~* &* +@all\nuser pub on >old &news.* +publish\n")
+        path = f.name
+    p, port, log_path = local_servers.start_fanoutd(binary, backend, ["--shards", "2", "--aclfile", path])
+    try:
+        check("SIGHUP: the old password works before", auth(port, "pub", "old") == b"+OK\r\n")
+        signed_in = socket.create_connection(("127.0.0.1", port), timeout=5)
+        signed_in.sendall(local_servers.resp_command("AUTH", "pub", "old"))
+        signed_in.recv(100)
+        with open(path, "w") as f:
+            f.write("user default on nopass ~* &* +@all\nuser pub on >new &news.* +publish\nuser sub on >s\n")
+        p.send_signal(signal.SIGHUP)
+        wait_for_log(log_path, "ACL rules reloaded from")
+        log = open(log_path).read()
+        check("SIGHUP: the reload is logged with the users loaded",
+              f"SIGHUP: ACL rules reloaded from {path}: 3 users" in log, log[-800:])
+        check("SIGHUP: the new password works", auth(port, "pub", "new") == b"+OK\r\n")
+        check("SIGHUP: the old password no longer does", auth(port, "pub", "old").startswith(b"-WRONGPASS"))
+        signed_in.sendall(local_servers.resp_command("PUBLISH", "news.a", "x"))
+        check("SIGHUP: a client of a user the file still has stays signed in", signed_in.recv(100) == b":0\r\n")
+        with open(path, "w") as f:
+            f.write("user pub on >newer +@nosuch\n")
+        p.send_signal(signal.SIGHUP)
+        wait_for_log(log_path, "the ACL rules stay as they were")
+        log = open(log_path).read()
+        check("SIGHUP: a broken file is refused, saying why and that the rules stay",
+              "the ACL rules stay as they were: reloading " + path + " failed: " + path +
+              ":1: Error in applying operation '+@nosuch'" in log, log[-800:])
+        check("SIGHUP: fanoutd goes on serving", p.poll() is None)
+        check("SIGHUP: the rules in force stay", auth(port, "pub", "new") == b"+OK\r\n" and
+              auth(port, "pub", "newer").startswith(b"-WRONGPASS"))
+        signed_in.close()
+        p.send_signal(signal.SIGTERM)
+        check("SIGHUP: fanoutd still stops with SIGTERM, exit 0", p.wait(timeout=15) == 0)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+        os.unlink(path)
+    p, port, log_path = local_servers.start_fanoutd(binary, backend, ["--shards", "1"])
+    try:
+        p.send_signal(signal.SIGHUP)
+        wait_for_log(log_path, "nothing to reload")
+        check("SIGHUP without --aclfile: logged, and fanoutd goes on serving",
+              "no --aclfile is configured: nothing to reload" in open(log_path).read() and
+              auth(port, "default", "x") != b"" and p.poll() is None)
+        p.send_signal(signal.SIGTERM)
+        check("SIGHUP without --aclfile: SIGTERM still exits 0", p.wait(timeout=15) == 0)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+
+
 def main():
     binary = sys.argv[1]
     backend = sys.argv[3] if len(sys.argv) > 3 else "epoll"
@@ -223,6 +293,7 @@ def main():
     stop_during_start_up(binary, backend)
     drain_deadline(binary, backend)
     second_signal(binary, backend)
+    sighup_reloads_acl(binary, backend)
     print(f"{len(PASSED)} passed, {len(FAILED)} failed")
     sys.exit(1 if FAILED else 0)
 
