@@ -29,12 +29,6 @@ bool parse_int(const char* b, const char* e, int64_t* out) {
   return true;
 }
 
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
 
 bool is_space(char c) { return c == ' ' || c == '\n' || c == '\r' || c == '\t' || c == '\v' || c == '\f'; }
 
@@ -170,9 +164,9 @@ bool split_inline_args(std::string_view line, std::string* storage,
       if (in_dq) {
         if (i >= n) return false;
         char c = line[i];
-        if (c == '\\' && i + 3 < n && line[i + 1] == 'x' && hex_value(line[i + 2]) >= 0 &&
-            hex_value(line[i + 3]) >= 0) {
-          storage->push_back(static_cast<char>(hex_value(line[i + 2]) * 16 + hex_value(line[i + 3])));
+        if (c == '\\' && i + 3 < n && line[i + 1] == 'x' && hex_digit_value(line[i + 2]) >= 0 &&
+            hex_digit_value(line[i + 3]) >= 0) {
+          storage->push_back(static_cast<char>(hex_digit_value(line[i + 2]) * 16 + hex_digit_value(line[i + 3])));
           i += 3;
         } else if (c == '\\' && i + 1 < n) {
           ++i;
@@ -227,6 +221,14 @@ bool split_inline_args(std::string_view line, std::string* storage,
     }
     out->emplace_back(start, storage->size() - start);
   }
+}
+
+bool split_args(std::string_view line, std::vector<std::string>* out) {
+  std::string storage;
+  std::vector<std::pair<size_t, size_t>> spans;
+  if (!split_inline_args(line, &storage, &spans)) return false;
+  for (auto [off, n] : spans) out->emplace_back(storage.data() + off, n);
+  return true;
 }
 
 }  // namespace fanout

@@ -63,9 +63,16 @@ class RequestParser {
   std::string error_;
 };
 
-// Splits an inline command line as Redis's sdssplitargs does (quotes and escapes). Returns false
-// on unbalanced quotes. Exposed for tests.
+// Splits an inline command line as Redis's sdssplitargs does (sds.c: blanks separate arguments;
+// "double quotes" take \xHH, \n, \r, \t, \b, \a and \<any>; 'single quotes' take \' only; a
+// closing quote must be followed by a blank or the end). Returns false on unbalanced quotes, where
+// Redis answers "Protocol error: unbalanced quotes in request" (inline) or stops with "Unbalanced
+// quotes in configuration line" (redis.conf). Arguments are (offset, length) in *storage.
 bool split_inline_args(std::string_view line, std::string* storage,
                        std::vector<std::pair<size_t, size_t>>* out);
+
+// The same, as strings: redis.conf's lines (net/config.cc) are split by it as Redis splits them.
+// Thread: any.
+bool split_args(std::string_view line, std::vector<std::string>* out);
 
 }  // namespace fanout

@@ -2,6 +2,8 @@
 
 #include <cstring>
 
+#include "core/ascii.h"
+
 namespace fanout {
 namespace {
 
@@ -51,12 +53,6 @@ void compress(uint32_t h[8], const uint8_t block[64]) {
   h[7] += k;
 }
 
-int hex_value(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
 
 }  // namespace
 
@@ -94,7 +90,7 @@ std::string to_hex(const Sha256Digest& d) {
 bool parse_sha256_hex(std::string_view hex, Sha256Digest* out) {
   if (hex.size() != 64) return false;
   for (size_t i = 0; i < 32; ++i) {
-    int hi = hex_value(hex[2 * i]), lo = hex_value(hex[2 * i + 1]);
+    int hi = hex_digit_value(hex[2 * i]), lo = hex_digit_value(hex[2 * i + 1]);
     if (hi < 0 || lo < 0) return false;
     (*out)[i] = static_cast<uint8_t>(hi << 4 | lo);
   }

@@ -12,7 +12,6 @@
 #include <cstring>
 
 #include "core/ascii.h"
-#include "core/config_args.h"
 #include "core/proxy_protocol.h"
 #include "core/units.h"
 #include "net/read_file.h"
@@ -486,7 +485,7 @@ std::string load_config_file(const std::string& path, ServerConfig& cfg, std::ve
     if (line.empty() || line.front() == '#') continue;
     auto where = [&] { return path + ":" + std::to_string(line_no) + ": '" + std::string(line) + "': "; };
     std::vector<std::string> args;
-    if (!split_config_args(line, &args)) return where() + "unbalanced quotes";
+    if (!split_args(line, &args)) return where() + "unbalanced quotes";
     if (args.empty()) continue;
     const std::string name = args.front();
     std::string err;
@@ -570,7 +569,7 @@ std::string rewrite_config_text(std::string_view old_text, const ServerConfig& c
     std::vector<std::string> args;
     std::string_view trimmed = line;
     while (!trimmed.empty() && (trimmed.front() == ' ' || trimmed.front() == '\t')) trimmed.remove_prefix(1);
-    if (trimmed.empty() || trimmed.front() == '#' || !split_config_args(trimmed, &args) || args.empty()) {
+    if (trimmed.empty() || trimmed.front() == '#' || !split_args(trimmed, &args) || args.empty()) {
       out.append(line).push_back('\n');
       continue;
     }

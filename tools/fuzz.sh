@@ -22,7 +22,7 @@ command -v clang++-14 >/dev/null || tools/setup.sh --test >&2 || { echo "fuzz: s
 
 core="core/resp_parser.cc core/resp_value.cc core/glob.cc core/qsbr.cc core/topic_table.cc
       core/message.cc core/outbound_queue.cc core/backpressure.cc core/histogram.cc core/acl.cc
-      core/acl_log.cc core/sha256.cc core/units.cc core/config_args.cc core/proxy_protocol.cc"
+      core/acl_log.cc core/sha256.cc core/units.cc core/proxy_protocol.cc"
 net="net/shard_core.cc net/input.cc net/delivery.cc net/mailboxes.cc net/commands.cc
      net/pubsub_commands.cc net/connection_commands.cc net/client_commands.cc net/transaction.cc net/info.cc net/log.cc net/socket.cc net/process_memory.cc
      net/config.cc net/acl_commands.cc net/acl_authority.cc net/read_file.cc net/figures.cc net/metrics.cc net/http_endpoint.cc net/http_request.cc net/listener.cc"

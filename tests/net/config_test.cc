@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "core/config_args.h"
+#include "core/resp_parser.h"
 
 namespace fanout {
 namespace {
@@ -242,7 +242,7 @@ TEST(ConfigTest, RewriteKeepsTheFileAndReadsBack) {
     std::string line = text.substr(pos, end - pos);
     pos = end + 1;
     std::vector<std::string> args;
-    ASSERT_TRUE(split_config_args(line, &args)) << line;
+    ASSERT_TRUE(split_args(line, &args)) << line;
     if (args.empty() || args[0][0] == '#') continue;
     std::string err;
     std::vector<std::string> rest(args.begin() + 1, args.end());
