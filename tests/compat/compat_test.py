@@ -24,17 +24,9 @@ import redis
 
 # local_servers.py (//tools/pylib) is on the module path: tools/pylib/run_py.sh puts it there.
 import local_servers  # noqa: E402
+from checks import check, summary  # noqa: E402  (tools/pylib)
 from local_servers import free_port, wait_port  # noqa: E402
 from local_servers import resp_command as mb  # noqa: E402
-
-PASSED = []
-FAILED = []
-
-
-def check(name, cond, detail=""):
-    (PASSED if cond else FAILED).append(name)
-    if not cond:
-        print(f"FAIL {name} {detail}", flush=True)
 
 
 def start_fanoutd(binary, backend):
@@ -690,8 +682,7 @@ def main():
             if p.poll() is None:
                 p.kill()
                 p.wait()
-    print(f"{len(PASSED)} passed, {len(FAILED)} failed")
-    return 1 if FAILED else 0
+    return summary()
 
 
 if __name__ == "__main__":

@@ -13,14 +13,7 @@ import tempfile
 import redis  # Debian's python3-redis (run_py.sh runs /usr/bin/python3)
 
 import local_servers  # noqa: E402
-
-PASSED, FAILED = [], []
-
-
-def check(name, cond, detail=""):
-    (PASSED if cond else FAILED).append(name)
-    if not cond:
-        print(f"FAIL {name} {detail}", flush=True)
+from checks import check, summary  # noqa: E402  (tools/pylib)
 
 
 CONF = """# Fanout's pub/sub part of a redis.conf
@@ -200,8 +193,7 @@ def main():
         file_and_flags(binary, backend, tmp)
         without_file(binary, backend)
         errors(binary, backend, tmp)
-    print(f"{len(PASSED)} passed, {len(FAILED)} failed", flush=True)
-    sys.exit(1 if FAILED else 0)
+    sys.exit(summary())
 
 
 if __name__ == "__main__":

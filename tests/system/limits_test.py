@@ -19,15 +19,8 @@ import time
 
 # local_servers.py (//tools/pylib) is on the module path: tools/pylib/run_py.sh puts it there.
 import local_servers  # noqa: E402
+from checks import check, summary  # noqa: E402  (tools/pylib)
 from local_servers import resp_command  # noqa: E402
-
-PASSED, FAILED = [], []
-
-
-def check(name, cond, detail=""):
-    (PASSED if cond else FAILED).append(name)
-    if not cond:
-        print(f"FAIL {name} {detail}", flush=True)
 
 
 def cpu_seconds(pid):
@@ -342,8 +335,7 @@ def main():
     max_clients_storm(binary, backend)
     queued_bytes_cap(binary, backend)
     password_from_files(binary, backend)
-    print(f"{len(PASSED)} passed, {len(FAILED)} failed")
-    return 1 if FAILED else 0
+    return summary()
 
 
 if __name__ == "__main__":

@@ -17,14 +17,7 @@ import tempfile
 import time
 
 import local_servers  # noqa: E402  (tools/pylib, put on the path by run_py.sh)
-
-PASSED, FAILED = [], []
-
-
-def check(name, cond, detail=""):
-    (PASSED if cond else FAILED).append(name)
-    if not cond:
-        print(f"FAIL {name} {detail}", flush=True)
+from checks import check, summary  # noqa: E402  (tools/pylib)
 
 
 def cli(path, *args):
@@ -221,8 +214,7 @@ def main():
         unix_socket(binary, backend, sock_dir)
         refused_during_drain(binary, backend, sock_dir)
         refusals(binary, backend, sock_dir)
-    print(f"{len(PASSED)} passed, {len(FAILED)} failed")
-    sys.exit(1 if FAILED else 0)
+    sys.exit(summary())
 
 
 if __name__ == "__main__":

@@ -16,19 +16,13 @@ import sys
 import time
 
 import local_servers  # noqa: E402  (tools/pylib, put on the path by run_py.sh)
+from checks import check, summary  # noqa: E402  (tools/pylib)
 
-PASSED, FAILED = [], []
 RFC3339_MS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 # Fits CLIENT SETNAME's rule (bytes '!' to '~') while holding what text must quote and escape.
 NAME = b'we"ird\\name=x'
 # AUTH takes any bytes as a user name: a quote, a backslash, a newline, a tab, a NUL, not UTF-8.
 BAD_USER = b'bad"user\\\nline2\t\x00\xff\xfe\x80\xc3\xa9'
-
-
-def check(name, cond, detail=""):
-    (PASSED if cond else FAILED).append(name)
-    if not cond:
-        print(f"FAIL {name} {detail}", flush=True)
 
 
 def read_reply(s):
@@ -252,8 +246,7 @@ def main():
     r = subprocess.run([binary, "--log-format", "xml"], capture_output=True, text=True, timeout=10)
     check("--log-format xml is refused, naming the flag", r.returncode == 2 and
           "fanoutd: --log-format must be one of text,json, got 'xml'" in r.stderr, r.stderr)
-    print(f"{len(PASSED)} passed, {len(FAILED)} failed")
-    sys.exit(1 if FAILED else 0)
+    sys.exit(summary())
 
 
 if __name__ == "__main__":

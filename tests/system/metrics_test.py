@@ -17,14 +17,7 @@ import threading
 import time
 
 import local_servers  # noqa: E402  (tools/pylib, put on the path by run_py.sh)
-
-PASSED, FAILED = [], []
-
-
-def check(name, cond, detail=""):
-    (PASSED if cond else FAILED).append(name)
-    if not cond:
-        print(f"FAIL {name} {detail}", flush=True)
+from checks import check, summary  # noqa: E402  (tools/pylib)
 
 
 def promtool_binary():
@@ -205,8 +198,7 @@ def main():
         p.send_signal(signal.SIGTERM)
         check("exits 0", p.wait(timeout=30) == 0)
     healthz_while_draining(binary, backend)
-    print(f"{len(PASSED)} passed, {len(FAILED)} failed")
-    sys.exit(1 if FAILED else 0)
+    sys.exit(summary())
 
 
 if __name__ == "__main__":

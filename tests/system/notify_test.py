@@ -15,14 +15,7 @@ import sys
 import tempfile
 
 import local_servers  # noqa: E402  (tools/pylib, put on the path by run_py.sh)
-
-PASSED, FAILED = [], []
-
-
-def check(name, cond, detail=""):
-    (PASSED if cond else FAILED).append(name)
-    if not cond:
-        print(f"FAIL {name} {detail}", flush=True)
+from checks import check, summary  # noqa: E402  (tools/pylib)
 
 
 def fields(datagram):
@@ -144,8 +137,7 @@ def main():
     ready_after_listening_line(binary, backend)
     failed_start(binary, backend)
     nobody_listening(binary, backend)
-    print(f"{len(PASSED)} passed, {len(FAILED)} failed")
-    sys.exit(1 if FAILED else 0)
+    sys.exit(summary())
 
 
 if __name__ == "__main__":

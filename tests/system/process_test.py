@@ -14,14 +14,7 @@ import time
 
 # local_servers.py (//tools/pylib) is on the module path: tools/pylib/run_py.sh puts it there.
 import local_servers  # noqa: E402
-
-PASSED, FAILED = [], []
-
-
-def check(name, cond, detail=""):
-    (PASSED if cond else FAILED).append(name)
-    if not cond:
-        print(f"FAIL {name} {detail}", flush=True)
+from checks import check, summary  # noqa: E402  (tools/pylib)
 
 
 def run(binary, *args):
@@ -294,8 +287,7 @@ def main():
     drain_deadline(binary, backend)
     second_signal(binary, backend)
     sighup_reloads_acl(binary, backend)
-    print(f"{len(PASSED)} passed, {len(FAILED)} failed")
-    sys.exit(1 if FAILED else 0)
+    sys.exit(summary())
 
 
 if __name__ == "__main__":

@@ -11,16 +11,10 @@ import stat
 import subprocess
 import sys
 import tempfile
+from checks import check, summary  # noqa: E402  (tools/pylib)
 
-PASSED, FAILED = [], []
 STUBS = ["apt", "apt-get", "aptitude", "bazel", "clang++-14", "curl", "dpkg", "dpkg-deb", "dpkg-query", "git",
          "make", "nats-server", "node", "npm", "pip", "pip3", "redis-server", "sudo", "systemctl", "wget"]
-
-
-def check(name, cond, detail=""):
-    (PASSED if cond else FAILED).append(name)
-    if not cond:
-        print(f"FAIL {name} {detail}", flush=True)
 
 
 def workspace_root():
@@ -159,8 +153,7 @@ def main():
     with tempfile.TemporaryDirectory(prefix="fanout-scripts-") as tmp:
         help_is_harmless(root, tmp)
         setup_failures_say_what(root, tmp)
-    print(f"{len(PASSED)} passed, {len(FAILED)} failed")
-    sys.exit(1 if FAILED else 0)
+    sys.exit(summary())
 
 
 if __name__ == "__main__":

@@ -14,20 +14,14 @@ import sys
 import tempfile
 
 import local_servers  # noqa: E402  (tools/pylib, put on the path by run_py.sh)
+from checks import check, summary  # noqa: E402  (tools/pylib)
 
-PASSED, FAILED = [], []
 # systemd-analyze security's exposure, 0.0 (locked down) to 10.0, as tenths: the unit scores 1.1
 # on systemd 252, the rest being the network access a network server needs (AF_INET, AF_UNIX, no
 # PrivateNetwork=, no IPAddressDeny=). A change that loosens the sandbox beyond 1.5 fails.
 SECURITY_THRESHOLD = 15
 # Commented out in the example (they need a value of the operator's own), still directives.
 COMMENTED = ("requirepass", "aclfile")
-
-
-def check(name, cond, detail=""):
-    (PASSED if cond else FAILED).append(name)
-    if not cond:
-        print(f"FAIL {name} {detail}", flush=True)
 
 
 def install(script, *args):
@@ -176,8 +170,7 @@ def main():
         root = installs(binary, script, unit, conf, tmp)
         analyze(root, tmp)
     config_names(binary, conf)
-    print(f"{len(PASSED)} passed, {len(FAILED)} failed")
-    sys.exit(1 if FAILED else 0)
+    sys.exit(summary())
 
 
 if __name__ == "__main__":

@@ -14,14 +14,7 @@ import sys
 import tempfile
 
 import local_servers  # noqa: E402  (tools/pylib, put on the path by run_py.sh)
-
-PASSED, FAILED = [], []
-
-
-def check(name, cond, detail=""):
-    (PASSED if cond else FAILED).append(name)
-    if not cond:
-        print(f"FAIL {name} {detail}", flush=True)
+from checks import check, summary  # noqa: E402  (tools/pylib)
 
 
 def version(binary, mode, sanitizer):
@@ -98,8 +91,7 @@ def main():
     version(binary, mode, sanitizer)
     with tempfile.TemporaryDirectory(prefix="fanout-version-") as tmp:
         stamping(os.path.abspath(script), tmp)
-    print(f"{len(PASSED)} passed, {len(FAILED)} failed")
-    sys.exit(1 if FAILED else 0)
+    sys.exit(summary())
 
 
 if __name__ == "__main__":
