@@ -48,10 +48,14 @@ Broker::~Broker() {
 
 // As Redis's adjustOpenFilesLimit (server.c): raise the soft descriptor limit up to the hard one
 // if --max-clients needs it, else lower --max-clients to what fits, with a warning.
-bool Broker::fit_descriptor_limit(std::string* err) {
+uint64_t Broker::reserved_descriptors() const {
   // Eventfds, rings and logs, the listeners, and the metrics endpoint's connections.
-  const uint64_t reserved = 32 + 4 * static_cast<uint64_t>(nshards_) + listeners_.size() +
-                            (cfg_.metrics_port != 0 ? kMaxHttpConnections : 0);
+  return 32 + 4 * static_cast<uint64_t>(nshards_) + listeners_.size() +
+         (cfg_.metrics_port != 0 ? kMaxHttpConnections : 0);
+}
+
+bool Broker::fit_descriptor_limit(std::string* err) {
+  const uint64_t reserved = reserved_descriptors();
   const uint64_t needed = cfg_.max_clients + reserved;
   const uint64_t limit = raise_descriptor_limit(needed);
   if (limit >= needed) return true;
@@ -108,6 +112,7 @@ bool Broker::start(std::string* err, StartError* why) {
   if (!fit_descriptor_limit(err)) return fail(err, why, StartError::kSystem, *err);
   port_ = listeners_.port();
   shared_ = std::make_unique<SharedState>(cfg_, nshards_, std::move(acl));
+  shared_->reserved_descriptors = reserved_descriptors();
   shared_->start_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                           std::chrono::steady_clock::now().time_since_epoch())
                           .count();

@@ -68,6 +68,8 @@ class Broker {
   template <class Backend>
   bool start_shards(std::string* err, StartError* why);
   bool fit_descriptor_limit(std::string* err);
+  // Descriptors fanoutd needs besides its clients' (fit_descriptor_limit, CONFIG SET maxclients).
+  uint64_t reserved_descriptors() const;
   void signal_shards();
 
   ServerConfig cfg_;

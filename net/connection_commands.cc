@@ -263,7 +263,7 @@ void ShardCore::config_set(Conn* c, std::span<const std::string_view> args) {
   if (std::string err = validate_config(next); !err.empty()) return reply_error(c, failed(args[2], err));
   if (next.max_clients != shared_->config.max_clients) {
     // As Redis's updateMaxclients: the descriptor limit must hold the new number of clients.
-    const uint64_t reserved = 32 + 4 * static_cast<uint64_t>(shared_->nshards);
+    const uint64_t reserved = shared_->reserved_descriptors;
     const uint64_t limit = raise_descriptor_limit(next.max_clients + reserved);
     if (limit < next.max_clients + reserved) {
       return reply_error(c, failed("maxclients", "The operating system is not able to handle the specified number "

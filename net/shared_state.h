@@ -97,6 +97,7 @@ struct SharedState {
   std::mutex config_mu;
   ServerConfig config;
   uint64_t config_version = 0;
+  uint64_t reserved_descriptors = 0;  // besides the clients' (Broker::reserved_descriptors)
   // Users and their rights: the authoritative snapshot, changed under its mutex; each shard reads
   // its own copy (ShardCore::acl_), swapped in at a loop boundary.
   AclAuthority acl;
