@@ -54,6 +54,7 @@ constexpr AclCommandInfo kAclCatalog[] = {
     {"slowlog|help", kAclSlow},
     {"multi", kAclFast | kAclTransaction}, {"exec", kAclSlow | kAclTransaction},
     {"discard", kAclFast | kAclTransaction},
+    {"fanout|topchannels", kAclAdmin | kAclSlow}, {"fanout|help", kAclSlow},
 };
 
 constexpr int acl_index(std::string_view name) {
@@ -80,8 +81,9 @@ struct RedisCommand {
 constexpr RedisCommand kRedisCommands[] = {
 #include "net/redis_commands.inc"
 };
-// Fanout's subcommands that Redis has only from 7.2.
-constexpr RedisCommand kLaterSubcommands[] = {{"client|no-touch", 3}, {"client|setinfo", 4}};
+// Fanout's subcommands that Redis has only from 7.2, and Fanout's own command's.
+constexpr RedisCommand kLaterSubcommands[] = {
+    {"client|no-touch", 3}, {"client|setinfo", 4}, {"fanout|topchannels", -2}, {"fanout|help", 2}};
 
 const RedisCommand* find_redis_command(std::string_view lower) {
   auto it = std::lower_bound(std::begin(kRedisCommands), std::end(kRedisCommands), lower,
@@ -130,7 +132,7 @@ std::string check_shape(std::string_view lower, int top_arity, bool container, A
 // MULTI, whose EXEC answers in one go.
 bool answers_later(std::string_view full) {
   return full == "pubsub|channels" || full == "pubsub|shardchannels" || full == "client|list" ||
-         full == "client|kill" || full == "config|resetstat";
+         full == "client|kill" || full == "config|resetstat" || full == "fanout|topchannels";
 }
 
 constexpr std::string_view kSubscribedContext =
@@ -208,6 +210,8 @@ struct CommandTable {
        [](ShardCore& s, Conn* c, Args a) { return s.cmd_latency(c, a), true; }},
       {"slowlog", -2, false, kAclBySubcommand, Channels::kNone,
        [](ShardCore& s, Conn* c, Args a) { return s.cmd_slowlog(c, a), true; }},
+      {"fanout", -2, false, kAclBySubcommand, Channels::kNone,
+       [](ShardCore& s, Conn* c, Args a) { return s.cmd_fanout(c, a), true; }},
   };
 
   static const Spec* find(std::string_view name) {
