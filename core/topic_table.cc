@@ -190,6 +190,11 @@ void TopicTable::unsubscribe(ClientSubs::iterator it, ClientSubs* subs) {
   subs->erase(it);
 }
 
+const TopicNode* TopicTable::lookup(TopicKind kind, std::string_view name) const {
+  const TopicNode* n = map_find(map(kind), name, hash_key(name));
+  return n != nullptr && n->count.load(std::memory_order_acquire) != 0 ? n : nullptr;
+}
+
 uint32_t TopicTable::count_channel(TopicKind kind, std::string_view channel) const {
   if (kind == TopicKind::kPattern) {
     TopicNode* n = pattern_find(channel);

@@ -55,8 +55,18 @@ struct TopicNode {
   const uint64_t hash;
   std::atomic<uint32_t> count{0};           // shared: number of local subscribers
   std::atomic<TopicNode*> next{nullptr};    // shared: pattern list chaining
+  // Shared, written by the owner only: messages delivered through this node since it was created
+  // (its first local subscriber), and their bytes (the RESP2 message frame each subscriber is
+  // charged). Relaxed single-writer counters: a load and a store, no locked instruction.
+  std::atomic<uint64_t> messages{0}, bytes{0};
   std::vector<SubRef> subs;                 // owner only
   std::string pmessage_header[2];           // owner only, patterns: "*4 $8 pmessage $n pat", and '>'
+
+  // Owner: a message of `frame_bytes` went through this node.
+  void count_message(uint64_t frame_bytes) {
+    messages.store(messages.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+    bytes.store(bytes.load(std::memory_order_relaxed) + frame_bytes, std::memory_order_relaxed);
+  }
 };
 
 // A client's subscriptions of one kind. Owner thread only.
@@ -78,6 +88,9 @@ class TopicTable {
 
   // Owner: the node for an exact channel, or null.
   TopicNode* find(TopicKind kind, std::string_view name) const;
+  // Any shard: the node for an exact channel (or shard channel) with subscribers, or null; valid
+  // until the caller's next quiescent state.
+  const TopicNode* lookup(TopicKind kind, std::string_view name) const;
   // Owner or reader: first pattern node (walk with next).
   TopicNode* patterns_head() const { return patterns_.load(std::memory_order_acquire); }
 
@@ -88,7 +101,7 @@ class TopicTable {
   template <class F>
   void for_each(TopicKind kind, F&& f) const;
   // Any shard: a walk over the channels (or shard channels) with subscribers that can stop and
-  // resume across quiescent states. Calls f(key, hash) for each one not visited yet, and stops
+  // resume across quiescent states. Calls f(node) for each one not visited yet, and stops
   // at the end of a bucket once `budget` nodes were visited; the cursor says where to resume and
   // when the walk is done. Buckets are visited in order (cache- and TLB-friendly); buckets only
   // ever grow (each splitting in two), so after growth the walk visits, for each bucket of the
@@ -171,7 +184,7 @@ size_t TopicTable::walk_channels(TopicKind kind, TopicTable::WalkCursor* c, size
       for (Link* l = b->heads[i].load(std::memory_order_acquire); l;
            l = l->next.load(std::memory_order_acquire)) {
         ++visited;
-        if (l->node->count.load(std::memory_order_acquire)) f(l->node->key, l->node->hash);
+        if (l->node->count.load(std::memory_order_acquire)) f(static_cast<const TopicNode&>(*l->node));
       }
     }
     ++c->next;

@@ -1,4 +1,4 @@
-// PUBSUB CHANNELS and SHARDCHANNELS in slices. Listing a million channels takes far longer than
+// PUBSUB CHANNELS and SHARDCHANNELS (and FANOUT TOPCHANNELS) in slices. Listing a million channels takes far longer than
 // a loop iteration may, so the walk visits a bounded number of topic nodes per iteration, over
 // every shard's table (read lock-free, resumable across quiescent states: TopicTable::
 // walk_channels), building the reply in chunks that then join the client's queue in one step.
@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <unordered_map>
 #include <utility>
@@ -15,6 +16,7 @@
 
 #include "core/outbound_queue.h"
 #include "core/topic_table.h"
+#include "net/top_channels.h"
 
 namespace fanout {
 
@@ -53,6 +55,9 @@ struct ChannelWalk {
   ChunkPool* pool;
   std::vector<Chunk*> body;
   uint64_t count = 0;
+  // FANOUT TOPCHANNELS instead: the walk keeps its best channels, and the reply is written at the
+  // end (at most TopChannelsWalk::kMaxCount entries).
+  std::unique_ptr<TopChannelsWalk> top;
 };
 
 }  // namespace fanout

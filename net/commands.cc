@@ -32,9 +32,13 @@ struct RedisCommand {
 constexpr RedisCommand kRedisCommands[] = {
 #include "net/redis_commands.inc"
 };
-// Fanout's subcommands that Redis has only from 7.2 (with 7.2's categories).
+// Fanout's subcommands that Redis has only from 7.2 (with 7.2's categories), and Fanout's own
+// command's (FANOUT TOPCHANNELS: @admin, as CLIENT LIST is).
 constexpr RedisCommand kLaterSubcommands[] = {{"client|no-touch", 3, kAclSlow | kAclConnection},
-                                              {"client|setinfo", 4, kAclSlow | kAclConnection}};
+                                              {"client|setinfo", 4, kAclSlow | kAclConnection},
+                                              {"fanout", -2, kAclSlow},
+                                              {"fanout|topchannels", -2, kAclAdmin | kAclSlow | kAclDangerous},
+                                              {"fanout|help", 2, kAclSlow}};
 
 // A command's index in the ACL catalog (kRedisCommands, then kLaterSubcommands), or -1.
 constexpr int acl_index(std::string_view name) {
@@ -62,6 +66,7 @@ constexpr std::string_view kServedSubcommands[] = {
     "latency|history", "latency|reset", "latency|doctor", "latency|graph", "latency|histogram", "latency|help",
     "slowlog|get", "slowlog|len", "slowlog|reset", "slowlog|help", "acl|cat", "acl|deluser", "acl|getuser",
     "acl|list", "acl|load", "acl|log", "acl|save", "acl|setuser", "acl|users", "acl|genpass", "acl|dryrun",
+    "config|set", "config|rewrite", "fanout|topchannels", "fanout|help",
 };
 
 const RedisCommand* find_redis_command(std::string_view lower) {
@@ -120,7 +125,7 @@ std::string check_shape(std::string_view lower, int top_arity, bool container, A
 bool answers_later(std::string_view full) {
   return full == "pubsub|channels" || full == "pubsub|shardchannels" || full == "client|list" ||
          full == "client|kill" || full == "config|resetstat" || full == "config|set" || full == "acl|setuser" ||
-         full == "acl|deluser" || full == "acl|load";
+         full == "acl|deluser" || full == "acl|load" || full == "fanout|topchannels";
 }
 
 constexpr std::string_view kSubscribedContext =
@@ -198,6 +203,8 @@ struct CommandTable {
        [](ShardCore& s, Conn* c, Args a) { return s.cmd_latency(c, a), true; }},
       {"slowlog", -2, false, kAclBySubcommand, Channels::kNone,
        [](ShardCore& s, Conn* c, Args a) { return s.cmd_slowlog(c, a), true; }},
+      {"fanout", -2, false, kAclBySubcommand, Channels::kNone,
+       [](ShardCore& s, Conn* c, Args a) { return s.cmd_fanout(c, a), true; }},
   };
 
   static const Spec* find(std::string_view name) {

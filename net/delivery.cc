@@ -120,6 +120,7 @@ uint32_t ShardCore::deliver_to_subscribers(Block* b, Hold* h) {
   const bool shard = b->kind == 1;
   std::string_view header3 = shard ? kSMessageHeader3 : kMessageHeader3;
   if (TopicNode* node = table_.find(shard ? TopicKind::kShardChannel : TopicKind::kChannel, ch)) {
+    node->count_message(b->len);  // FANOUT TOPCHANNELS: in the node this delivery reads anyway
     for (const SubRef& s : node->subs) {
       Conn* c = static_cast<Conn*>(s.owner);
       if (c->closing()) continue;

@@ -150,6 +150,63 @@ void latency_histograms(PromText& o, const SharedState& sh) {
   }
 }
 
+// A label value as the text format takes it (escaped \\, \" and \n, UTF-8), at most kMaxLabel
+// bytes: a channel name is any bytes and may be 64 KiB long. A byte that does not belong to a
+// valid UTF-8 sequence becomes '?'.
+std::string label_value(std::string_view v) {
+  constexpr size_t kMaxLabel = 128;
+  std::string out;
+  size_t i = 0;
+  while (i < v.size() && out.size() < kMaxLabel) {
+    const auto b = static_cast<unsigned char>(v[i]);
+    size_t len = b < 0x80 ? 1 : (b >> 5) == 6 ? 2 : (b >> 4) == 14 ? 3 : (b >> 3) == 30 ? 4 : 0;
+    bool valid = len != 0 && i + len <= v.size();
+    for (size_t k = 1; valid && k < len; ++k) valid = (static_cast<unsigned char>(v[i + k]) & 0xC0) == 0x80;
+    if (!valid) {
+      out += '?';
+      ++i;
+      continue;
+    }
+    if (b == '\\') {
+      out += "\\\\";
+    } else if (b == '"') {
+      out += "\\\"";
+    } else if (b == '\n') {
+      out += "\\n";
+    } else {
+      out.append(v.substr(i, len));
+    }
+    i += len;
+  }
+  if (i < v.size()) out += "...";
+  return out;
+}
+
+// FANOUT TOPCHANNELS' top 10 by bytes, as shard 0's last walk found them.
+void top_channel_families(PromText& o, const SharedState& sh) {
+  const TopChannelsSnapshot* snap = sh.top_channels.load(std::memory_order_acquire);
+  struct Field {
+    const char* name;
+    const char* help;
+    uint64_t ChannelFigures::*value;
+  };
+  static constexpr Field kFields[] = {
+      {"top_channel_bytes", "bytes of messages delivered on the channels carrying the most (FANOUT TOPCHANNELS), "
+                            "each message's RESP2 frame once; walked again a second after each walk", &ChannelFigures::bytes},
+      {"top_channel_messages", "messages delivered on those channels", &ChannelFigures::messages},
+      {"top_channel_subscribers", "subscribers of those channels, on every shard", &ChannelFigures::subscribers},
+  };
+  for (const Field& fd : kFields) {
+    o.family(fd.name, FigureKind::kGauge, fd.help, "");
+    if (snap == nullptr) continue;
+    for (size_t r = 0; r < snap->channels.size(); ++r) {
+      const ChannelFigures& f = snap->channels[r];
+      const std::string labels = "rank=\"" + std::to_string(r + 1) + "\",channel=\"" + label_value(f.name) + "\"";
+      o.sample(fd.name, FigureKind::kGauge, labels, std::to_string(f.*fd.value));
+    }
+  }
+}
+
 }  // namespace
 
 std::string metrics_text(const SharedState& sh, const ServerConfig& cfg, int64_t now_ms) {
@@ -159,6 +216,7 @@ std::string metrics_text(const SharedState& sh, const ServerConfig& cfg, int64_t
   command_families(o, sh);
   error_family(o, sh);
   latency_histograms(o, sh);
+  top_channel_families(o, sh);
   return std::move(o.str());
 }
 

@@ -241,6 +241,7 @@ struct ChunkOut {
 }  // namespace
 
 bool ShardCore::step_walk(Conn* c) {
+  if (c->walk->top) return step_top_channels(c);
   ChannelWalk& w = *c->walk;
   const bool dedupe = shared_->nshards > 1;
   // Whether `key` is already listed: its bulk "$<len>\r\n<key>\r\n" sits where `seen` says.
@@ -258,7 +259,9 @@ bool ShardCore::step_walk(Conn* c) {
   size_t nodes = ChannelWalk::kNodesPerStep;
   while (nodes > 0 && work < ChannelWalk::kWorkPerStep && !refused && w.shard < shared_->nshards) {
     size_t visited = shared_->tables[w.shard]->walk_channels(
-        w.kind, &w.cursor, std::min(nodes, ChannelWalk::kNodesPerCall), [&](const std::string& key, uint64_t hash) {
+        w.kind, &w.cursor, std::min(nodes, ChannelWalk::kNodesPerCall), [&](const TopicNode& node) {
+          const std::string& key = node.key;
+          const uint64_t hash = node.hash;
           if (refused || (w.filter && !glob_match(w.pattern, key, &work))) return;
           if (dedupe && listed(key, hash)) return;
           const size_t need = key.size() + 32;  // "$<len>\r\n" + key + "\r\n"
@@ -309,6 +312,7 @@ bool ShardCore::step_walk(Conn* c) {
 }
 
 void ShardCore::step_walks() {
+  refresh_top_channels();
   if (walking_.empty()) return;
   std::vector<Conn*> list;
   list.swap(walking_);

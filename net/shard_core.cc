@@ -1,6 +1,7 @@
 // Connection lifecycle: accept, completions, close, free, timeouts, shutdown (see connection.h).
 #include "net/shard_core.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -467,6 +468,9 @@ int ShardCore::next_timeout_ms() {
     timeout = 10;
   } else if (!backoff_.empty()) {
     timeout = static_cast<int>(std::max<int64_t>(1, backoff_until_ms_ - now_ms_));
+  } else if (id_ == 0 && cfg_.metrics_port != 0) {  // /metrics' top-channels walk (refresh_top_channels)
+    timeout = static_cast<int>(std::clamp<int64_t>(
+        std::min(next_reap_ms_, next_top_refresh_ms_) - now_ms_, 1, 1000));
   } else {
     timeout = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(1000, next_reap_ms_ - now_ms_)));
   }

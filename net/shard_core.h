@@ -114,8 +114,11 @@ class ShardCore {
   size_t drain_mailboxes(size_t budget);
   void retry_blocked();
   void retry_backoff();
-  // Advances every PUBSUB CHANNELS reply in the making by one slice (ChannelWalk).
+  // Advances every PUBSUB CHANNELS and FANOUT TOPCHANNELS reply in the making by one slice
+  // (ChannelWalk), and shard 0's walk for /metrics' top channels (with --metrics-port: a slice
+  // every 10 ms at most, a new walk a second after the last).
   void step_walks();
+  void refresh_top_channels();
   // Once a second: closes clients idle past --idle-timeout and clients whose command has stayed
   // incomplete past --request-timeout, logs the end of quiet episodes, and samples what INFO
   // shows per second (sample_second, and the largest client buffers).
@@ -310,6 +313,9 @@ class ShardCore {
   bool step_walk(Conn* c);
   // Drops c's walk (finished, or its client gone), with the memory it held.
   void end_walk(Conn* c);
+  // FANOUT (fanout_commands.cc). TOPCHANNELS walks in slices (ChannelWalk::top).
+  void cmd_fanout(Conn* c, std::span<const std::string_view> args);
+  bool step_top_channels(Conn* c);
   void cmd_ping(Conn* c, std::span<const std::string_view> args);
   void cmd_quit(Conn* c);
   void cmd_auth(Conn* c, std::span<const std::string_view> args);
@@ -401,6 +407,8 @@ class ShardCore {
   std::vector<Conn*> close_list_;
   std::vector<Conn*> blocked_;
   std::vector<Conn*> walking_;  // connections with a ChannelWalk
+  std::unique_ptr<TopChannelsWalk> metrics_top_;  // shard 0: the walk for /metrics, while it runs
+  int64_t next_top_refresh_ms_ = 0;  // its next slice, or the next walk's start
   size_t walk_bytes_ = 0;       // what those walks' replies hold so far
   std::vector<std::unique_ptr<AdminRequest>> admin_;  // commands every shard answers, begun here
   bool exec_running_ = false;   // inside EXEC: a PUBLISH does not wait for ring space

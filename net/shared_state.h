@@ -37,6 +37,20 @@ struct MailItem {
   };
 };
 
+// One channel's figures, for FANOUT TOPCHANNELS and /metrics (net/top_channels.h).
+struct ChannelFigures {
+  std::string name;
+  uint64_t messages = 0;     // delivered on the channel (on the shard that delivered the most)
+  uint64_t bytes = 0;        // their RESP2 message frames: what each subscriber is charged
+  uint64_t subscribers = 0;  // now, on every shard
+};
+
+// The top list /metrics shows, which shard 0 refreshes: readers load the pointer and use it until
+// their next quiescent state; shard 0 retires the one it replaces (QSBR).
+struct TopChannelsSnapshot {
+  std::vector<ChannelFigures> channels;  // most first
+};
+
 // What a shard's drain left undelivered when it met --shutdown-timeout-ms.
 struct DrainShortfall {
   std::atomic<uint64_t> clients{0}, bytes{0};
@@ -58,6 +72,9 @@ struct SharedState {
       rings.emplace_back(i / n == i % n ? nullptr : new SpscRing<MailItem>(c.mailbox_depth));
     }
   }
+  ~SharedState() { delete top_channels.load(std::memory_order_relaxed); }
+  SharedState(const SharedState&) = delete;
+  SharedState& operator=(const SharedState&) = delete;
   SpscRing<MailItem>& ring(int src, int dst) { return *rings[src * nshards + dst]; }
 
   DeliveryTotals deliveries() const {
@@ -133,6 +150,7 @@ struct SharedState {
   int port = 0;
   std::string backend_name;
   std::string backend_setup;  // io_uring: the setup flags the kernel accepted
+  std::atomic<TopChannelsSnapshot*> top_channels{nullptr};  // with --metrics-port; null until the first walk ends
 };
 
 }  // namespace fanout

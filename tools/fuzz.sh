@@ -25,7 +25,8 @@ core="core/resp_parser.cc core/resp_value.cc core/glob.cc core/qsbr.cc core/topi
       core/acl_log.cc core/sha256.cc core/units.cc core/proxy_protocol.cc"
 net="net/shard_core.cc net/input.cc net/delivery.cc net/mailboxes.cc net/commands.cc
      net/pubsub_commands.cc net/connection_commands.cc net/client_commands.cc net/transaction.cc net/info.cc net/log.cc net/socket.cc net/process_memory.cc
-     net/config.cc net/acl_commands.cc net/acl_authority.cc net/read_file.cc net/figures.cc net/metrics.cc net/http_endpoint.cc net/http_request.cc net/listener.cc"
+     net/config.cc net/acl_commands.cc net/acl_authority.cc net/read_file.cc net/figures.cc net/metrics.cc
+     net/http_endpoint.cc net/http_request.cc net/listener.cc net/fanout_commands.cc net/top_channels.cc"
 declare -A srcs=(
   [resp_parser_fuzz]="core/resp_parser.cc"
   [glob_fuzz]="core/glob.cc"

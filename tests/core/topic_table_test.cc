@@ -117,7 +117,7 @@ TEST_F(TopicTableTest, AResumedWalkVisitsEveryChannelOnceAcrossGrowth) {
   ClientSubs subs;
   for (int i = 0; i < 100; ++i) table.subscribe(TopicKind::kChannel, "old" + std::to_string(i), &a, &subs);
   std::map<std::string, int> seen;
-  auto visit = [&](const std::string& key, uint64_t) { ++seen[key]; };
+  auto visit = [&](const TopicNode& node) { ++seen[node.key]; };
   TopicTable::WalkCursor cursor;
   size_t visited = table.walk_channels(TopicKind::kChannel, &cursor, 10, visit);
   EXPECT_GE(visited, 10u);
@@ -129,6 +129,30 @@ TEST_F(TopicTableTest, AResumedWalkVisitsEveryChannelOnceAcrossGrowth) {
   for (int i = 0; i < 99; ++i) EXPECT_EQ(seen["old" + std::to_string(i)], 1) << i;
   for (auto& [key, n] : seen) EXPECT_LE(n, 1) << key;
   EXPECT_LE(seen["old99"], 1);
+  qsbr.quiescent(0);
+  retire.collect();
+}
+
+// FANOUT TOPCHANNELS' figures: the owner counts each message in the channel's node; readers
+// find the node by name (lookup) while it has subscribers, and its counters start again with a
+// new node once it has had none.
+TEST_F(TopicTableTest, ChannelNodesCountTheirMessagesForReaders) {
+  ClientSubs subs;
+  table.subscribe(TopicKind::kChannel, "news", &a, &subs);
+  TopicNode* node = table.find(TopicKind::kChannel, "news");
+  ASSERT_NE(node, nullptr);
+  node->count_message(40);
+  node->count_message(60);
+  const TopicNode* seen = table.lookup(TopicKind::kChannel, "news");
+  ASSERT_EQ(seen, node);
+  EXPECT_EQ(seen->messages.load(), 2u);
+  EXPECT_EQ(seen->bytes.load(), 100u);
+  EXPECT_EQ(table.lookup(TopicKind::kShardChannel, "news"), nullptr);
+  EXPECT_EQ(table.lookup(TopicKind::kChannel, "other"), nullptr);
+  table.unsubscribe(TopicKind::kChannel, "news", &subs);
+  EXPECT_EQ(table.lookup(TopicKind::kChannel, "news"), nullptr);
+  table.subscribe(TopicKind::kChannel, "news", &a, &subs);
+  EXPECT_EQ(table.lookup(TopicKind::kChannel, "news")->messages.load(), 0u);
   qsbr.quiescent(0);
   retire.collect();
 }

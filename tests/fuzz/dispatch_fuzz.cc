@@ -209,6 +209,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   cfg.idle_timeout_s = 30;
   cfg.iov_batch = 8;
   cfg.max_send_bytes = 4096;
+  cfg.metrics_port = 9;  // shard 0 walks the top channels for /metrics (no socket: the harness has its own)
   // Users with partial rights, so AUTH, NOPERM and channel checks are reachable.
   static const Acl acl = [] {
     Acl a(server_acl_catalog());

@@ -88,6 +88,14 @@ def scripts():
     x += op(ITERATE, 0) + op(ITERATE, 1) + settle(4)
     x += send(3, cmd("AUTH", "pub", "p") + cmd("ACL", "LIST") + cmd("ACL", "GETUSER", "sub")) + settle(3)
     s["acl-changes"] = x
+    # FANOUT TOPCHANNELS over channels on both shards, walked in slices while messages flow, and
+    # /metrics' own walk on shard 0 as time passes.
+    x = op(CONNECT, 0) + op(CONNECT, 1) + op(CONNECT, 2) + op(CONNECT, 6) + settle()
+    x += send(0, cmd("SUBSCRIBE", *["t%d" % i for i in range(300)])) + send(1, cmd("SUBSCRIBE", "t1", "u")) + settle(3)
+    x += send(2, cmd("PUBLISH", "t1", "m" * 50) + cmd("PUBLISH", "u", "n") + cmd("FANOUT", "TOPCHANNELS", "3"))
+    x += settle(4) + op(TIME) + bytes([20]) + settle(3) + send(6, get) + settle(3)
+    x += send(2, cmd("FANOUT", "TOPCHANNELS", "2", "BY", "SUBSCRIBERS") + cmd("FANOUT", "HELP")) + settle(4)
+    s["top-channels"] = x
     return s
 
 

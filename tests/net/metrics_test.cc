@@ -330,6 +330,35 @@ TEST_P(MetricsTest, IdleConnectionsCloseAndTheEndpointHoldsAFewAtOnce) {
   EXPECT_EQ(ok.status, 200) << "a slot freed is taken again";
 }
 
+// The top channels by bytes (FANOUT TOPCHANNELS' figures), refreshed by shard 0 a second after
+// each walk; channel names as label values: escaped, UTF-8, at most 128 bytes.
+TEST_P(MetricsTest, TopChannelsByBytesWithTheirNamesAsLabels) {
+  start();
+  auto sub = client(), sub2 = client();
+  const std::string weird = "we\"ird\n\xff";
+  const std::string long_name(300, 'l');
+  sub->command({"SUBSCRIBE", "big", weird, long_name});
+  RespValue confirmation;
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(sub->read(&confirmation));
+  sub2->call({"SUBSCRIBE", "big"});
+  auto pub = client();
+  for (int i = 0; i < 7; ++i) EXPECT_EQ(pub->call({"PUBLISH", "big", std::string(1000, 'x')}).integer, 2);
+  EXPECT_EQ(pub->call({"PUBLISH", weird, "x"}).integer, 1);
+  EXPECT_EQ(pub->call({"PUBLISH", long_name, "x"}).integer, 1);
+  std::string text;
+  for (int i = 0; i < 300; ++i) {
+    text = scrape();
+    if (text.find("fanout_top_channel_bytes{rank=\"3\"") != std::string::npos) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_NE(text.find("# TYPE fanout_top_channel_bytes gauge\n"), std::string::npos);
+  EXPECT_EQ(metric_sum(text, "fanout_top_channel_messages", "rank=\"1\",channel=\"big\""), 7);
+  EXPECT_EQ(metric_sum(text, "fanout_top_channel_subscribers", "rank=\"1\",channel=\"big\""), 2);
+  EXPECT_GT(metric_sum(text, "fanout_top_channel_bytes", "rank=\"1\",channel=\"big\""), 7000);
+  EXPECT_NE(text.find("channel=\"we\\\"ird\\n?\"} "), std::string::npos) << "escaped, invalid UTF-8 replaced";
+  EXPECT_NE(text.find("channel=\"" + std::string(128, 'l') + "...\"} "), std::string::npos) << "cut at 128 bytes";
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, MetricsTest, ::testing::ValuesIn(kBackends));
 
 }  // namespace
