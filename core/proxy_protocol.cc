@@ -119,6 +119,11 @@ ProxyParse parse_v2(const char* data, size_t n, ProxyHeader* out, std::string* e
     case 0x32: {
       if (len < 216) return fail(error, "PROXY v2 unix addresses truncated");
       const size_t plen = strnlen(p, 108);
+      // The path becomes the client's addr in CLIENT LIST, ACL LOG and the logs: printable bytes
+      // only, so a balancer's peer cannot forge fields or lines there.
+      for (size_t i = 0; i < plen; ++i) {
+        if (p[i] <= ' ' || p[i] >= 0x7f) return fail(error, "PROXY v2 unix path with a blank or unprintable byte");
+      }
       out->src_path.assign(p, plen);
       out->family = ProxyHeader::Family::kUnix;
       return ProxyParse::kOk;

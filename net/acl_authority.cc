@@ -137,13 +137,6 @@ AclAuthority::Edit AclAuthority::reload() {
   };
 }
 
-AclAuthority::Edit AclAuthority::set_aclfile(std::string path) {
-  return [path = std::move(path)](AclSources& src, Acl&, int64_t*) {
-    src.aclfile = path;
-    return std::string();
-  };
-}
-
 AclAuthority::Edit AclAuthority::set_requirepass(std::string password) {
   return [password = std::move(password)](AclSources& src, Acl& rules, int64_t*) {
     src.requirepass = password;

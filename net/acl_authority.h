@@ -69,9 +69,6 @@ class AclAuthority {
   // CONFIG SET requirepass: the default user's password becomes `password` (nopass when empty),
   // and stays so across ACL LOAD.
   static Edit set_requirepass(std::string password);
-  // CONFIG SET aclfile (Redis has it read-only): the file ACL LOAD, SAVE and SIGHUP use from now
-  // on; the rules in force stay until the next ACL LOAD.
-  static Edit set_aclfile(std::string path);
 
  private:
   mutable std::mutex mu_;

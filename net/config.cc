@@ -2,10 +2,12 @@
 
 #include <fcntl.h>
 #include <limits.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <climits>
 #include <cstdio>
@@ -149,7 +151,7 @@ const Setting kSettings[] = {
     named(FANOUT_STRING("aclfile", aclfile,
                         "users, passwords and rights in Redis ACL file syntax (user <name> on >pass "
                         "&channel-glob ...)"),
-          "aclfile", kLive),
+          "aclfile"),
     named(FANOUT_BOOL("protected-mode", protected_mode,
                       "refuse to listen on a non-loopback address while clients need no password"),
           "protected-mode"),
@@ -182,6 +184,12 @@ const Setting kSettings[] = {
 
 // Redis's parameters Fanout has no setting for, and the redis.conf directives that are not
 // parameters: skipped with a warning, except where skipping would mislead (kRefused).
+// Redis's, at the values that mean "off" here: nothing is stored, evicted or replicated (CONFIG
+// GET shows them; CONFIG SET takes only these values).
+constexpr std::pair<std::string_view, std::string_view> kRedisOff[] = {
+    {"io-threads", "1"}, {"save", ""},         {"appendonly", "no"},          {"databases", "16"},
+    {"maxmemory", "0"},  {"cluster-enabled", "no"}, {"maxmemory-policy", "noeviction"}};
+
 constexpr std::string_view kRedisOnly[] = {
 #include "net/redis_config_names.inc"
 };
@@ -306,6 +314,10 @@ std::string refusal(std::string_view name, std::span<const std::string> args) {
   auto first = [&] { return args.empty() ? std::string() : lowercase(args[0]); };
   if (name == "daemonize" && first() == "yes") return "daemonize yes: fanoutd stays in the foreground (run it under systemd)";
   if (name == "tls-port" && first() != "0") return "tls-port: Fanout has no TLS listener yet";
+  if (name == "maxmemory" && first() != "0") {
+    return "maxmemory: Fanout stores no data; its memory cap is fanout-max-queued-bytes (queued output) and the "
+           "per-client client-output-buffer-limit";
+  }
   if (name == "cluster-enabled" && first() == "yes") return "cluster-enabled yes: Fanout is not a Redis Cluster node";
   if (name == "replicaof" || name == "slaveof") return std::string(name) + ": Fanout does not replicate";
   if (name == "include") return "include: Fanout reads one config file (merge the included one into it)";
@@ -611,8 +623,13 @@ std::string rewrite_config_file(const ServerConfig& cfg) {
     old_text.clear();
   }
   const std::string text = rewrite_config_text(old_text, cfg);
-  const std::string tmp = cfg.config_file + ".tmp-" + std::to_string(getpid());
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  // A temporary file of this rewrite's own (callers serialise rewrites, this makes sure), with the
+  // file's mode kept (0600 for a new one: it may hold requirepass).
+  static std::atomic<uint64_t> serial{0};
+  const std::string tmp = cfg.config_file + ".tmp-" + std::to_string(getpid()) + "-" + std::to_string(++serial);
+  struct stat st {};
+  const mode_t mode = ::stat(cfg.config_file.c_str(), &st) == 0 ? (st.st_mode & 07777) : 0600;
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
   if (fd < 0) return "Rewriting config file: " + std::string(std::strerror(errno));
   size_t off = 0;
   while (off < text.size()) {
@@ -634,6 +651,13 @@ std::string rewrite_config_file(const ServerConfig& cfg) {
   return {};
 }
 
+std::optional<std::string_view> redis_off_value(std::string_view name) {
+  for (const auto& [n, v] : kRedisOff) {
+    if (n == name) return v;
+  }
+  return std::nullopt;
+}
+
 std::vector<std::pair<std::string, std::string>> config_parameters(const ServerConfig& cfg) {
   std::vector<std::pair<std::string, std::string>> out;
   for (const Setting& s : kSettings) {
@@ -648,11 +672,7 @@ std::vector<std::pair<std::string, std::string>> config_parameters(const ServerC
   out.emplace_back("client-output-buffer-limit", output_buffer_limit_text(cfg));
   out.emplace_back("loglevel", redis_log_level(cfg.log_level));
   out.emplace_back("fanout-log-level", cfg.log_level);
-  // Redis's, at the values that mean "off" here: nothing is stored, evicted or replicated.
-  static constexpr std::pair<const char*, const char*> kOff[] = {
-      {"io-threads", "1"}, {"save", ""},         {"appendonly", "no"},          {"databases", "16"},
-      {"maxmemory", "0"},  {"cluster-enabled", "no"}, {"maxmemory-policy", "noeviction"}};
-  for (const auto& [name, value] : kOff) out.emplace_back(name, value);
+  for (const auto& [name, value] : kRedisOff) out.emplace_back(name, value);
   return out;
 }
 

@@ -18,6 +18,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -144,8 +145,9 @@ std::string load_config_file(const std::string& path, ServerConfig& cfg, std::ve
 // directive appears in it rewritten in place to its current value (later repeats dropped),
 // comments and other lines kept, and settings not in it that differ from their defaults appended.
 std::string rewrite_config_text(std::string_view old_text, const ServerConfig& cfg);
-// Writes rewrite_config_text() of cfg.config_file back to it atomically (a temporary file in the
-// same directory, fsync, rename). Returns "" or the error. Thread: any.
+// Writes rewrite_config_text() of cfg.config_file back to it atomically (a temporary file of its
+// own in the same directory with the file's mode, fsync, rename). Returns "" or the error.
+// Thread: any, one at a time (CONFIG REWRITE holds SharedState::config_mu).
 std::string rewrite_config_file(const ServerConfig& cfg);
 // The value as text, for help and CONFIG-style listings.
 std::string setting_text(const ServerConfig& cfg, const Setting& s);
@@ -158,6 +160,9 @@ std::string setting_range(const Setting& s);
 // use for at the value that means off ("save" "", "appendonly" "no"), and "fanout-<flag>" for
 // Fanout's own. Thread: any.
 std::vector<std::pair<std::string, std::string>> config_parameters(const ServerConfig& cfg);
+// A Redis parameter Fanout shows at the value that means "off" (save "", appendonly no,
+// maxmemory 0...): that value, or nullopt for any other name. Thread: any.
+std::optional<std::string_view> redis_off_value(std::string_view name);
 
 // One address of a bind list: the host as written (without the '-'), and whether it may be
 // missing from this host.

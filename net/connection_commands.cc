@@ -238,9 +238,9 @@ void ShardCore::config_set(Conn* c, std::span<const std::string_view> args) {
   auto failed = [](std::string_view name, const std::string& why) {
     return "ERR CONFIG SET failed (possibly related to argument '" + sanitize(std::string(name)) + "') - " + why;
   };
-  std::unique_lock<std::mutex> lock(shared_->config_mu);
-  ServerConfig next = shared_->config;
+  // As Redis: every name is checked (unknown, duplicate, immutable) before any value.
   std::vector<std::string> seen;
+  std::vector<size_t> to_apply;
   for (size_t i = 2; i < args.size(); i += 2) {
     const std::string name = lowercase(args[i]);
     const Setting* s = find_setting(name);
@@ -250,16 +250,30 @@ void ShardCore::config_set(Conn* c, std::span<const std::string_view> args) {
     seen.push_back(s ? s->name : name);
     const bool composite = name == "client-output-buffer-limit" || name == "loglevel";
     if (s == nullptr && !composite) {
+      // Redis's parameters that mean "off" here (save, appendonly...): their off value is what
+      // Fanout has, so setting it is a no-op; anything else Fanout cannot do.
+      if (std::optional<std::string_view> off = redis_off_value(name)) {
+        if (lowercase(args[i + 1]) == *off) continue;
+        return reply_error(c, failed(args[i], "Fanout keeps nothing to save, evict or replicate: only '" +
+                                                  std::string(*off) + "' is accepted"));
+      }
       return reply_error(c, "ERR Unknown option or number of arguments for CONFIG SET - '" +
                                 sanitize(std::string(args[i])) + "'");
     }
     if (s != nullptr && !s->live) return reply_error(c, failed(args[i], "can't set immutable config"));
+    to_apply.push_back(i);
+  }
+  std::unique_lock<std::mutex> lock(shared_->config_mu);
+  ServerConfig next = shared_->config;
+  for (size_t i : to_apply) {
     const std::string value(args[i + 1]);
     std::string err;
-    if (apply_directive(next, name, std::span(&value, 1), DirectiveSource::kConfigSet, &err) != Applied::kSet) {
+    if (apply_directive(next, lowercase(args[i]), std::span(&value, 1), DirectiveSource::kConfigSet, &err) !=
+        Applied::kSet) {
       return reply_error(c, failed(args[i], err));
     }
   }
+  if (to_apply.empty()) return resp::simple(c->out, "OK");  // only off values that are off already
   if (std::string err = validate_config(next); !err.empty()) return reply_error(c, failed(args[2], err));
   if (next.max_clients != shared_->config.max_clients) {
     // As Redis's updateMaxclients: the descriptor limit must hold the new number of clients.
@@ -270,18 +284,13 @@ void ShardCore::config_set(Conn* c, std::span<const std::string_view> args) {
                                                  "of clients, try with " + std::to_string(limit > reserved ? limit - reserved : 0)));
     }
   }
-  // requirepass and aclfile are the ACL rules' sources: changed there, as Redis's CONFIG SET
-  // requirepass sets the default user's password (ACL's "resetpass >password", or nopass).
+  // requirepass is one of the ACL rules' sources: changed there, as Redis's CONFIG SET requirepass
+  // sets the default user's password (ACL's "resetpass >password", or nopass). aclfile is
+  // immutable, as in Redis: a client must not be able to point ACL SAVE and LOAD at any file.
   AclAuthority::Change acl_change;
-  if (next.requirepass != shared_->config.requirepass || next.aclfile != shared_->config.aclfile) {
-    const bool pass = next.requirepass != shared_->config.requirepass, file = next.aclfile != shared_->config.aclfile;
-    acl_change = shared_->acl.change([&](AclSources& src, Acl& rules, int64_t* count) {
-      std::string e;
-      if (pass) e = AclAuthority::set_requirepass(next.requirepass)(src, rules, count);
-      if (e.empty() && file) e = AclAuthority::set_aclfile(next.aclfile)(src, rules, count);
-      return e;
-    });
-    if (!acl_change.error.empty()) return reply_error(c, failed(pass ? "requirepass" : "aclfile", acl_change.error));
+  if (next.requirepass != shared_->config.requirepass) {
+    acl_change = shared_->acl.change(AclAuthority::set_requirepass(next.requirepass));
+    if (!acl_change.error.empty()) return reply_error(c, failed("requirepass", acl_change.error));
   }
   shared_->config = next;
   auto r = std::make_unique<AdminRequest>();
@@ -298,11 +307,10 @@ void ShardCore::config_set(Conn* c, std::span<const std::string_view> args) {
 // the configuration as CONFIG SET left it. Writes (and fsyncs) on this shard's thread, as Redis
 // does on its main thread: an operator's command, not a data path.
 void ShardCore::config_rewrite(Conn* c) {
-  ServerConfig now;
-  {
-    std::lock_guard<std::mutex> lock(shared_->config_mu);
-    now = shared_->config;
-  }
+  // Held through the write: two CONFIG REWRITEs (or one and a CONFIG SET) on two shards must not
+  // interleave, or the file could end with the older configuration.
+  std::lock_guard<std::mutex> lock(shared_->config_mu);
+  const ServerConfig& now = shared_->config;
   if (std::string err = rewrite_config_file(now); !err.empty()) {
     LOG_WARN("CONFIG REWRITE failed: %s", err.c_str());
     return reply_error(c, "ERR " + err);

@@ -144,6 +144,12 @@ int parse_command_line(int argc, char** argv, ServerConfig* cfg) {
     for (const std::string& n : ignored) list += (list.empty() ? "" : ", ") + n;
     LOG_WARN("%s: skipped Redis directives Fanout has no use for: %s", config_path.c_str(), list.c_str());
   }
+  if (!cfg->aclfile.empty() && !cfg->acl_rules.empty()) {
+    // Redis refuses this too (ACLLoadConfiguredUsers): one place holds the users.
+    return usage_error("Configuring Redis with users defined in redis.conf and at the same setting an ACL file path "
+                       "is invalid. This setup is very likely to lead to configuration errors and security holes, "
+                       "please define either an ACL file or declare users directly in your redis.conf, but not both.");
+  }
   if (!requirepass_file.empty()) {
     if (!cfg->requirepass.empty()) return usage_error("give requirepass or --requirepass-file, not both");
     if (!read_first_line(requirepass_file, &cfg->requirepass, &err)) return usage_error("--requirepass-file: " + err);

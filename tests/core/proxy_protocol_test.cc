@@ -87,6 +87,10 @@ TEST(ProxyProtocolTest, Version2) {
 
 TEST(ProxyProtocolTest, Version2Errors) {
   ProxyHeader h;
+  // A unix path that would forge CLIENT LIST fields or lines (the review's case).
+  std::string forged(216, '\0');
+  forged.replace(0, 40, "x user=admin\r\nid=999 addr=6.6.6.6:1 fake");
+  EXPECT_EQ(parse(v2(0x21, 0x31, forged), &h), ProxyParse::kError);
   EXPECT_EQ(parse(v2(0x11, 0x11, std::string(12, '\0')), &h), ProxyParse::kError);  // version 1 in v2 form
   EXPECT_EQ(parse(v2(0x22, 0x11, std::string(12, '\0')), &h), ProxyParse::kError);  // command 2
   EXPECT_EQ(parse(v2(0x21, 0x11, std::string(8, '\0')), &h), ProxyParse::kError);   // addresses cut

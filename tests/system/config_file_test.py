@@ -95,6 +95,29 @@ def file_and_flags(binary, backend, tmp):
         check("bad value, nothing applied", err("CONFIG", "SET", "timeout", "5", "maxclients", "x") is not None and
               config_get(r, "timeout") == "30")
         check("odd arguments", err("CONFIG", "SET", "timeout", "1", "maxclients") == "syntax error")
+        check("names are checked before values, as Redis", err("CONFIG", "SET", "timeout", "abc", "timeout", "5") ==
+              "CONFIG SET failed (possibly related to argument 'timeout') - duplicate parameter")
+        # Two CONFIG REWRITEs at once from two shards never leave a broken file (the review's case).
+        import threading
+        errors = []
+
+        def rewrite_loop(v):
+            cl = redis.Redis(port=port, decode_responses=True)
+            for _ in range(40):
+                try:
+                    cl.config_set("fanout-max-channel-len", str(v))
+                    cl.config_rewrite()
+                except redis.ResponseError as e:
+                    errors.append(str(e))
+        threads = [threading.Thread(target=rewrite_loop, args=(v,)) for v in (1, 4096, 5555)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        r2 = subprocess.run([binary, path, "--check-config"], capture_output=True, text=True, timeout=30)
+        check("concurrent CONFIG REWRITEs: no error, the file still valid", not errors and r2.returncode == 0,
+              (errors[:3], r2.stderr))
+        r.config_set("fanout-max-channel-len", "65536")
 
         # CONFIG REWRITE: in place, comments and other lines kept.
         r.config_set("client-output-buffer-limit", "pubsub 64mb 16mb 30")
@@ -150,6 +173,17 @@ def without_file(binary, backend):
         check("CONFIG GET requirepass", config_get(r, "requirepass") == "s3cret")
         check("CONFIG SET requirepass '' turns it off", r.config_set("requirepass", "") and
               redis.Redis(port=port).ping())
+        try:
+            r.config_set("aclfile", "/tmp/anywhere.acl")
+            check("CONFIG SET aclfile is refused (immutable, as in Redis)", False)
+        except redis.ResponseError as e:
+            check("CONFIG SET aclfile is refused (immutable, as in Redis)", "can't set immutable config" in str(e), str(e))
+        check("CONFIG SET save '' is the no-op it is in Fanout", r.execute_command("CONFIG", "SET", "save", "") == "OK")
+        try:
+            r.config_set("maxmemory", "100mb")
+            check("CONFIG SET maxmemory 100mb is refused", False)
+        except redis.ResponseError as e:
+            check("CONFIG SET maxmemory 100mb is refused", "only '0' is accepted" in str(e), str(e))
     finally:
         p.terminate()
         p.wait(timeout=10)
@@ -169,6 +203,7 @@ def errors(binary, backend, tmp):
         ("daemonize yes\n", ":1: 'daemonize yes': daemonize yes: fanoutd stays in the foreground"),
         ("client-output-buffer-limit pubsub 1mb\n", "client-output-buffer-limit takes <class> <hard> <soft> <seconds>"),
         ("include /etc/other.conf\n", "include: Fanout reads one config file"),
+        ("maxmemory 1gb\n", "maxmemory: Fanout stores no data"),
     ]
     for i, (text, want) in enumerate(cases):
         path = write(tmp, f"bad{i}.conf", text)
@@ -177,6 +212,15 @@ def errors(binary, backend, tmp):
             last = r.stderr.strip().splitlines()[-1] if r.stderr.strip() else ""
             check(f"{text.strip()!r} {extra}: exit 2 naming file, line and directive",
                   r.returncode == 2 and last.startswith("fanoutd: " + path) and want in last, (r.returncode, last))
+    both = write(tmp, "both.conf", "aclfile /tmp/x.acl\nuser a on nopass\n")
+    r = run(both, "--check-config")
+    check("users in the file and an ACL file: refused, as Redis refuses them",
+          r.returncode == 2 and "users defined in redis.conf and at the same setting an ACL file" in r.stderr, r.stderr)
+    fifo = os.path.join(tmp, "fifo.conf")
+    os.mkfifo(fifo)
+    r = run(fifo, "--check-config")
+    check("a FIFO named as the config file is refused, not waited on", r.returncode == 2 and
+          "is not a regular file" in r.stderr, r.stderr)
     r = run("/nonexistent/fanoutd.conf")
     check("a missing file", r.returncode == 2 and "cannot open /nonexistent/fanoutd.conf" in r.stderr, r.stderr)
     r = run("--port", "0", "--backend", backend)
