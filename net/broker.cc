@@ -84,6 +84,12 @@ std::string Broker::check_config(const ServerConfig& cfg) {
   return {};
 }
 
+ServerConfig Broker::live_config() const {
+  if (!shared_) return cfg_;
+  std::lock_guard<std::mutex> lock(shared_->config_mu);
+  return shared_->config;
+}
+
 std::string Broker::endpoint() const {
   std::vector<std::string> e = listeners_.endpoints(Protocol::kResp);
   return e.empty() ? std::string() : e.front();

@@ -50,6 +50,8 @@ class Broker {
   int shards() const { return nshards_; }
   // The configuration as the shards run it (after start-time adjustments such as max_clients).
   const ServerConfig& config() const { return cfg_; }
+  // The configuration as CONFIG SET last left it (config() until start). Thread: any.
+  ServerConfig live_config() const;
   // Asks the shards to drain and exit. Safe from any thread at any time, repeatedly.
   void stop();
   // SIGHUP: asks shard 0 to reload the ACL file as ACL LOAD does, without stopping; it logs the

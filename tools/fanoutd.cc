@@ -245,7 +245,7 @@ int serve(const ServerConfig& cfg, const sigset_t& set) {
   end_signals();
   if (uint64_t clients = broker.undelivered_clients()) {
     LOG_WARN("fanoutd stopped at the drain deadline (--shutdown-timeout-ms %d): %llu bytes to %llu "
-             "clients were not delivered", cfg.shutdown_timeout_ms,
+             "clients were not delivered", broker.live_config().shutdown_timeout_ms,
              static_cast<unsigned long long>(broker.undelivered_bytes()),
              static_cast<unsigned long long>(clients))
         .field("undelivered_bytes", broker.undelivered_bytes())

@@ -144,11 +144,14 @@ def wait_for_log(log_path, text, timeout=5):
 def drain_deadline(binary, backend):
     """Once shutdown begins nothing new is accepted (a PUBLISH sent during the drain gets no
     reply); a subscriber that reads nothing holds the drain to its deadline, which is then said:
-    clients and bytes not delivered. The process still exits 0, promptly."""
+    clients and bytes not delivered. The process still exits 0, promptly. The deadline is the one
+    CONFIG SET last gave (started at 5 s, changed live to 1.5 s), in the drain and in its log."""
     import re
-    p, port, log_path, stalled, pub = start_with_unread_output(binary, backend, 1500)
+    p, port, log_path, stalled, pub = start_with_unread_output(binary, backend, 5000)
     try:
         late = socket.create_connection(("127.0.0.1", port), timeout=10)
+        late.sendall(local_servers.resp_command("CONFIG", "SET", "fanout-shutdown-timeout-ms", "1500"))
+        check("CONFIG SET fanout-shutdown-timeout-ms", late.recv(100) == b"+OK\r\n")
         late.sendall(b"PING\r\n")
         check("a client served before the stop", late.recv(100) == b"+PONG\r\n")
         t0 = time.time()
@@ -176,6 +179,7 @@ def drain_deadline(binary, backend):
         log = open(log_path).read()
         check("the drain exits 0", code == 0, code)
         check("within its deadline and the cancel grace", 1.4 < took < 6, f"{took:.2f} s")
+        check("the log names the deadline in force", "(--shutdown-timeout-ms 1500)" in log, log[-800:])
         m = re.search(r"stopped at the drain deadline .*: (\d+) bytes to (\d+) clients were not delivered", log)
         check("the deadline says what was not delivered", m is not None and int(m.group(1)) > 0 and
               int(m.group(2)) == 1, log[-800:])
