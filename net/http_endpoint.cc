@@ -105,18 +105,24 @@ void ShardCore::http_route(Conn* c, const HttpRequest& req) {
   // An Upgrade request is answered and closed: what follows its head is another protocol's.
   const bool keep_alive = req.keep_alive && !req.upgrade && c->http->requests() < kMaxRequests &&
                           !shared_->stopping.load(std::memory_order_relaxed);
+  // An HTTP/1.0 client keeps the connection only if told so (RFC 9112 section 9.3 and its
+  // appendix C.2.2: 1.0's keep-alive is opt-in on both sides).
+  const std::string_view kept = keep_alive && req.version_major == 1 && req.version_minor == 0
+                                    ? "Connection: keep-alive\r\n"
+                                    : "";
   if (req.method != "GET" && !head) {
-    http_reply(c, 405, kTextPlain, "only GET and HEAD are served\n", keep_alive, false, "Allow: GET, HEAD\r\n");
+    http_reply(c, 405, kTextPlain, "only GET and HEAD are served\n", keep_alive, false,
+               std::string(kept) + "Allow: GET, HEAD\r\n");
     return;
   }
   const std::string_view path = req.path();
   if (path == "/metrics") {
-    http_reply(c, 200, kMetricsContentType, metrics_text(*shared_, cfg_, now_ms_), keep_alive, head);
+    http_reply(c, 200, kMetricsContentType, metrics_text(*shared_, cfg_, now_ms_), keep_alive, head, kept);
   } else if (path == "/healthz") {
     const bool draining = shared_->stopping.load(std::memory_order_relaxed);
-    http_reply(c, draining ? 503 : 200, kTextPlain, draining ? "draining\n" : "ok\n", keep_alive, head);
+    http_reply(c, draining ? 503 : 200, kTextPlain, draining ? "draining\n" : "ok\n", keep_alive, head, kept);
   } else {
-    http_reply(c, 404, kTextPlain, "not found: try /metrics or /healthz\n", keep_alive, head);
+    http_reply(c, 404, kTextPlain, "not found: try /metrics or /healthz\n", keep_alive, head, kept);
   }
 }
 
