@@ -34,6 +34,7 @@ SERVER_PACKAGES=(
   nlohmann-json3-dev                                 # JSON logs and fanout-load's --json
   libcli11-dev                                       # fanoutd's and fanout-load's command lines
   libhttp-parser-dev                                 # the metrics endpoint's HTTP requests
+  libssl-dev openssl                                 # TLS (OpenSSL 3); the openssl CLI makes test certificates
 )
 # Testing and benchmarking.
 TEST_PACKAGES=(
