@@ -50,6 +50,46 @@ def start_fanoutd(binary, backend, args=(), **popen_kw):
     raise SystemExit(f"fanoutd did not start: {line!r} {log!r}")
 
 
+def start_fanoutd_tls(binary, backend, args=(), plain=True, timeout=20, **popen_kw):
+    """Starts fanoutd on 127.0.0.1 with a TLS listener (--tls-port auto) and, unless `plain` is
+    False (--port 0), a plaintext one (--port auto); `args` names the certificates and any other
+    flags. Returns (proc, plain_port or None, tls_port, stderr_path). fanoutd prints its plaintext
+    endpoints (`listening on 127.0.0.1:PORT`) before its TLS ones (`listening on
+    tls://127.0.0.1:PORT`): this reads lines up to the first TLS one, for at most `timeout` s.
+    Skips as start_fanoutd does when the backend cannot run here; any other failure to start
+    raises SystemExit with fanoutd's log."""
+    import re
+    import select
+    import subprocess
+    import sys
+    import tempfile
+    err = tempfile.NamedTemporaryFile(prefix="fanoutd-", suffix=".log", delete=False)
+    p = subprocess.Popen([binary, "--port", "auto" if plain else "0", "--tls-port", "auto",
+                          "--backend", backend, *args],
+                         stdout=subprocess.PIPE, stderr=err, text=True, **popen_kw)
+    err.close()
+    plain_port, lines, end = None, [], time.time() + timeout
+    while time.time() < end and select.select([p.stdout], [], [], max(0, end - time.time()))[0]:
+        line = p.stdout.readline()
+        if not line:
+            break
+        lines.append(line.strip())
+        m = re.match(r"listening on (tls://)?127\.0\.0\.1:(\d+)$", line.strip())
+        if m and m.group(1):
+            return p, plain_port, int(m.group(2)), err.name
+        if m and plain_port is None:
+            plain_port = int(m.group(2))
+    if p.poll() is None:
+        p.kill()
+    p.wait(timeout=10)
+    with open(err.name) as f:
+        log = f.read()
+    if "is not available" in log:
+        print(f"SKIPPED: {backend} backend: {log.strip()}", flush=True)
+        sys.exit(0)
+    raise SystemExit(f"fanoutd did not start with TLS: {lines!r} {log[-2000:]!r}")
+
+
 def resp_command(*args):
     """A command as a RESP array of bulk strings (str, bytes or numbers)."""
     out = b"*%d\r\n" % len(args)

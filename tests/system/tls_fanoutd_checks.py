@@ -1,0 +1,195 @@
+"""fanoutd-only TLS checks, run by tls_test.py against fanoutd and never against redis-server
+(Redis 7.0 has none of these): the endpoint lines it prints, CLIENT INFO / CLIENT LIST's tls=
+field, INFO's TLS counters, --tls-handshake-timeout, and SIGHUP reloading the certificate and key
+(Redis reloads through CONFIG SET tls-cert-file instead)."""
+import os
+import re
+import shutil
+import signal
+import socket
+import ssl
+
+import local_servers  # noqa: E402  (tools/pylib, put on the path by run_py.sh)
+import tls_clients as tc
+import tls_pki
+from checks import check  # noqa: E402  (tools/pylib)
+
+
+def cases(t, start, pki, tmp, tls_args):
+    """(name, function of no arguments) for each group of checks, for tls_test.run_case."""
+    t = f"{t} [fanoutd only]"
+    return [("endpoints and tls= fields", lambda: endpoints_and_fields(t, start, pki, tls_args)),
+            ("INFO counters", lambda: counters(t, start, pki, tls_args)),
+            ("handshake timeout", lambda: handshake_timeout(t, start, pki, tls_args)),
+            ("SIGHUP reload", lambda: reload_on_sighup(t, start, pki, tmp, tls_args))]
+
+
+def fields(line):
+    return dict(kv.split("=", 1) for kv in line.split() if "=" in kv)
+
+
+def endpoints_and_fields(t, start, pki, tls_args):
+    with start(tls_args(pki, "optional")) as srv:
+        check(f"{t} prints a plaintext line, then a tls:// line",
+              srv.plain_port is not None and srv.plain_port != srv.tls_port, (srv.plain_port, srv.tls_port))
+        with tc.Conn(srv.tls_port, tc.client_ctx(pki, cert=True)) as tls, tc.Conn(srv.plain_port, None) as plain:
+            mine = fields(tls.call("CLIENT", "INFO").decode())
+            check(f"{t} CLIENT INFO of a TLS client: tls=userspace", mine.get("tls") == "userspace", mine)
+            theirs = fields(plain.call("CLIENT", "INFO").decode())
+            check(f"{t} CLIENT INFO of a plaintext client: tls=no", theirs.get("tls") == "no", theirs)
+            listed = {f.get("laddr", "").rsplit(":", 1)[-1]: f.get("tls")
+                      for f in map(fields, plain.call("CLIENT", "LIST").decode().splitlines())}
+            want = {str(srv.tls_port): "userspace", str(srv.plain_port): "no"}
+            check(f"{t} CLIENT LIST: tls= by the port each client reached", listed == want, listed)
+        check(f"{t} stops with exit code 0 (TLS clients had been served)", srv.stop() == 0)
+    with start(tls_args(pki, "no"), plain=False) as srv:
+        check(f"{t} --port 0: only a tls:// line", srv.plain_port is None, srv.plain_port)
+        check(f"{t} --port 0: TLS serves", tc.ping(srv.tls_port, tc.client_ctx(pki)) == "ok")
+
+
+def counters(t, start, pki, tls_args):
+    """INFO's tls_handshakes, tls_handshake_failures and tls_resumptions move by what clients did."""
+    names = ("tls_handshakes", "tls_handshake_failures", "tls_resumptions")
+    with start(tls_args(pki, "optional")) as srv:
+        base = local_servers.info(srv.plain_port)
+        check(f"{t} INFO has {', '.join(names)}", all(n in base for n in names),
+              {k: v for k, v in base.items() if "tls" in k})
+        if not all(n in base for n in names):
+            return
+
+        def grew(name, by):
+            """Polls INFO until `name` is at least `by` over its first value: (True, by how much)."""
+            ok = tc.wait_until(lambda: local_servers.info(srv.plain_port)[name] >= base[name] + by, timeout=10)
+            return ok, local_servers.info(srv.plain_port)[name] - base[name]
+
+        check(f"{t} a handshake", tc.ping(srv.tls_port, tc.client_ctx(pki)) == "ok")
+        ok, moved = grew("tls_handshakes", 1)
+        check(f"{t} INFO tls_handshakes counts it", ok, moved)
+        tc.ping(srv.tls_port, tc.client_ctx(pki, untrusted=True))
+        junk = socket.create_connection((tc.HOST, srv.tls_port), timeout=5)
+        junk.sendall(b"\x00\xff\x13garbage, not a ClientHello\r\n" * 8)
+        tc.closed_within(junk, 10)
+        junk.close()
+        ok, moved = grew("tls_handshake_failures", 2)
+        check(f"{t} INFO tls_handshake_failures counts an untrusted cert and garbage", ok, moved)
+        ctx = tc.client_ctx(pki)
+        with tc.Conn(srv.tls_port, ctx) as first:
+            first.call("PING")
+            session = first.s.session
+        with tc.Conn(srv.tls_port, ctx, session=session) as second:
+            reused = second.call("PING") == b"PONG" and second.s.session_reused
+        ok, moved = grew("tls_resumptions", 1)
+        check(f"{t} INFO tls_resumptions counts a resumed session", reused and ok, (reused, moved))
+
+
+def client_hello(pki):
+    """The bytes of a real ClientHello (what a Python client sends first)."""
+    inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
+    obj = tc.client_ctx(pki).wrap_bio(inc, out, server_hostname=tc.NAME)
+    try:
+        obj.do_handshake()
+    except ssl.SSLWantReadError:
+        pass
+    return out.read()
+
+
+def handshake_timeout(t, start, pki, tls_args):
+    """--tls-handshake-timeout 1000: a client silent after connecting, and one that stops half-way
+    through its ClientHello, are closed; others are served meanwhile and after; a client past its
+    handshake is not subject to it."""
+    with start(tls_args(pki, "optional", extra=["--tls-handshake-timeout", "1000"])) as srv:
+        ctx = tc.client_ctx(pki)
+        with tc.Conn(srv.tls_port, ctx) as good:
+            check(f"{t} handshake timeout: a client past its handshake", tc.answers(good))
+            silent = socket.create_connection((tc.HOST, srv.tls_port), timeout=5)
+            half = socket.create_connection((tc.HOST, srv.tls_port), timeout=5)
+            hello = client_hello(pki)
+            half.sendall(hello[:len(hello) // 2])
+            r = tc.ping(srv.tls_port, ctx)
+            check(f"{t} handshake timeout: a new client served while two stall", r == "ok", r)
+            check(f"{t} handshake timeout: the old client served while two stall", tc.answers(good))
+            closed, got = tc.closed_within(silent, 10)
+            check(f"{t} handshake timeout: a silent client closed", closed, got)
+            closed, got = tc.closed_within(half, 10)
+            check(f"{t} handshake timeout: a half ClientHello closed", closed, got)
+            silent.close()
+            half.close()
+            check(f"{t} handshake timeout: not applied once the handshake is done (older than the silent one)",
+                  tc.answers(good))
+        check(f"{t} handshake timeout: server still serves", tc.ping(srv.tls_port, ctx) == "ok")
+
+
+def serial(port, ctx):
+    try:
+        with tc.Conn(port, ctx) as c:
+            return c.s.getpeercert().get("serialNumber")
+    except (ssl.SSLError, OSError, EOFError) as e:
+        return repr(e)
+
+
+def put(src, dst):
+    """Replaces dst with a copy of src (or with bytes, if src is bytes) in one rename."""
+    tmp = dst + ".new"
+    if isinstance(src, bytes):
+        with open(tmp, "wb") as f:
+            f.write(src)
+    else:
+        shutil.copyfile(src, tmp)
+    os.replace(tmp, dst)
+
+
+def failure_logged(path, size, timeout=10):
+    """Polls fanoutd's log past byte `size` for a line about TLS (or a certificate or key) that
+    says something failed or stays as it was: that line, or "" after `timeout` s."""
+    def line():
+        with open(path, errors="replace") as f:
+            f.seek(size)
+            for text in f:
+                low = text.lower()
+                failed = re.search(r"fail|error|stay|keep|invalid|unable|mismatch", low)
+                if failed and re.search(r"tls|cert|key", low):
+                    return text.strip()
+        return ""
+    return tc.wait_until(line, timeout=timeout) or ""
+
+
+def reload_on_sighup(t, start, pki, tmp, tls_args):
+    """SIGHUP re-reads --tls-cert-file and --tls-key-file: new connections get cert B, a
+    connection made before stays up (a subscriber keeps receiving); a broken file or a
+    mismatched pair is logged and changes nothing."""
+    d = os.path.join(tmp, "reload")
+    os.makedirs(d)
+    crt, key = os.path.join(d, "server.crt"), os.path.join(d, "server.key")
+    put(pki.server_crt, crt)
+    put(pki.server_key, key)
+    ctx = tc.client_ctx(pki)
+    with start(tls_args(pki, "optional", cert=crt, key=key)) as srv, \
+            tc.Conn(srv.tls_port, ctx) as old, tc.Conn(srv.tls_port, ctx) as sub:
+        check(f"{t} reload: cert A at first", old.s.getpeercert().get("serialNumber") == tls_pki.SERIAL_A)
+        check(f"{t} reload: old connection up", tc.answers(old))
+        check(f"{t} reload: old subscriber", sub.call("SUBSCRIBE", "reload") == [b"subscribe", b"reload", 1])
+        put(pki.server_b_crt, crt)
+        put(pki.server_b_key, key)
+        os.kill(srv.proc.pid, signal.SIGHUP)
+        got = tc.wait_until(lambda: serial(srv.tls_port, ctx) == tls_pki.SERIAL_B, timeout=10)
+        check(f"{t} reload: SIGHUP, new connections see cert B", got, serial(srv.tls_port, ctx))
+        check(f"{t} reload: the old connection stays open and working", tc.answers(old))
+        with tc.Conn(srv.tls_port, ctx) as new:
+            n = new.call("PUBLISH", "reload", "after the reload")
+        m = sub.reply()
+        check(f"{t} reload: the old subscriber gets a message published over cert B",
+              n == 1 and m == [b"message", b"reload", b"after the reload"], (n, m))
+        broken = b"-----BEGIN CERTIFICATE-----\nbroken\n"
+        for what, bad in (("a broken certificate file", lambda: put(broken, crt)),
+                          ("cert A with key B (a mismatched pair)", lambda: put(pki.server_crt, crt))):
+            size = os.path.getsize(srv.log)
+            bad()
+            os.kill(srv.proc.pid, signal.SIGHUP)
+            logged = failure_logged(srv.log, size)
+            check(f"{t} reload of {what}: the failure logged", logged != "", open(srv.log).read()[size:][-1000:])
+            s = serial(srv.tls_port, ctx)
+            check(f"{t} reload of {what}: cert B still served", s == tls_pki.SERIAL_B, f"{s}; log: {logged}")
+            check(f"{t} reload of {what}: old connection still works", tc.answers(old))
+        with tc.Conn(srv.plain_port, None) as c:
+            check(f"{t} reload: the plaintext port unaffected", c.call("PING") == b"PONG")
+        check(f"{t} reload: exit code 0 after the reloads", srv.stop() == 0)
