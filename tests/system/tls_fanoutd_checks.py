@@ -11,7 +11,6 @@ import ssl
 
 import local_servers  # noqa: E402  (tools/pylib, put on the path by run_py.sh)
 import tls_clients as tc
-import tls_pki
 from checks import check  # noqa: E402  (tools/pylib)
 
 
@@ -165,13 +164,13 @@ def reload_on_sighup(t, start, pki, tmp, tls_args):
     ctx = tc.client_ctx(pki)
     with start(tls_args(pki, "optional", cert=crt, key=key)) as srv, \
             tc.Conn(srv.tls_port, ctx) as old, tc.Conn(srv.tls_port, ctx) as sub:
-        check(f"{t} reload: cert A at first", old.s.getpeercert().get("serialNumber") == tls_pki.SERIAL_A)
+        check(f"{t} reload: cert A at first", old.s.getpeercert().get("serialNumber") == pki.server_serial)
         check(f"{t} reload: old connection up", tc.answers(old))
         check(f"{t} reload: old subscriber", sub.call("SUBSCRIBE", "reload") == [b"subscribe", b"reload", 1])
         put(pki.server_b_crt, crt)
         put(pki.server_b_key, key)
         os.kill(srv.proc.pid, signal.SIGHUP)
-        got = tc.wait_until(lambda: serial(srv.tls_port, ctx) == tls_pki.SERIAL_B, timeout=10)
+        got = tc.wait_until(lambda: serial(srv.tls_port, ctx) == pki.server_b_serial, timeout=10)
         check(f"{t} reload: SIGHUP, new connections see cert B", got, serial(srv.tls_port, ctx))
         check(f"{t} reload: the old connection stays open and working", tc.answers(old))
         with tc.Conn(srv.tls_port, ctx) as new:
@@ -188,7 +187,7 @@ def reload_on_sighup(t, start, pki, tmp, tls_args):
             logged = failure_logged(srv.log, size)
             check(f"{t} reload of {what}: the failure logged", logged != "", open(srv.log).read()[size:][-1000:])
             s = serial(srv.tls_port, ctx)
-            check(f"{t} reload of {what}: cert B still served", s == tls_pki.SERIAL_B, f"{s}; log: {logged}")
+            check(f"{t} reload of {what}: cert B still served", s == pki.server_b_serial, f"{s}; log: {logged}")
             check(f"{t} reload of {what}: old connection still works", tc.answers(old))
         with tc.Conn(srv.plain_port, None) as c:
             check(f"{t} reload: the plaintext port unaffected", c.call("PING") == b"PONG")
