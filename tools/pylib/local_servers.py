@@ -58,6 +58,7 @@ def start_fanoutd_tls(binary, backend, args=(), plain=True, timeout=20, **popen_
     tls://127.0.0.1:PORT`): this reads lines up to the first TLS one, for at most `timeout` s.
     Skips as start_fanoutd does when the backend cannot run here; any other failure to start
     raises SystemExit with fanoutd's log."""
+    import os
     import re
     import select
     import subprocess
@@ -66,19 +67,23 @@ def start_fanoutd_tls(binary, backend, args=(), plain=True, timeout=20, **popen_
     err = tempfile.NamedTemporaryFile(prefix="fanoutd-", suffix=".log", delete=False)
     p = subprocess.Popen([binary, "--port", "auto" if plain else "0", "--tls-port", "auto",
                           "--backend", backend, *args],
-                         stdout=subprocess.PIPE, stderr=err, text=True, **popen_kw)
+                         stdout=subprocess.PIPE, stderr=err, **popen_kw)
     err.close()
-    plain_port, lines, end = None, [], time.time() + timeout
+    # The pipe's own descriptor, read as it comes: a buffered readline() could hold the TLS line
+    # in Python's buffer while select() waits on an empty pipe.
+    plain_port, out, end = None, b"", time.time() + timeout
     while time.time() < end and select.select([p.stdout], [], [], max(0, end - time.time()))[0]:
-        line = p.stdout.readline()
-        if not line:
+        chunk = os.read(p.stdout.fileno(), 4096)
+        if not chunk:
             break
-        lines.append(line.strip())
-        m = re.match(r"listening on (tls://)?127\.0\.0\.1:(\d+)$", line.strip())
-        if m and m.group(1):
-            return p, plain_port, int(m.group(2)), err.name
-        if m and plain_port is None:
-            plain_port = int(m.group(2))
+        out += chunk
+        for line in out.decode(errors="replace").splitlines()[:out.count(b"\n")]:
+            m = re.match(r"listening on (tls://)?127\.0\.0\.1:(\d+)$", line.strip())
+            if m and m.group(1):
+                return p, plain_port, int(m.group(2)), err.name
+            if m and plain_port is None:
+                plain_port = int(m.group(2))
+    lines = out.decode(errors="replace").splitlines()
     if p.poll() is None:
         p.kill()
     p.wait(timeout=10)
