@@ -174,6 +174,16 @@ def answers(conn):
         return False
 
 
+def resumed(port, ctx):
+    """Connects twice, the second time offering the first connection's session: (the second
+    answered PING, it resumed the session)."""
+    with Conn(port, ctx) as first:
+        first.call("PING")  # TLS 1.3 tickets arrive after the handshake, with the first reply
+        session = first.s.session
+    with Conn(port, ctx, session=session) as second:
+        return answers(second), second.s.session_reused
+
+
 def closed_within(sock, timeout):
     """Reads from a raw socket until the peer closes it (EOF or reset): (True, bytes read) if
     that happens within `timeout` s, else (False, bytes read)."""
@@ -204,21 +214,24 @@ def cli_tls_args(pki, cert):
 
 
 class OutputReader:
-    """Collects a child's stdout without blocking: wait_for(text, timeout) is True once the output
-    so far contains `text`."""
+    """Collects a child's stdout without blocking. wait(pred, timeout) reads until pred(output so
+    far) is true, the child closes its stdout (eof), or `timeout` s pass; returns pred's value."""
 
     def __init__(self, proc):
-        self.proc, self.out = proc, b""
+        self.proc, self.out, self.eof = proc, b"", False
 
-    def wait_for(self, text, timeout=10):
+    def wait(self, pred, timeout=10):
         end = time.time() + timeout
-        while text.encode() not in self.out and time.time() < end:
+        while not pred(self.out) and not self.eof and time.time() < end:
             if select.select([self.proc.stdout], [], [], max(0, end - time.time()))[0]:
                 chunk = os.read(self.proc.stdout.fileno(), 65536)
-                if not chunk:
-                    break
+                self.eof = not chunk
                 self.out += chunk
-        return text.encode() in self.out
+        return bool(pred(self.out))
+
+    def wait_for(self, text, timeout=10):
+        """True once the output contains `text`."""
+        return self.wait(lambda out: text.encode() in out, timeout)
 
 
 def ioredis(pki, port, cert, timeout=30):

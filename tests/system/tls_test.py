@@ -2,9 +2,10 @@
 and against fanoutd (both backends): redis-cli --tls, redis-py (ssl=True), ioredis (tls: {...}),
 RESP3 over Python's ssl, mutual TLS (--tls-auth-clients yes, optional, and Redis's default) with
 requirepass and an ACL user, bad input on both ports, TLS 1.2 and 1.3, --tls-protocols, ciphers,
-an expired certificate, a key with a passphrase, session resumption. What only fanoutd has
-(--tls-handshake-timeout, SIGHUP reloading certificates, CLIENT INFO's tls= field, INFO's TLS
-counters) is in tls_fanoutd_checks.py, run only against fanoutd.
+an expired certificate, a key with a passphrase, session resumption, and record-level cases
+(tls_stream_cases.py: one byte per segment, a long pipeline, KeyUpdate, renegotiation). What
+only fanoutd has (--tls-handshake-timeout, SIGHUP reloading certificates, CLIENT INFO's tls=
+field, INFO's TLS counters) is in tls_fanoutd_checks.py, run only against fanoutd.
 
 usage: tls_test.py --against redis
        tls_test.py --against fanoutd FANOUTD_BINARY [--backend epoll|io_uring]
@@ -25,6 +26,7 @@ import redis
 
 import tls_clients as tc
 import tls_pki
+import tls_stream_cases
 from checks import check, summary  # noqa: E402  (tools/pylib, put on the path by run_py.sh)
 
 SIZES = [0, 64, 20 * 1024, 1024 * 1024]  # 20 KiB and 1 MiB cross 16 KiB TLS records
@@ -243,21 +245,11 @@ def certificates(t, start, pki):
         check(f"{t} --tls-key-file-pass: an encrypted key serves", r == "ok", r)
 
 
-def resumed(port, ctx):
-    """Connects twice with the first connection's session: (second reused it, detail)."""
-    with tc.Conn(port, ctx) as first:
-        first.call("PING")  # TLS 1.3 tickets arrive after the handshake, with the first reply
-        session = first.s.session
-    with tc.Conn(port, ctx, session=session) as second:
-        ok = second.call("PING") == b"PONG"
-        return ok and second.s.session_reused, f"ping {ok}, reused {second.s.session_reused}, {second.s.version()}"
-
-
 def resumption(t, srv, pki):
     for v in (V12, V13):
         for cert in (False, True):
-            ok, detail = resumed(srv.tls_port, tc.client_ctx(pki, cert=cert, minimum=v, maximum=v))
-            check(f"{t} session resumption {v.name} (client cert {cert})", ok, detail)
+            answered, reused = tc.resumed(srv.tls_port, tc.client_ctx(pki, cert=cert, minimum=v, maximum=v))
+            check(f"{t} session resumption {v.name} (client cert {cert})", answered and reused, (answered, reused))
 
 
 def main():
@@ -301,7 +293,8 @@ def shared_server(t, start, pki):
         for name, case in (("clients", lambda: clients(t, srv, pki)),
                            ("optional", lambda: optional_auth(t, srv, pki)),
                            ("bad input", lambda: bad_input(t, srv, pki)),
-                           ("resumption", lambda: resumption(t, srv, pki))):
+                           ("resumption", lambda: resumption(t, srv, pki)),
+                           ("records", lambda: tls_stream_cases.run(t, srv, pki))):
             run_case(t, name, case)
         check(f"{t} the server survived the shared cases", srv.alive())
 
