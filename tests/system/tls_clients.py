@@ -184,6 +184,17 @@ def resumed(port, ctx):
         return answers(second), second.s.session_reused
 
 
+def client_hello(pki):
+    """The bytes of a real ClientHello (what a Python client sends first)."""
+    inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
+    obj = client_ctx(pki).wrap_bio(inc, out, server_hostname=NAME)
+    try:
+        obj.do_handshake()
+    except ssl.SSLWantReadError:
+        pass
+    return out.read()
+
+
 def closed_within(sock, timeout):
     """Reads from a raw socket until the peer closes it (EOF or reset): (True, bytes read) if
     that happens within `timeout` s, else (False, bytes read)."""

@@ -91,17 +91,6 @@ def no_session_caching(t, start, pki, tls_args):
                   answered is True and reused is False, (answered, reused))
 
 
-def client_hello(pki):
-    """The bytes of a real ClientHello (what a Python client sends first)."""
-    inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
-    obj = tc.client_ctx(pki).wrap_bio(inc, out, server_hostname=tc.NAME)
-    try:
-        obj.do_handshake()
-    except ssl.SSLWantReadError:
-        pass
-    return out.read()
-
-
 def handshake_timeout(t, start, pki, tls_args):
     """--tls-handshake-timeout 1000: a client silent after connecting, and one that stops half-way
     through its ClientHello, are closed; others are served meanwhile and after; a client past its
@@ -112,7 +101,7 @@ def handshake_timeout(t, start, pki, tls_args):
             check(f"{t} handshake timeout: a client past its handshake", tc.answers(good))
             silent = socket.create_connection((tc.HOST, srv.tls_port), timeout=5)
             half = socket.create_connection((tc.HOST, srv.tls_port), timeout=5)
-            hello = client_hello(pki)
+            hello = tc.client_hello(pki)
             half.sendall(hello[:len(hello) // 2])
             r = tc.ping(srv.tls_port, ctx)
             check(f"{t} handshake timeout: a new client served while two stall", r == "ok", r)

@@ -2,8 +2,9 @@
 and against fanoutd (both backends): redis-cli --tls, redis-py (ssl=True), ioredis (tls: {...}),
 RESP3 over Python's ssl, mutual TLS (--tls-auth-clients yes, optional, and Redis's default) with
 requirepass and an ACL user, bad input on both ports, TLS 1.2 and 1.3, --tls-protocols, ciphers,
-an expired certificate, a key with a passphrase, session resumption, and record-level cases
-(tls_stream_cases.py: one byte per segment, a long pipeline, KeyUpdate, renegotiation). What
+an expired certificate, a key with a passphrase, session resumption, --maxclients, and
+record-level cases (tls_stream_cases.py: one byte per segment, a long pipeline, KeyUpdate,
+renegotiation). What
 only fanoutd has (--tls-handshake-timeout, SIGHUP reloading certificates, CLIENT INFO's tls=
 field, INFO's TLS counters) is in tls_fanoutd_checks.py, run only against fanoutd.
 
@@ -245,6 +246,25 @@ def certificates(t, start, pki):
         check(f"{t} --tls-key-file-pass: an encrypted key serves", r == "ok", r)
 
 
+def max_clients(t, start, pki):
+    """--maxclients 2: a TLS client over the limit is closed with nothing but TLS records on the
+    wire (redis-server writes no plaintext error there), and is served once a place frees up."""
+    with start(tls_args(pki, "no", extra=["--maxclients", "2"]), plain=False) as srv:
+        ctx = tc.client_ctx(pki)
+        with tc.Conn(srv.tls_port, ctx) as a:
+            b = tc.Conn(srv.tls_port, ctx)
+            check(f"{t} --maxclients 2: two TLS clients served", tc.answers(a) and tc.answers(b))
+            third = socket.create_connection((tc.HOST, srv.tls_port), timeout=5)
+            third.sendall(tc.client_hello(pki))
+            closed, got = tc.closed_within(third, 10)
+            third.close()
+            check(f"{t} --maxclients 2: a third TLS client closed, no plaintext on the TLS port",
+                  closed and (got == b"" or got[:1] in (b"\x15", b"\x16")), got[:80])
+            b.close()
+            served = tc.wait_until(lambda: tc.ping(srv.tls_port, ctx) == "ok", timeout=10)
+            check(f"{t} --maxclients 2: a TLS client served once one left", served)
+
+
 def resumption(t, srv, pki):
     for v in (V12, V13):
         for cert in (False, True):
@@ -278,6 +298,7 @@ def main():
         run_case(t, "mutual", lambda: mutual(t, start, pki, tmp))
         run_case(t, "versions", lambda: versions_case(t, start, pki))
         run_case(t, "certificates", lambda: certificates(t, start, pki))
+        run_case(t, "max clients", lambda: max_clients(t, start, pki))
         if against == "fanoutd":
             import tls_fanoutd_checks
             for name, case in tls_fanoutd_checks.cases(t, start, pki, tmp, tls_args):
