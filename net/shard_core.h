@@ -407,6 +407,7 @@ class ShardCore {
   TopicTable table_;
   MessageArena arena_;
   ChunkPool chunks_;
+  TlsBufferPool tls_buffers_;  // before conns_: TLS sessions give their buffers back to it as they go
   std::vector<std::unique_ptr<Conn>> conns_;
   std::vector<uint32_t> free_slots_;
   std::vector<uint32_t> gens_;  // per slot, survives the connection

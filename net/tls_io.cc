@@ -3,6 +3,7 @@
 // plaintext packed into records for the backend's send, handshake failures counted, logged
 // once per episode, and closed.
 #include <cerrno>
+#include <algorithm>
 #include <cstring>
 
 #include "net/log.h"
@@ -16,7 +17,7 @@ void ShardCore::start_tls(Conn* c) {
     tls_ctx_version_ = shared_->tls.version();
     tls_ctx_ = shared_->tls.current();
   }
-  c->tls = std::make_unique<TlsSession>(tls_ctx_->ctx());
+  c->tls = std::make_unique<TlsSession>(tls_ctx_->ctx(), &tls_buffers_);
   stats_->tls_clients.add();
 }
 
@@ -97,7 +98,7 @@ size_t ShardCore::tls_next_send(Conn* c, struct iovec* iov, size_t max_iov) {
   if (!t.has_output()) {
     if (!t.established()) return 0;
     // Step 2 of the queue's lifecycle: the entries stay in flight until their records are sent.
-    const size_t n = c->out.fill(iov, max_iov, cfg_.max_send_bytes);
+    const size_t n = c->out.fill(iov, max_iov, std::min(cfg_.max_send_bytes, kTlsSendBytes));
     if (n == 0) return 0;
     size_t bytes = 0;
     for (size_t i = 0; i < n; ++i) bytes += iov[i].iov_len;
