@@ -59,7 +59,7 @@ void ShardCore::tls_input(Conn* c, const char* data, size_t n) {
       } else {
         stats_->tls_session_errors.add();
       }
-      tls_close(c, t.error());
+      tls_close(c, t.error(), false);
     }
   }
 }
@@ -76,10 +76,10 @@ void ShardCore::tls_handshake_failed(Conn* c, const std::string& why) {
       break;
     default: stats_->tls_handshake_failures_other.add(); break;
   }
-  tls_close(c, "TLS handshake failed: " + why);
+  tls_close(c, "TLS handshake failed: " + why, true);
 }
 
-void ShardCore::tls_close(Conn* c, const std::string& why) {
+void ShardCore::tls_close(Conn* c, const std::string& why, bool send_alert) {
   if (tls_failing_.hit(now_ms_)) {
     LOG_WARN("closing TLS client: %s (logged once until a quiet second; INFO tls_handshake_failures and "
              "tls_session_errors count them)", why.c_str())
@@ -87,9 +87,13 @@ void ShardCore::tls_close(Conn* c, const std::string& why) {
         .client(log_client(c))
         .field("reason", tls_failure_name(c->tls->failure()));
   }
-  // An alert the session staged goes out first, best effort: nothing more is read, and the
-  // connection closes once it is sent (or at once if there is none).
   c->in.clear();
+  if (!send_alert) {
+    close_conn(c, "TLS error");  // what is queued is not sent over a broken session
+    return;
+  }
+  // A failed handshake's alert goes out first, best effort (nothing else is queued before the
+  // handshake): nothing more is read, and the connection closes once it is sent.
   close_after_reply(c);
 }
 
@@ -105,6 +109,12 @@ size_t ShardCore::tls_next_send(Conn* c, struct iovec* iov, size_t max_iov) {
     t.encrypt(iov, n, bytes, &tls_pack_);
     // The pack buffer is the shard's: a burst to one client does not keep its size for ever.
     if (tls_pack_.capacity() > (1u << 20)) std::string().swap(tls_pack_);
+    if (t.failure() != TlsFailure::kNone || !t.has_output()) {
+      // The session cannot write (it failed since the last receive): nothing is sent again.
+      stats_->tls_session_errors.add();
+      tls_close(c, t.error().empty() ? "the TLS session cannot write" : t.error(), false);
+      return 0;
+    }
   }
   iov[0] = t.next_output();
   return 1;

@@ -15,7 +15,7 @@ namespace fanout {
 struct TlsBio {
   static int write(BIO* b, const char* data, size_t n, size_t* written) {
     auto* s = static_cast<TlsSession*>(BIO_get_data(b));
-    if (s->staged_.capacity() == 0) s->staged_ = s->pool_->get();
+    if (s->staged_.empty() && s->staged_.capacity() < TlsBufferPool::kMinKept) s->staged_ = s->pool_->get();
     s->staged_.append(data, n);
     *written = n;
     return 1;

@@ -52,12 +52,13 @@ class TlsBufferPool {
   }
   void put(std::string&& b) {
     // Burst-sized buffers are freed, and so is anything past what a busy shard reuses.
-    if (b.capacity() == 0 || b.capacity() > kMaxKept || free_.size() >= kMaxCached) return;
+    if (b.capacity() < kMinKept || b.capacity() > kMaxKept || free_.size() >= kMaxCached) return;
     b.clear();
     free_.push_back(std::move(b));
   }
   size_t cached() const { return free_.size(); }
 
+  static constexpr size_t kMinKept = 4096;        // bytes of capacity: smaller ones are not worth it
   static constexpr size_t kMaxKept = 256u << 10;  // bytes of capacity
   static constexpr size_t kMaxCached = 256;        // buffers
 

@@ -46,7 +46,14 @@ class TlsClient {
     SSL_set1_host(c->ssl_, "localhost");
     timeval tv{5, 0};
     setsockopt(c->fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-    if (SSL_connect(c->ssl_) != 1) {
+    // A blocking socket: "want read" only means a signal interrupted the wait (EINTR).
+    int r;
+    while ((r = SSL_connect(c->ssl_)) != 1 && SSL_get_error(c->ssl_, r) == SSL_ERROR_WANT_READ && errno == EINTR) {
+    }
+    if (r != 1) {
+      char buf[256];
+      ERR_error_string_n(ERR_get_error(), buf, sizeof(buf));
+      std::fprintf(stderr, "TlsClient: handshake failed: %s (errno %d)\n", buf, errno);
       ERR_clear_error();
       return nullptr;
     }
@@ -59,8 +66,14 @@ class TlsClient {
   }
   void send(const std::vector<std::string>& args) {
     const std::string b = encode_command(args);
-    size_t w;
-    ASSERT_EQ(SSL_write_ex(ssl_, b.data(), b.size(), &w), 1);
+    size_t w = 0, at = 0;
+    while (at < b.size()) {
+      if (SSL_write_ex(ssl_, b.data() + at, b.size() - at, &w) == 1) {
+        at += w;
+        continue;
+      }
+      ASSERT_TRUE(SSL_get_error(ssl_, 0) == SSL_ERROR_WANT_WRITE && errno == EINTR) << "TLS write failed";
+    }
   }
   // One value, or false on timeout, close or error.
   bool read(RespValue* v, int timeout_ms = 5000) {
@@ -77,6 +90,10 @@ class TlsClient {
       char tmp[65536];
       size_t got = 0;
       if (SSL_read_ex(ssl_, tmp, sizeof(tmp), &got) != 1) {
+        if (SSL_get_error(ssl_, 0) == SSL_ERROR_WANT_READ && errno == EINTR) continue;
+        char e[256];
+        ERR_error_string_n(ERR_peek_error(), e, sizeof(e));
+        std::fprintf(stderr, "TlsClient: read failed: %d %s (errno %d)\n", SSL_get_error(ssl_, 0), e, errno);
         ERR_clear_error();
         return false;
       }

@@ -232,6 +232,9 @@ TEST(TlsSessionTest, ManySmallFramesArePackedIntoFullRecords) {
   EXPECT_EQ(rest.iov_base, static_cast<const char*>(out.iov_base) + 100);  // the same buffer, resumed
   EXPECT_EQ(s.sent(rest.iov_len), expected.size());
   EXPECT_FALSE(s.has_output());
+  // The sent buffer went back to the shard's pool: an idle session holds no ciphertext buffer.
+  EXPECT_LT(s.buffered(), size_t{TlsBufferPool::kMinKept});
+  EXPECT_GE(pool.cached(), 1u);
   c.give(cipher);
   EXPECT_EQ(c.read_all(), expected);
 }
