@@ -281,8 +281,9 @@ class ShardCore {
   void tls_input(Conn* c, const char* data, size_t n);
   // Counts a failed handshake by its reason, logs it (once per episode) and closes.
   void tls_handshake_failed(Conn* c, const std::string& why);
-  // Closes a TLS client after any alert its session staged has been sent.
-  void tls_close(Conn* c, const std::string& why);
+  // Logs (once per episode) and closes a TLS client: after the alert its session staged has been
+  // sent (a failed handshake), or at once (a session that broke after it: nothing more is sent).
+  void tls_close(Conn* c, const std::string& why, bool send_alert);
   void on_tls_sent(Conn* c, int res);
 
   // Delivery (delivery.cc).
@@ -407,6 +408,7 @@ class ShardCore {
   TopicTable table_;
   MessageArena arena_;
   ChunkPool chunks_;
+  TlsBufferPool tls_buffers_;  // before conns_: TLS sessions give their buffers back to it as they go
   std::vector<std::unique_ptr<Conn>> conns_;
   std::vector<uint32_t> free_slots_;
   std::vector<uint32_t> gens_;  // per slot, survives the connection

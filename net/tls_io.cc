@@ -3,6 +3,7 @@
 // plaintext packed into records for the backend's send, handshake failures counted, logged
 // once per episode, and closed.
 #include <cerrno>
+#include <algorithm>
 #include <cstring>
 
 #include "net/log.h"
@@ -16,7 +17,7 @@ void ShardCore::start_tls(Conn* c) {
     tls_ctx_version_ = shared_->tls.version();
     tls_ctx_ = shared_->tls.current();
   }
-  c->tls = std::make_unique<TlsSession>(tls_ctx_->ctx());
+  c->tls = std::make_unique<TlsSession>(tls_ctx_->ctx(), &tls_buffers_);
   stats_->tls_clients.add();
 }
 
@@ -58,7 +59,7 @@ void ShardCore::tls_input(Conn* c, const char* data, size_t n) {
       } else {
         stats_->tls_session_errors.add();
       }
-      tls_close(c, t.error());
+      tls_close(c, t.error(), false);
     }
   }
 }
@@ -75,10 +76,10 @@ void ShardCore::tls_handshake_failed(Conn* c, const std::string& why) {
       break;
     default: stats_->tls_handshake_failures_other.add(); break;
   }
-  tls_close(c, "TLS handshake failed: " + why);
+  tls_close(c, "TLS handshake failed: " + why, true);
 }
 
-void ShardCore::tls_close(Conn* c, const std::string& why) {
+void ShardCore::tls_close(Conn* c, const std::string& why, bool send_alert) {
   if (tls_failing_.hit(now_ms_)) {
     LOG_WARN("closing TLS client: %s (logged once until a quiet second; INFO tls_handshake_failures and "
              "tls_session_errors count them)", why.c_str())
@@ -86,9 +87,13 @@ void ShardCore::tls_close(Conn* c, const std::string& why) {
         .client(log_client(c))
         .field("reason", tls_failure_name(c->tls->failure()));
   }
-  // An alert the session staged goes out first, best effort: nothing more is read, and the
-  // connection closes once it is sent (or at once if there is none).
   c->in.clear();
+  if (!send_alert) {
+    close_conn(c, "TLS error");  // what is queued is not sent over a broken session
+    return;
+  }
+  // A failed handshake's alert goes out first, best effort (nothing else is queued before the
+  // handshake): nothing more is read, and the connection closes once it is sent.
   close_after_reply(c);
 }
 
@@ -97,13 +102,19 @@ size_t ShardCore::tls_next_send(Conn* c, struct iovec* iov, size_t max_iov) {
   if (!t.has_output()) {
     if (!t.established()) return 0;
     // Step 2 of the queue's lifecycle: the entries stay in flight until their records are sent.
-    const size_t n = c->out.fill(iov, max_iov, cfg_.max_send_bytes);
+    const size_t n = c->out.fill(iov, max_iov, std::min(cfg_.max_send_bytes, kTlsSendBytes));
     if (n == 0) return 0;
     size_t bytes = 0;
     for (size_t i = 0; i < n; ++i) bytes += iov[i].iov_len;
     t.encrypt(iov, n, bytes, &tls_pack_);
     // The pack buffer is the shard's: a burst to one client does not keep its size for ever.
     if (tls_pack_.capacity() > (1u << 20)) std::string().swap(tls_pack_);
+    if (t.failure() != TlsFailure::kNone || !t.has_output()) {
+      // The session cannot write (it failed since the last receive): nothing is sent again.
+      stats_->tls_session_errors.add();
+      tls_close(c, t.error().empty() ? "the TLS session cannot write" : t.error(), false);
+      return 0;
+    }
   }
   iov[0] = t.next_output();
   return 1;

@@ -15,6 +15,7 @@ namespace fanout {
 struct TlsBio {
   static int write(BIO* b, const char* data, size_t n, size_t* written) {
     auto* s = static_cast<TlsSession*>(BIO_get_data(b));
+    if (s->staged_.empty() && s->staged_.capacity() < TlsBufferPool::kMinKept) s->staged_ = s->pool_->get();
     s->staged_.append(data, n);
     *written = n;
     return 1;
@@ -124,7 +125,7 @@ const char* tls_failure_name(TlsFailure f) {
   return "other";
 }
 
-TlsSession::TlsSession(SSL_CTX* ctx) : ssl_(SSL_new(ctx)) {
+TlsSession::TlsSession(SSL_CTX* ctx, TlsBufferPool* pool) : ssl_(SSL_new(ctx)), pool_(pool) {
   // SSL_new fails only when memory does: the connection then cannot be served at all.
   if (ssl_ == nullptr) std::abort();
   BIO* bio = BIO_new(TlsBio::method());
@@ -135,7 +136,11 @@ TlsSession::TlsSession(SSL_CTX* ctx) : ssl_(SSL_new(ctx)) {
   SSL_set_msg_callback_arg(ssl_, &renegotiation_);
 }
 
-TlsSession::~TlsSession() { SSL_free(ssl_); }
+TlsSession::~TlsSession() {
+  SSL_free(ssl_);
+  pool_->put(std::move(sending_));
+  pool_->put(std::move(staged_));
+}
 
 void TlsSession::fail(TlsFailure why, std::string text) {
   if (failure_ != TlsFailure::kNone) return;
@@ -220,7 +225,8 @@ void TlsSession::encrypt(const struct iovec* iov, size_t n, size_t bytes, std::s
 struct iovec TlsSession::next_output() {
   if (sending_off_ == sending_.size()) {
     // Step 2: the staged bytes become the buffer in flight; the session writes into the other.
-    sending_.clear();
+    pool_->put(std::move(sending_));
+    sending_ = std::string();
     sending_off_ = 0;
     std::swap(sending_, staged_);
     sending_plain_ = staged_plain_;
@@ -234,10 +240,9 @@ size_t TlsSession::sent(size_t n) {
   if (sending_off_ < sending_.size()) return 0;
   const size_t plain = sending_plain_;
   sending_plain_ = 0;
-  sending_.clear();
   sending_off_ = 0;
-  // A burst's buffer is not kept by an idle subscriber.
-  if (sending_.capacity() > (64u << 10)) std::string().swap(sending_);
+  pool_->put(std::move(sending_));  // an idle subscriber keeps no buffer
+  sending_ = std::string();
   return plain;
 }
 

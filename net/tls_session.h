@@ -10,7 +10,7 @@
 // is sent in two buffers:
 //   1. staged:  where the session writes (encrypt(), the handshake, alerts, session tickets);
 //   2. sending: the buffer a send is reading; frozen until sent() finishes it (io_uring reads it
-//      after the submit), then staged becomes the next one.
+//      after the submit), then it goes back to the shard's pool and staged becomes the next one.
 // The plaintext bytes behind each buffer are carried along, so the queue completes a message only
 // when its last ciphertext byte has left (sent() returns them).
 //
@@ -25,6 +25,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace fanout {
 
@@ -39,10 +40,41 @@ enum class TlsFailure : uint8_t {
 };
 const char* tls_failure_name(TlsFailure f);
 
+// Ciphertext buffers a shard's sessions share: a session holds one only while it has records to
+// send, so thousands of idle TLS subscribers hold none. Thread: its shard only.
+class TlsBufferPool {
+ public:
+  std::string get() {
+    if (free_.empty()) return {};
+    std::string b = std::move(free_.back());
+    free_.pop_back();
+    return b;
+  }
+  void put(std::string&& b) {
+    // Burst-sized buffers are freed, and so is anything past what a busy shard reuses.
+    if (b.capacity() < kMinKept || b.capacity() > kMaxKept || free_.size() >= kMaxCached) return;
+    b.clear();
+    free_.push_back(std::move(b));
+  }
+  size_t cached() const { return free_.size(); }
+
+  static constexpr size_t kMinKept = 4096;        // bytes of capacity: smaller ones are not worth it
+  static constexpr size_t kMaxKept = 256u << 10;  // bytes of capacity
+  static constexpr size_t kMaxCached = 256;        // buffers
+
+ private:
+  std::vector<std::string> free_;
+};
+
+// Plaintext bytes one send of a TLS client carries at most: a slow subscriber holds at most this
+// much ciphertext (plus record overhead) beyond its queue, which stays shared plaintext.
+inline constexpr size_t kTlsSendBytes = 64u << 10;
+
 class TlsSession {
  public:
-  // A server session on ctx. Thread: the shard that owns the connection.
-  explicit TlsSession(SSL_CTX* ctx);
+  // A server session on ctx, taking its buffers from `pool` (the shard's, which outlives it).
+  // Thread: the shard that owns the connection.
+  TlsSession(SSL_CTX* ctx, TlsBufferPool* pool);
   ~TlsSession();
   TlsSession(const TlsSession&) = delete;
   TlsSession& operator=(const TlsSession&) = delete;
@@ -75,8 +107,8 @@ class TlsSession {
   const std::string& error() const { return error_; }
   // "TLSv1.3 TLS_AES_256_GCM_SHA384" once established.
   std::string describe() const;
-  // Bytes held for this connection beyond the SSL object (both ciphertext buffers), for
-  // CLIENT LIST's memory figures.
+  // Bytes held for this connection beyond the SSL object (the ciphertext buffers it holds now),
+  // for CLIENT LIST's memory figures.
   size_t buffered() const { return sending_.capacity() + staged_.capacity(); }
 
  private:
@@ -86,6 +118,7 @@ class TlsSession {
   void classify_openssl_error();
 
   SSL* ssl_;
+  TlsBufferPool* pool_;
   bool established_ = false;
   bool renegotiation_ = false;  // the session refused a renegotiation (msg callback)
   TlsFailure failure_ = TlsFailure::kNone;

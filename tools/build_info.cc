@@ -1,6 +1,7 @@
 #include "tools/build_info.h"
 
 #include <link.h>
+#include <openssl/crypto.h>
 #include <stdlib.h>
 
 #include <climits>
@@ -59,7 +60,8 @@ BuildInfo build_info() {
   b.compiler = "unknown";
 #endif
   b.liburing = loaded_liburing();
-  b.openssl = "none";
+  // The library loaded at run time (libssl's, which the TLS listener uses), not the headers'.
+  b.openssl = OpenSSL_version(OPENSSL_VERSION);
   return b;
 }
 
@@ -69,7 +71,7 @@ std::string version_text() {
          "commit " + b.commit + "\n" +
          "build " + b.mode + ", sanitizer " + b.sanitizer + ", " + b.compiler + "\n" +
          "liburing " + b.liburing + "\n" +
-         "openssl " + b.openssl + " (no TLS support yet)\n";
+         "openssl " + b.openssl + "\n";
 }
 
 }  // namespace fanout

@@ -14,7 +14,7 @@ struct BuildInfo {
   std::string sanitizer;  // the .bazelrc config built with: "asan+ubsan", "ubsan", "tsan" or "none"
   std::string compiler;   // "gcc 12.2.0"
   std::string liburing;   // the shared library loaded, from its file name ("2.3"), else "unknown"
-  std::string openssl;    // "none": Fanout links no TLS library yet
+  std::string openssl;    // the OpenSSL loaded: "OpenSSL 3.0.19 27 Jan 2026"
 };
 
 BuildInfo build_info();
