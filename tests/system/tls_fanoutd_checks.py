@@ -1,7 +1,8 @@
 """fanoutd-only TLS checks, run by tls_test.py against fanoutd and never against redis-server
 (Redis 7.0 has none of these, or behaves otherwise): the endpoint lines it prints, CLIENT INFO /
-CLIENT LIST's tls= field, INFO's TLS counters, --tls-session-caching no, --tls-handshake-timeout,
-and SIGHUP reloading the certificate and key (Redis reloads through CONFIG SET tls-cert-file)."""
+CLIENT LIST's tls= field, INFO's TLS counters (each failure under its reason),
+--tls-session-caching no, --tls-handshake-timeout, an expired certificate logged, and SIGHUP
+reloading the certificate, key and CA files (Redis reloads through CONFIG SET tls-cert-file)."""
 import os
 import re
 import shutil
@@ -11,6 +12,7 @@ import ssl
 
 import local_servers  # noqa: E402  (tools/pylib, put on the path by run_py.sh)
 import tls_clients as tc
+import tls_stream_cases
 from checks import check  # noqa: E402  (tools/pylib)
 
 
@@ -21,7 +23,8 @@ def cases(t, start, pki, tmp, tls_args):
             ("INFO counters", lambda: counters(t, start, pki, tls_args)),
             ("no session caching", lambda: no_session_caching(t, start, pki, tls_args)),
             ("handshake timeout", lambda: handshake_timeout(t, start, pki, tls_args)),
-            ("SIGHUP reload", lambda: reload_on_sighup(t, start, pki, tmp, tls_args))]
+            ("SIGHUP reload", lambda: reload_on_sighup(t, start, pki, tmp, tls_args)),
+            ("SIGHUP reload: CA, expired", lambda: reload_ca_and_expired(t, start, pki, tmp, tls_args))]
 
 
 def fields(line):
@@ -48,33 +51,66 @@ def endpoints_and_fields(t, start, pki, tls_args):
 
 
 def counters(t, start, pki, tls_args):
-    """INFO's tls_handshakes, tls_handshake_failures and tls_resumptions move by what clients did."""
-    names = ("tls_handshakes", "tls_handshake_failures", "tls_resumptions")
-    with start(tls_args(pki, "optional")) as srv:
+    """INFO's TLS counters move by exactly what clients did, a failure under its reason, and the
+    failures add up to their parts (a server of TLS 1.2 only, with a 500 ms handshake timeout)."""
+    parts = ["tls_handshake_failures_not_tls", "tls_handshake_failures_certificate",
+             "tls_handshake_failures_protocol", "tls_handshake_timeouts", "tls_handshake_failures_other"]
+    names = ["tls_handshakes", "tls_resumptions", "tls_handshake_failures", "tls_renegotiations_refused", *parts]
+    extra = ["--tls-protocols", "TLSv1.2", "--tls-handshake-timeout", "500"]
+    with start(tls_args(pki, "optional", extra=extra)) as srv:
         base = local_servers.info(srv.plain_port)
-        check(f"{t} INFO has {', '.join(names)}", all(n in base for n in names),
-              {k: v for k, v in base.items() if "tls" in k})
-        if not all(n in base for n in names):
+        missing = [n for n in names if n not in base]
+        check(f"{t} INFO has the TLS counters", not missing, f"missing {missing}")
+        if missing:
             return
+        want = dict.fromkeys(names, 0)
 
-        def grew(name, by):
-            """Polls INFO until `name` is at least `by` over its first value: (True, by how much)."""
-            ok = tc.wait_until(lambda: local_servers.info(srv.plain_port)[name] >= base[name] + by, timeout=10)
-            return ok, local_servers.info(srv.plain_port)[name] - base[name]
+        def after(what, **more):
+            """Adds `more` to what is expected, polls INFO until every counter has reached it
+            (10 s at most) and checks they are exactly that."""
+            for k, v in more.items():
+                want[k] += v
+            moved = {}
 
-        check(f"{t} a handshake", tc.ping(srv.tls_port, tc.client_ctx(pki)) == "ok")
-        ok, moved = grew("tls_handshakes", 1)
-        check(f"{t} INFO tls_handshakes counts it", ok, moved)
+            def reached():
+                f = local_servers.info(srv.plain_port)
+                moved.update({n: f[n] - base[n] for n in names})
+                return all(moved[n] >= want[n] for n in names)
+            tc.wait_until(reached, timeout=10)
+            check(f"{t} INFO TLS counters after {what}", moved == want,
+                  {n: (moved[n], want[n]) for n in names if moved[n] != want[n]})
+
+        v12, v13 = ssl.TLSVersion.TLSv1_2, ssl.TLSVersion.TLSv1_3
+        check(f"{t} a TLS 1.2 handshake", tc.ping(srv.tls_port, tc.client_ctx(pki, maximum=v12)) == "ok")
+        after("a handshake", tls_handshakes=1)
+        plain = socket.create_connection((tc.HOST, srv.tls_port), timeout=5)
+        plain.sendall(b"PING\r\n")
+        tc.closed_within(plain, 10)
+        plain.close()
+        after("plaintext on the TLS port", tls_handshake_failures=1, tls_handshake_failures_not_tls=1)
         tc.ping(srv.tls_port, tc.client_ctx(pki, untrusted=True))
-        junk = socket.create_connection((tc.HOST, srv.tls_port), timeout=5)
-        junk.sendall(b"\x00\xff\x13garbage, not a ClientHello\r\n" * 8)
-        tc.closed_within(junk, 10)
-        junk.close()
-        ok, moved = grew("tls_handshake_failures", 2)
-        check(f"{t} INFO tls_handshake_failures counts an untrusted cert and garbage", ok, moved)
+        after("an untrusted client cert", tls_handshake_failures=1, tls_handshake_failures_certificate=1)
+        tc.ping(srv.tls_port, tc.client_ctx(pki, minimum=v13))
+        after("a TLS 1.3-only client", tls_handshake_failures=1, tls_handshake_failures_protocol=1)
+        silent = socket.create_connection((tc.HOST, srv.tls_port), timeout=5)
+        tc.closed_within(silent, 10)
+        silent.close()
+        after("a silent client", tls_handshake_failures=1, tls_handshake_timeouts=1)
         answered, reused = tc.resumed(srv.tls_port, tc.client_ctx(pki))
-        ok, moved = grew("tls_resumptions", 1)
-        check(f"{t} INFO tls_resumptions counts a resumed session", answered and reused and ok, (reused, moved))
+        check(f"{t} a resumed session", answered and reused, (answered, reused))
+        after("a resumption", tls_handshakes=2, tls_resumptions=1)
+        s = tls_stream_cases.SClient(pki, srv.tls_port, "-tls1_2")
+        try:
+            s.line("PING")
+            s.pongs(1)
+            s.line("R")
+            s.ended()
+        finally:
+            s.close()
+        after("a renegotiation", tls_handshakes=1, tls_renegotiations_refused=1)
+        f = local_servers.info(srv.plain_port)
+        check(f"{t} INFO tls_handshake_failures is the sum of its parts",
+              f["tls_handshake_failures"] - base["tls_handshake_failures"] == sum(f[p] - base[p] for p in parts))
 
 
 def no_session_caching(t, start, pki, tls_args):
@@ -179,7 +215,8 @@ def reload_on_sighup(t, start, pki, tmp, tls_args):
               n == 1 and m == [b"message", b"reload", b"after the reload"], (n, m))
         broken = b"-----BEGIN CERTIFICATE-----\nbroken\n"
         for what, bad in (("a broken certificate file", lambda: put(broken, crt)),
-                          ("cert A with key B (a mismatched pair)", lambda: put(pki.server_crt, crt))):
+                          ("cert A with key B (a mismatched pair)", lambda: put(pki.server_crt, crt)),
+                          ("a missing certificate file", lambda: os.remove(crt))):
             size = os.path.getsize(srv.log)
             bad()
             os.kill(srv.proc.pid, signal.SIGHUP)
@@ -191,3 +228,48 @@ def reload_on_sighup(t, start, pki, tmp, tls_args):
         with tc.Conn(srv.plain_port, None) as c:
             check(f"{t} reload: the plaintext port unaffected", c.call("PING") == b"PONG")
         check(f"{t} reload: exit code 0 after the reloads", srv.stop() == 0)
+
+
+def logged(path, pattern, timeout=10):
+    """Polls fanoutd's log for a line matching `pattern` (a regex, case-insensitive): the line or ""."""
+    def line():
+        with open(path, errors="replace") as f:
+            return next((text.strip() for text in f if re.search(pattern, text, re.I)), "")
+    return tc.wait_until(line, timeout=timeout) or ""
+
+
+def reload_ca_and_expired(t, start, pki, tmp, tls_args):
+    """SIGHUP re-reads --tls-ca-cert-file too (a client of the new CA accepted, one of the old CA
+    refused); an expired certificate is logged at start and at reload."""
+    with start(tls_args(pki, "no", cert=pki.expired_crt, key=pki.expired_key), plain=False) as srv:
+        line = logged(srv.log, r"level=warn.*expired")
+        check(f"{t} an expired certificate is logged at start", line != "", open(srv.log).read()[-1000:])
+    d = os.path.join(tmp, "reload-ca")
+    os.makedirs(d)
+    crt, key, ca = (os.path.join(d, n) for n in ("server.crt", "server.key", "ca.crt"))
+    for src, dst in ((pki.server_crt, crt), (pki.server_key, key), (pki.ca_crt, ca)):
+        put(src, dst)
+    with start(tls_args(pki, "optional", cert=crt, key=key, ca=ca)) as srv:
+        ours, theirs = tc.client_ctx(pki, cert=True), tc.client_ctx(pki, untrusted=True)
+        check(f"{t} reload CA: the CA's client accepted first", tc.ping(srv.tls_port, ours) == "ok")
+        r = tc.ping(srv.tls_port, theirs)
+        check(f"{t} reload CA: the other CA's client refused first", r.startswith("refused"), r)
+        put(os.path.join(os.path.dirname(pki.untrusted_crt), "other-ca.crt"), ca)
+        os.kill(srv.proc.pid, signal.SIGHUP)
+        ok = tc.wait_until(lambda: tc.ping(srv.tls_port, theirs) == "ok", timeout=10)
+        check(f"{t} reload CA: SIGHUP, the other CA's client accepted", ok, tc.ping(srv.tls_port, theirs))
+        r = tc.ping(srv.tls_port, ours)
+        check(f"{t} reload CA: the old CA's client refused now", r.startswith("refused"), r)
+        size = os.path.getsize(srv.log)
+        put(pki.expired_crt, crt)
+        put(pki.expired_key, key)
+        os.kill(srv.proc.pid, signal.SIGHUP)
+        verifying = tc.client_ctx(pki)
+        got = tc.wait_until(lambda: "certificate has expired" in tc.ping(srv.tls_port, verifying), timeout=10)
+        check(f"{t} reload to an expired certificate: served (a verifying client refuses it)", got,
+              tc.ping(srv.tls_port, verifying))
+        with open(srv.log, errors="replace") as f:
+            f.seek(size)
+            line = re.search(r"level=warn.*expired", f.read(), re.I)
+            check(f"{t} reload to an expired certificate: logged", line)
+

@@ -1,13 +1,14 @@
 """TLS record-level cases run against both servers by tls_test.py: a handshake and a command
 arriving one byte per TCP segment, a pipeline of 20,000 commands in one write, a TLS 1.3 KeyUpdate
-in the middle of a connection (openssl s_client's K command), and a client asking for TLS 1.2
-renegotiation (s_client's R), which Redis refuses."""
+in the middle of a connection (openssl s_client's K command), a client asking for TLS 1.2
+renegotiation (s_client's R), which Redis refuses, and small messages sharing TLS records."""
 import socket
 import ssl
 import subprocess
 import time
 
 import tls_clients as tc
+from local_servers import resp_command  # noqa: E402  (tools/pylib)
 from checks import check  # noqa: E402  (tools/pylib)
 
 
@@ -118,4 +119,57 @@ def run(t, srv, pki):
               asked and s.ended() and s.reader.out.count(b"+PONG") == 1, s.reader.out[-500:])
     finally:
         s.close()
+    record_packing(t, srv, pki)
     check(f"{t} records: server healthy after", tc.ping(srv.tls_port, ctx) == "ok")
+
+
+def record_packing(t, srv, pki):
+    """Small messages queued together leave in shared TLS records, never one record per message
+    (counted on the wire: a raw socket under an in-memory TLS client)."""
+    raw = socket.create_connection((tc.HOST, srv.tls_port), timeout=10)
+    inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
+    obj = tc.client_ctx(pki).wrap_bio(inc, out, server_hostname=tc.NAME)
+    wire = bytearray()  # every byte the server sent after the subscription was confirmed
+
+    def read_until(done):
+        plain = b""
+        while not done(plain):
+            try:
+                plain += obj.read(1 << 20)
+                continue
+            except ssl.SSLWantReadError:
+                pass
+            raw.sendall(out.read())
+            chunk = raw.recv(1 << 20)
+            if not chunk:
+                raise EOFError("closed")
+            wire.extend(chunk)
+            inc.write(chunk)
+        return plain
+    while True:
+        try:
+            obj.do_handshake()
+            break
+        except ssl.SSLWantReadError:
+            raw.sendall(out.read())
+            chunk = raw.recv(65536)
+            if not chunk:
+                raise EOFError("closed during the handshake")
+            inc.write(chunk)
+    obj.write(resp_command("SUBSCRIBE", "packed"))
+    raw.sendall(out.read())
+    read_until(lambda p: p.endswith(b":1\r\n"))
+    wire.clear()
+    n = 200
+    with tc.Conn(srv.tls_port, tc.client_ctx(pki)) as pub:
+        pub.s.sendall(b"".join(resp_command("PUBLISH", "packed", "m%03d" % i) for i in range(n)))
+        replies = [pub.reply() for _ in range(n)]
+    got = read_until(lambda p: p.count(b"message") >= n)
+    raw.close()
+    records, i = 0, 0
+    while i + 5 <= len(wire):
+        records += 1
+        i += 5 + int.from_bytes(wire[i + 3:i + 5], "big")
+    check(f"{t} records: {n} small messages share TLS records (at most one record per 4)",
+          replies == [1] * n and got.count(b"message") == n and records <= n // 4,
+          f"{records} records, {len(wire)} bytes")

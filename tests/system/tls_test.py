@@ -38,10 +38,10 @@ def payload(size):
     return random.Random(size).randbytes(size)
 
 
-def tls_args(pki, auth="optional", cert=None, key=None, extra=()):
+def tls_args(pki, auth="optional", cert=None, key=None, extra=(), ca=None):
     """Redis's TLS flags naming the test PKI; auth None leaves --tls-auth-clients at its default."""
     out = ["--tls-cert-file", cert or pki.server_crt, "--tls-key-file", key or pki.server_key,
-           "--tls-ca-cert-file", pki.ca_crt]
+           "--tls-ca-cert-file", ca or pki.ca_crt]
     return out + (["--tls-auth-clients", auth] if auth else []) + list(extra)
 
 
