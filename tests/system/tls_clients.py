@@ -19,21 +19,22 @@ NAME = "localhost"  # the server certificates' DNS name (their IP SAN is HOST)
 class Server:
     """One server under test, started with `args` (Redis's flag names: --tls-cert-file ...).
     `kind` is "redis" (redis-server 7.0, the reference) or "fanoutd" (then `binary`, `backend`).
-    plain=False turns the plaintext port off (--port 0). Fields: tls_port, plain_port (None
-    without one), proc (its pid is the one to signal), log (fanoutd's stderr file, or None)."""
+    plain=False turns the plaintext port off (--port 0); `config` is a config file (redis.conf
+    syntax) read before the flags. Fields: tls_port, plain_port (None without one), proc (its pid
+    is the one to signal), log (fanoutd's stderr file, or None)."""
 
-    def __init__(self, kind, args, plain=True, binary=None, backend=None):
+    def __init__(self, kind, args, plain=True, binary=None, backend=None, config=None):
         self.kind, self.log = kind, None
         if kind == "fanoutd":
             self.proc, self.plain_port, self.tls_port, self.log = local_servers.start_fanoutd_tls(
-                binary, backend, ["--shards", "2", *args], plain=plain)
+                binary, backend, ["--shards", "2", *args], plain=plain, config=config)
             return
         self.tls_port = local_servers.free_port()
         self.plain_port = local_servers.free_port() if plain else None
         self.proc = subprocess.Popen(
-            ["redis-server", "--port", str(self.plain_port or 0), "--tls-port", str(self.tls_port),
-             "--bind", HOST, "--save", "", "--appendonly", "no", "--protected-mode", "no", *args],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            ["redis-server", *([config] if config else []), "--port", str(self.plain_port or 0),
+             "--tls-port", str(self.tls_port), "--bind", HOST, "--save", "", "--appendonly", "no",
+             "--protected-mode", "no", *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         if not local_servers.wait_port(self.tls_port):
             self.stop()
             raise SystemExit(f"redis-server did not start with {args}")

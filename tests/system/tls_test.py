@@ -1,10 +1,10 @@
 """TLS with real clients, every assertion run against redis-server 7.0's --tls-port (the reference)
 and against fanoutd (both backends): redis-cli --tls, redis-py (ssl=True), ioredis (tls: {...}),
 RESP3 over Python's ssl, mutual TLS (--tls-auth-clients yes, optional, and Redis's default) with
-requirepass and an ACL user, bad input on both ports, TLS 1.2 and 1.3, --tls-protocols, ciphers,
-an expired certificate, a key with a passphrase, session resumption, --maxclients, and
-record-level cases (tls_stream_cases.py: one byte per segment, a long pipeline, KeyUpdate,
-renegotiation). What
+requirepass and an ACL user, settings from a config file, --tls-ca-cert-dir, bad input on both
+ports, TLS 1.2 and 1.3, --tls-protocols, ciphers, an expired certificate, a key with a
+passphrase, session resumption, --maxclients, and record-level cases (tls_stream_cases.py: one
+byte per segment, a long pipeline, KeyUpdate, renegotiation, records shared by messages). What
 only fanoutd has (--tls-handshake-timeout, SIGHUP reloading certificates, CLIENT INFO's tls=
 field, INFO's TLS counters) is in tls_fanoutd_checks.py, run only against fanoutd.
 
@@ -184,6 +184,38 @@ def mutual(t, start, pki, tmp):
             check(f"{t} mtls + ACL user: signed in, PUBLISH", c.call("PUBLISH", "acl-chan", "x") == 0)
 
 
+def config_file_and_ca_dir(t, start, pki, tmp):
+    """The TLS settings from a config file in redis.conf syntax (the same file for both servers),
+    then --tls-ca-cert-dir (a directory hashed by openssl rehash) in place of a CA file."""
+    conf = os.path.join(tmp, "tls.conf")
+    with open(conf, "w") as f:
+        f.write(f"tls-cert-file {pki.server_crt}\ntls-key-file {pki.server_key}\n"
+                f"tls-ca-cert-file {pki.ca_crt}\ntls-auth-clients optional\n"
+                'tls-protocols "TLSv1.2 TLSv1.3"\ntls-ciphersuites TLS_CHACHA20_POLY1305_SHA256\n')
+    with start([], plain=False, config=conf) as srv:
+        with tc.Conn(srv.tls_port, tc.client_ctx(pki, minimum=V13)) as c:
+            got = c.s.cipher()[0]
+            check(f"{t} config file: TLS settings apply (its TLS 1.3 suite chosen)",
+                  got == "TLS_CHACHA20_POLY1305_SHA256" and tc.answers(c), got)
+        r = tc.ping(srv.tls_port, tc.client_ctx(pki, maximum=V12))
+        check(f"{t} config file: tls-protocols \"TLSv1.2 TLSv1.3\" lets TLS 1.2 in", r == "ok", r)
+        r = tc.ping(srv.tls_port, tc.client_ctx(pki, untrusted=True))
+        check(f"{t} config file: tls-auth-clients optional refuses an untrusted cert", r.startswith("refused"), r)
+    cadir = os.path.join(tmp, "ca-dir")
+    os.makedirs(cadir)
+    shutil.copy(pki.ca_crt, cadir)
+    subprocess.run(["openssl", "rehash", cadir], check=True, capture_output=True, timeout=30)
+    args = ["--tls-cert-file", pki.server_crt, "--tls-key-file", pki.server_key, "--tls-ca-cert-dir", cadir,
+            "--tls-auth-clients", "yes"]
+    with start(args, plain=False) as srv:
+        r = tc.ping(srv.tls_port, tc.client_ctx(pki, cert=True))
+        check(f"{t} --tls-ca-cert-dir: a client of the CA accepted", r == "ok", r)
+        r = tc.ping(srv.tls_port, tc.client_ctx(pki, untrusted=True))
+        check(f"{t} --tls-ca-cert-dir: a client of another CA refused", r.startswith("refused"), r)
+        r = tc.ping(srv.tls_port, tc.client_ctx(pki))
+        check(f"{t} --tls-ca-cert-dir: no client cert refused", r.startswith("refused"), r)
+
+
 def bad_input(t, srv, pki):
     ctx = tc.client_ctx(pki)
     with tc.Conn(srv.tls_port, ctx) as good:
@@ -286,8 +318,8 @@ def main():
             raise SystemExit(f"missing {tool}: run tools/setup.sh --test")
     t = "redis:" if against == "redis" else f"fanoutd {a.backend}:"
 
-    def start(args, plain=True):
-        return tc.Server(against, args, plain=plain, binary=a.binary, backend=a.backend)
+    def start(args, plain=True, config=None):
+        return tc.Server(against, args, plain=plain, binary=a.binary, backend=a.backend, config=config)
 
     tmp = tempfile.mkdtemp(prefix="fanout-tls-")
     began = time.time()
@@ -296,6 +328,7 @@ def main():
         timed(t, "pki", began)
         run_case(t, "one server (optional client certs)", lambda: shared_server(t, start, pki))
         run_case(t, "mutual", lambda: mutual(t, start, pki, tmp))
+        run_case(t, "config file, CA dir", lambda: config_file_and_ca_dir(t, start, pki, tmp))
         run_case(t, "versions", lambda: versions_case(t, start, pki))
         run_case(t, "certificates", lambda: certificates(t, start, pki))
         run_case(t, "max clients", lambda: max_clients(t, start, pki))

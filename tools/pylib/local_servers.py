@@ -50,14 +50,14 @@ def start_fanoutd(binary, backend, args=(), **popen_kw):
     raise SystemExit(f"fanoutd did not start: {line!r} {log!r}")
 
 
-def start_fanoutd_tls(binary, backend, args=(), plain=True, timeout=20, **popen_kw):
+def start_fanoutd_tls(binary, backend, args=(), plain=True, timeout=20, config=None, **popen_kw):
     """Starts fanoutd on 127.0.0.1 with a TLS listener (--tls-port auto) and, unless `plain` is
     False (--port 0), a plaintext one (--port auto); `args` names the certificates and any other
-    flags. Returns (proc, plain_port or None, tls_port, stderr_path). fanoutd prints its plaintext
-    endpoints (`listening on 127.0.0.1:PORT`) before its TLS ones (`listening on
-    tls://127.0.0.1:PORT`): this reads lines up to the first TLS one, for at most `timeout` s.
-    Skips as start_fanoutd does when the backend cannot run here; any other failure to start
-    raises SystemExit with fanoutd's log."""
+    flags, `config` a config file read first (redis.conf syntax). Returns (proc, plain_port or
+    None, tls_port, stderr_path). fanoutd prints its plaintext endpoints (`listening on
+    127.0.0.1:PORT`) before its TLS ones (`listening on tls://127.0.0.1:PORT`): this reads lines
+    up to the first TLS one, for at most `timeout` s. Skips as start_fanoutd does when the
+    backend cannot run here; any other failure to start raises SystemExit with fanoutd's log."""
     import os
     import re
     import select
@@ -65,8 +65,8 @@ def start_fanoutd_tls(binary, backend, args=(), plain=True, timeout=20, **popen_
     import sys
     import tempfile
     err = tempfile.NamedTemporaryFile(prefix="fanoutd-", suffix=".log", delete=False)
-    p = subprocess.Popen([binary, "--port", "auto" if plain else "0", "--tls-port", "auto",
-                          "--backend", backend, *args],
+    p = subprocess.Popen([binary, *([config] if config else []), "--port", "auto" if plain else "0",
+                          "--tls-port", "auto", "--backend", backend, *args],
                          stdout=subprocess.PIPE, stderr=err, **popen_kw)
     err.close()
     # The pipe's own descriptor, read as it comes: a buffered readline() could hold the TLS line
