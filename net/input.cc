@@ -26,6 +26,14 @@ void ShardCore::on_input(Conn* c, const char* data, size_t n) {
   if (c->closing() || c->close_after_flush || shutting_down_) return;
   c->last_input_ms = now_ms_;
   const uint64_t commands_before = c->commands;
+  // A TLS ClientHello on the plaintext port (a record of type handshake, version 3.x: RFC 8446
+  // section 5.1) would wait as an unfinished inline command until --request-timeout: say so and
+  // close now.
+  if (!c->tls && c->commands == 0 && c->in.empty() && !c->awaiting_proxy && n >= 2 && data[0] == 0x16 &&
+      data[1] == 0x03) {
+    tls_on_plaintext_port(c);
+    return;
+  }
   if (c->awaiting_proxy) {
     c->in.append(data, n);
     if (take_proxy_header(c) && !c->held()) process_buffered(c);

@@ -285,6 +285,8 @@ class ShardCore {
   // sent (a failed handshake), or at once (a session that broke after it: nothing more is sent).
   void tls_close(Conn* c, const std::string& why, bool send_alert);
   void on_tls_sent(Conn* c, int res);
+  // A plaintext client's first bytes are a TLS handshake record: logged (once per episode), closed.
+  void tls_on_plaintext_port(Conn* c);
 
   // Delivery (delivery.cc).
   void on_sent(Conn* c, int res);

@@ -94,7 +94,8 @@ struct BackendCounters {
   X(tls_handshake_timeouts, Counter, "TLS handshakes not done within --tls-handshake-timeout")       \
   X(tls_handshake_failures_other, Counter, "TLS handshakes failed otherwise (the client left, a bad record)") \
   X(tls_renegotiations_refused, Counter, "TLS clients closed for asking to renegotiate")             \
-  X(tls_session_errors, Counter, "established TLS clients closed for a bad record")
+  X(tls_session_errors, Counter, "established TLS clients closed for a bad record")                 \
+  X(tls_clients_on_plaintext_port, Counter, "clients closed for beginning a TLS handshake on a plaintext port")
 
 #define FANOUT_BACKPRESSURE_COUNTERS(X)                                                              \
   X(overflow_hard, Counter, "pushes that met a client's --client-hard-limit")                        \

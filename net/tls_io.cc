@@ -97,6 +97,19 @@ void ShardCore::tls_close(Conn* c, const std::string& why, bool send_alert) {
   close_after_reply(c);
 }
 
+void ShardCore::tls_on_plaintext_port(Conn* c) {
+  stats_->tls_clients_on_plaintext_port.add();
+  if (tls_failing_.hit(now_ms_)) {
+    const std::string hint = shared_->tls_port ? " (TLS is on port " + std::to_string(shared_->tls_port) + ")"
+                                               : " (this server has no --tls-port)";
+    LOG_WARN("closing client: it began a TLS handshake on the plaintext port%s (logged once until a quiet "
+             "second; INFO tls_clients_on_plaintext_port counts them)", hint.c_str())
+        .field("shard", id_)
+        .client(log_client(c));
+  }
+  close_conn(c, "TLS handshake on the plaintext port");
+}
+
 size_t ShardCore::tls_next_send(Conn* c, struct iovec* iov, size_t max_iov) {
   TlsSession& t = *c->tls;
   if (!t.has_output()) {

@@ -161,6 +161,31 @@ TEST(ConfigTest, TheMetricsEndpointNeedsAnAddressAndAPortOfItsOwn) {
   EXPECT_EQ(validate_config(cfg).rfind("--metrics-port must differ from --port", 0), 0u);
 }
 
+// TLS as Redis's tlsConfigure checks it: a certificate and key, and CAs whenever client
+// certificates are asked for (tls-auth-clients is yes by default, as in Redis).
+TEST(ConfigTest, ATlsPortNeedsItsFiles) {
+  ServerConfig cfg;
+  std::string err;
+  const std::vector<std::string> port{"6380"};
+  ASSERT_EQ(apply_directive(cfg, "tls-port", port, DirectiveSource::kFile, &err), Applied::kSet) << err;
+  EXPECT_EQ(validate_config(cfg).rfind("--tls-port needs --tls-cert-file and --tls-key-file", 0), 0u);
+  cfg.tls_cert_file = "/etc/fanout/server.crt";
+  cfg.tls_key_file = "/etc/fanout/server.key";
+  EXPECT_EQ(validate_config(cfg).rfind("--tls-auth-clients yes (yes is the default, as in Redis) needs", 0), 0u);
+  cfg.tls_auth_clients = "optional";
+  EXPECT_NE(validate_config(cfg), "");
+  cfg.tls_ca_cert_dir = "/etc/ssl/certs";
+  EXPECT_EQ(validate_config(cfg), "");
+  cfg.tls_auth_clients = "no";
+  cfg.tls_ca_cert_dir.clear();
+  EXPECT_EQ(validate_config(cfg), "");
+  cfg.tls_port = cfg.port;
+  EXPECT_EQ(validate_config(cfg).rfind("--tls-port must differ from --port", 0), 0u);
+  const std::vector<std::string> maybe{"maybe"};
+  EXPECT_EQ(apply_directive(cfg, "tls-auth-clients", maybe, DirectiveSource::kFile, &err), Applied::kError);
+  EXPECT_NE(err.find("yes,no,optional"), std::string::npos) << err;
+}
+
 TEST(ConfigTest, TextRoundTripsThroughTheTable) {
   ServerConfig cfg;
   for (const Setting& s : server_settings()) {

@@ -214,8 +214,9 @@ TEST_P(TlsServerTest, BadClientsAreClosedWithoutDelayingOthers) {
   ASSERT_NE(plain, nullptr);
   plain->send_raw("*1\r\n$4\r\nPING\r\n");
   EXPECT_TRUE(plain->wait_closed(3000));
-  // A TLS client on the plaintext port: its ClientHello is a protocol error there.
+  // A TLS client on the plaintext port: closed at its ClientHello, not left waiting.
   EXPECT_EQ(TlsClient::connect(port), nullptr);
+  EXPECT_EQ(await_stat("tls_clients_on_plaintext_port", 1), 1);
   // No client certificate where one is required: with TLS 1.3 the client's handshake ends before
   // the server has checked, so the refusal shows as a close before any reply.
   if (auto nocert = TlsClient::connect(tls_port(), false)) {
