@@ -44,6 +44,11 @@ def endpoints_and_fields(t, start, pki, tls_args):
                       for f in map(fields, plain.call("CLIENT", "LIST").decode().splitlines())}
             want = {str(srv.tls_port): "userspace", str(srv.plain_port): "no"}
             check(f"{t} CLIENT LIST: tls= by the port each client reached", listed == want, listed)
+        r = tc.ping(srv.plain_port, tc.client_ctx(pki))
+        check(f"{t} a TLS client on the plaintext port refused", r.startswith("refused"), r)
+        line = logged(srv.log, r"TLS handshake on the plaintext port")
+        check(f"{t} a TLS client on the plaintext port: the log names the TLS port",
+              f"TLS is on port {srv.tls_port})" in line, line)
         check(f"{t} stops with exit code 0 (TLS clients had been served)", srv.stop() == 0)
     with start(tls_args(pki, "no"), plain=False) as srv:
         check(f"{t} --port 0: only a tls:// line", srv.plain_port is None, srv.plain_port)
@@ -55,7 +60,8 @@ def counters(t, start, pki, tls_args):
     failures add up to their parts (a server of TLS 1.2 only, with a 500 ms handshake timeout)."""
     parts = ["tls_handshake_failures_not_tls", "tls_handshake_failures_certificate",
              "tls_handshake_failures_protocol", "tls_handshake_timeouts", "tls_handshake_failures_other"]
-    names = ["tls_handshakes", "tls_resumptions", "tls_handshake_failures", "tls_renegotiations_refused", *parts]
+    names = ["tls_handshakes", "tls_resumptions", "tls_handshake_failures", "tls_renegotiations_refused",
+             "tls_clients_on_plaintext_port", *parts]
     extra = ["--tls-protocols", "TLSv1.2", "--tls-handshake-timeout", "500"]
     with start(tls_args(pki, "optional", extra=extra)) as srv:
         base = local_servers.info(srv.plain_port)
@@ -108,6 +114,8 @@ def counters(t, start, pki, tls_args):
         finally:
             s.close()
         after("a renegotiation", tls_handshakes=1, tls_renegotiations_refused=1)
+        tc.ping(srv.plain_port, tc.client_ctx(pki))
+        after("a TLS client on the plaintext port", tls_clients_on_plaintext_port=1)
         f = local_servers.info(srv.plain_port)
         check(f"{t} INFO tls_handshake_failures is the sum of its parts",
               f["tls_handshake_failures"] - base["tls_handshake_failures"] == sum(f[p] - base[p] for p in parts))
