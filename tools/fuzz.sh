@@ -43,7 +43,7 @@ for t in resp_parser_fuzz glob_fuzz proxy_protocol_fuzz http_request_fuzz dispat
   [ -n "$only" ] && [ "$only" != "$t" ] && continue
   # shellcheck disable=SC2086
   if ! clang++-14 -std=c++20 -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined \
-      -fno-sanitize-recover=undefined -I. ${srcs[$t]} "tests/fuzz/$t.cc" -o "$out/$t" -lhttp_parser 2>"$out/$t.build.log"; then
+      -fno-sanitize-recover=undefined -I. ${srcs[$t]} "tests/fuzz/$t.cc" -o "$out/$t" -lhttp_parser -lcrypto 2>"$out/$t.build.log"; then
     echo "fuzz: $t failed to build:" >&2
     cat "$out/$t.build.log" >&2
     status=1
