@@ -50,7 +50,7 @@ PublishSchedule::PublishSchedule(Shared* sh, Poller* poller)
 void PublishSchedule::connect() {
   for (int p = 0; p < opt_.publishers; ++p) {
     auto c = std::make_unique<Conn>();
-    if (!Poller::connect(c.get(), sh_->target, 0)) {
+    if (!Poller::connect(c.get(), sh_->target, 0, sh_->tls)) {
       sh_->failed_connects.fetch_add(1);
       sh_->stop.store(true);
       continue;
@@ -79,7 +79,7 @@ void PublishSchedule::drive(uint64_t now) {
 
 void PublishSchedule::start(uint64_t now) {
   bool pubs_ready = true;
-  for (auto& c : pubs_) pubs_ready &= c->ready;
+  for (auto& c : pubs_) pubs_ready &= c->ready && (!sh_->tls || c->tls_ready);
   if (!pubs_ready || sh_->ready.load() < opt_.subscribers + opt_.churn_subscribers) return;
   sh_->go.store(true);
   uint64_t ms = now + static_cast<uint64_t>(opt_.warmup * 1e9);

@@ -16,6 +16,7 @@
 #include "core/histogram.h"
 #include "tools/load/options.h"
 #include "tools/load/target.h"
+#include "tools/load/tls.h"
 
 namespace fanout::load {
 
@@ -38,6 +39,10 @@ struct Shared {
 
   const Options& opt;
   const Target target;
+  // --tls: the client context (set by main before the workers start; null without --tls) and
+  // what the probe connection negotiated.
+  TlsClient* tls = nullptr;
+  TlsSessionInfo tls_session;
   std::vector<int> subs_per_topic;  // all measured subscribers of each topic
   std::vector<std::string> topic_names;
   // normal_on_topic[w][t]: normal subscribers of worker w on topic t.
