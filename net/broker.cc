@@ -81,6 +81,11 @@ std::string Broker::check_config(const ServerConfig& cfg) {
   }
   std::string err;
   if (!ListenerSet::check(cfg, &err)) return err;
+  if (cfg.tls_port != 0) {
+    std::string warning;
+    if (!TlsContext::build(cfg, &err, &warning)) return "TLS: " + err;
+    if (!warning.empty()) LOG_WARN("TLS: %s", warning.c_str());
+  }
   return {};
 }
 
@@ -110,6 +115,13 @@ bool Broker::start(std::string* err, StartError* why) {
     return fail(err, why, StartError::kConfig, source.empty() ? e : source + ": " + e);
   }
   if (acl.users().size() > 1) LOG_INFO("ACL: %zu users", acl.users().size());
+  std::shared_ptr<TlsContext> tls;
+  if (cfg_.tls_port != 0) {
+    std::string e, warning;
+    tls = TlsContext::build(cfg_, &e, &warning);
+    if (!tls) return fail(err, why, StartError::kConfig, "TLS: " + e);
+    if (!warning.empty()) LOG_WARN("TLS: %s", warning.c_str());
+  }
   const bool unauthenticated = acl.initial_user() != nullptr;  // clients are signed in without a password
   bool config_error = false;
   if (!listeners_.open(cfg_, nshards_, unauthenticated, err, &config_error)) {
@@ -128,6 +140,18 @@ bool Broker::start(std::string* err, StartError* why) {
     for (int i = 0; i < 40; ++i) shared_->run_id += kHex[rd() % 16];
   }
   shared_->port = port_;
+  shared_->tls_port = listeners_.tls_port();
+  if (tls) {
+    shared_->tls.set(std::move(tls));
+    // Kernel TLS needs the kernel's tls module and a send path that hands it the session's keys;
+    // Fanout encrypts in userspace either way for now, and says which the kernel could do.
+    shared_->kernel_tls = probe_kernel_tls();
+    LOG_INFO("TLS on port %d: certificate %s (valid until %s); records encrypted in userspace (kernel TLS: %s)",
+             shared_->tls_port, shared_->tls.current()->subject().c_str(), shared_->tls.current()->not_after().c_str(),
+             shared_->kernel_tls.detail.c_str())
+        .field("tls_port", shared_->tls_port)
+        .field("kernel_tls", shared_->kernel_tls.available);
+  }
   for (int i = 0; i < nshards_; ++i) {
     shared_->wake_fds[i] = make_eventfd();
     if (shared_->wake_fds[i] < 0) return fail(err, why, StartError::kSystem, "eventfd failed");
@@ -172,6 +196,26 @@ bool Broker::reload_acl() {
   if (!running_.load() || torn_down_ || stop_requested_.load()) return false;
   shared_->acl_reload_requested.store(true);
   signal_eventfd(shared_->wake_fds[0]);
+  return true;
+}
+
+bool Broker::reload_tls() {
+  std::lock_guard<std::mutex> lock(signal_mu_);
+  if (!running_.load() || torn_down_ || stop_requested_.load() || shared_->tls_port == 0) return false;
+  // The file names as CONFIG SET last left them; the files are read again.
+  const ServerConfig cfg = live_config();
+  std::string e, warning;
+  std::shared_ptr<TlsContext> next = TlsContext::build(cfg, &e, &warning);
+  if (!next) {
+    LOG_ERROR("SIGHUP: the TLS certificate and key stay as they were: reloading failed: %s", e.c_str())
+        .field("error", e);
+    return true;
+  }
+  if (!warning.empty()) LOG_WARN("TLS: %s", warning.c_str());
+  LOG_INFO("SIGHUP: TLS certificate reloaded: %s (valid until %s); open connections keep theirs",
+           next->subject().c_str(), next->not_after().c_str())
+      .field("subject", next->subject());
+  shared_->tls.set(std::move(next));
   return true;
 }
 

@@ -42,6 +42,7 @@ class Broker {
   // The TCP port RESP clients connect to (0 when only the unix socket is open), and the metrics
   // endpoint's (0: off).
   int port() const { return port_; }
+  int tls_port() const { return listeners_.tls_port(); }
   int metrics_port() const { return listeners_.metrics_port(); }
   // The first RESP endpoint ("127.0.0.1:7379", or the unix socket's path), and every endpoint of
   // a protocol (TCP ones in --bind's order, then the unix socket).
@@ -58,6 +59,11 @@ class Broker {
   // result (the users loaded, or why not and that the previous rules stay). False (nothing
   // asked) before the shards run or once a stop was requested. Safe from any thread.
   bool reload_acl();
+  // SIGHUP, with --tls-port: reads the certificate, key and CA files again and hands the new
+  // context to new connections (open ones keep theirs). A failure keeps the old context and is
+  // logged with OpenSSL's reason. False (nothing done) when there is no TLS listener, before the
+  // shards run or once a stop was requested. Thread: any (it reads files: not a shard's).
+  bool reload_tls();
   bool stop_requested() const { return stop_requested_.load(); }
   void join();
   // Delivery accounting summed over the shards; exact after join().

@@ -113,7 +113,8 @@ std::string ShardCore::client_info_line(Conn* c, size_t argv_mem) {
   if (c->local) flags += 'U';
   if (flags.empty()) flags = "N";
   const size_t multi_mem = c->multi ? c->multi->bytes : 0;
-  const size_t tot_mem = sizeof(Conn) + c->in.capacity() + c->out.bytes() + multi_mem + argv_mem;
+  const size_t tot_mem = sizeof(Conn) + c->in.capacity() + c->out.bytes() + multi_mem + argv_mem +
+                         (c->tls ? c->tls->buffered() : 0);
   std::string events = c->want_recv ? "r" : "";
   if (c->pending || c->send_inflight) events += 'w';
   std::string s;
@@ -160,6 +161,8 @@ std::string ShardCore::client_info_line(Conn* c, size_t argv_mem) {
   field("shard", id_);
   field("backend", cfg_.backend);
   field("omsgs", c->out.messages());
+  // How its records are encrypted: no (plaintext), userspace, kernel.
+  field("tls", tls_mode_name(c->tls ? TlsMode::kUserspace : TlsMode::kNone));
   return s;
 }
 

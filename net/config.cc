@@ -23,164 +23,6 @@ namespace {
 
 constexpr uint64_t kKiB = 1024, kMiB = kKiB << 10, kGiB = kMiB << 10, kTiB = kGiB << 10;
 
-// Table rows. NUMBER and SIZE read and write an integer field (cast checked by the range);
-// the range check happens before any value is stored.
-#define FANOUT_NUMBER(flag, field, lo, hi, unit, help)                                         \
-  Setting {                                                                                    \
-    flag, Setting::Kind::kNumber, help, lo, hi, unit, false, nullptr,                          \
-        [](const ServerConfig& c) { return static_cast<uint64_t>(c.field); },                  \
-        [](ServerConfig& c, uint64_t v) { c.field = static_cast<decltype(c.field)>(v); }       \
-  }
-#define FANOUT_SIZE(flag, field, lo, hi, help)                                                 \
-  Setting {                                                                                    \
-    flag, Setting::Kind::kSize, help, lo, hi, "bytes", false, nullptr,                         \
-        [](const ServerConfig& c) { return static_cast<uint64_t>(c.field); },                  \
-        [](ServerConfig& c, uint64_t v) { c.field = static_cast<decltype(c.field)>(v); }       \
-  }
-#define FANOUT_POW2(flag, field, lo, hi, help)                                                 \
-  Setting {                                                                                    \
-    flag, Setting::Kind::kNumber, help, lo, hi, "", true, nullptr,                             \
-        [](const ServerConfig& c) { return static_cast<uint64_t>(c.field); },                  \
-        [](ServerConfig& c, uint64_t v) { c.field = static_cast<decltype(c.field)>(v); }       \
-  }
-#define FANOUT_BOOL(flag, field, help)                                                         \
-  Setting {                                                                                    \
-    flag, Setting::Kind::kBool, help, 0, 1, "", false, nullptr,                                \
-        [](const ServerConfig& c) { return static_cast<uint64_t>(c.field); },                  \
-        [](ServerConfig& c, uint64_t v) { c.field = v != 0; }                                  \
-  }
-#define FANOUT_STRING(flag, field, help)                                                       \
-  Setting {                                                                                    \
-    flag, Setting::Kind::kString, help, 0, 0, "", false, nullptr, nullptr, nullptr,            \
-        [](const ServerConfig& c) { return c.field; },                                         \
-        [](ServerConfig& c, std::string_view v) { c.field.assign(v); }                         \
-  }
-
-// A row with Redis's name for it and whether CONFIG SET may change it.
-constexpr Setting named(Setting s, const char* redis, bool live = false) {
-  s.redis = redis;
-  s.live = live;
-  return s;
-}
-constexpr Setting live(Setting s) {
-  s.live = true;
-  return s;
-}
-constexpr bool kLive = true;
-
-const Setting kSettings[] = {
-    named(FANOUT_STRING("bind", bind,
-                        "addresses to listen on, as Redis's bind: \"127.0.0.1 ::1\"; '-' marks one that may be "
-                        "missing (\"-::1\"); * every IPv4 and ::* every IPv6 address; empty: no TCP"),
-          "bind"),
-    [] {
-      Setting s = named(FANOUT_NUMBER("port", port, 0, 65535, "",
-                                      "TCP port; 0: no TCP listener (as Redis); auto: a free one (tests)"),
-                        "port");
-      s.auto_ok = true;
-      return s;
-    }(),
-    named(FANOUT_STRING("unixsocket", unixsocket,
-                        "also listen on this unix socket path (a stale socket file is replaced)"),
-          "unixsocket"),
-    named(Setting{"unixsocketperm", Setting::Kind::kOctal, "the unix socket's mode, in octal (0: as the umask leaves it)",
-                  0, 0777, "", false, nullptr,
-                  [](const ServerConfig& c) { return static_cast<uint64_t>(c.unixsocketperm); },
-                  [](ServerConfig& c, uint64_t v) { c.unixsocketperm = static_cast<uint32_t>(v); }},
-          "unixsocketperm"),
-    FANOUT_NUMBER("metrics-port", metrics_port, 0, 65535, "",
-                  "serve HTTP GET /metrics (Prometheus) and /healthz on this port (0: off)"),
-    FANOUT_STRING("metrics-bind", metrics_bind, "addresses for --metrics-port, in --bind's syntax"),
-    FANOUT_NUMBER("shards", shards, 0, 256, "", "event-loop threads; 0 means one per core"),
-    Setting{"backend", Setting::Kind::kChoice, "event backend", 0, 0, "", false, "epoll|io_uring",
-            nullptr, nullptr, [](const ServerConfig& c) { return c.backend; },
-            [](ServerConfig& c, std::string_view v) { c.backend.assign(v); }},
-    named(FANOUT_NUMBER("max-clients", max_clients, 1, 10'000'000, "",
-                        "connections accepted at once (lowered at start to what the descriptor limit allows)"),
-          "maxclients", kLive),
-    live(Setting{"policy", Setting::Kind::kChoice, "slow-subscriber policy", 0, 0, "", false,
-                 "disconnect|drop-oldest|drop-newest", nullptr, nullptr,
-                 [](const ServerConfig& c) { return std::string(policy_name(c.output.policy)); },
-                 [](ServerConfig& c, std::string_view v) { c.output.policy = *parse_policy(v); }}),
-    live(FANOUT_SIZE("client-hard-limit", output.hard_bytes, 0, kTiB,
-                     "per-client queued bytes that trigger the policy at once (0: none); "
-                     "client-output-buffer-limit's pubsub hard limit")),
-    live(FANOUT_SIZE("client-soft-limit", output.soft_bytes, 0, kTiB,
-                     "per-client queued bytes tolerated for --client-soft-seconds (0: none)")),
-    live(Setting{"client-soft-seconds", Setting::Kind::kNumber, "how long the soft limit may be exceeded",
-                 0, 365 * 86400, "seconds", false, nullptr,
-                 [](const ServerConfig& c) { return static_cast<uint64_t>(c.output.soft_ms / 1000); },
-                 [](ServerConfig& c, uint64_t v) { c.output.soft_ms = static_cast<int64_t>(v) * 1000; }}),
-    live(FANOUT_NUMBER("client-max-messages", output.max_messages, 0, UINT32_MAX, "",
-                       "per-client queued messages (0: none)")),
-    live(FANOUT_SIZE("max-queued-bytes", max_queued_bytes, kKiB, kTiB, "process-wide cap on queued output")),
-    named(FANOUT_SIZE("max-query-buffer", max_query_buffer, kKiB, kGiB,
-                      "per-client unparsed input before it is closed (holds a whole command)"),
-          "client-query-buffer-limit", kLive),
-    named(FANOUT_SIZE("max-bulk-len", request.max_bulk_len, 1, 512 * kMiB,
-                      "largest bulk string accepted: the largest message (at most --max-query-buffer)"),
-          "proto-max-bulk-len", kLive),
-    live(FANOUT_NUMBER("max-args", request.max_args, 1, 1 << 20, "", "most arguments in one command")),
-    live(FANOUT_SIZE("max-inline", request.max_inline_len, 16, 64 * kMiB, "longest inline command line")),
-    live(FANOUT_SIZE("copy-threshold", copy_threshold, 0, 64 * kKiB,
-                     "messages up to this size are copied per client instead of referenced")),
-    FANOUT_NUMBER("iov-batch", iov_batch, 1, 1024, "", "iovecs per sendmsg (at most IOV_MAX)"),
-    live(FANOUT_SIZE("max-send-bytes", max_send_bytes, 1, kGiB, "bytes sent per client per loop iteration")),
-    FANOUT_NUMBER("mailbox-depth", mailbox_depth, 1, 1 << 24, "",
-                  "messages one shard-to-shard ring holds (its memory grows on demand)"),
-    FANOUT_POW2("uring-sq-entries", uring_sq_entries, 8, 32768,
-                "io_uring: submission queue entries per shard"),
-    FANOUT_POW2("uring-buffers", uring_buffers, 16, 32768,
-                "io_uring: receive buffers per shard (fewer starve busy connections)"),
-    FANOUT_SIZE("uring-buffer-size", uring_buffer_size, 512, kMiB, "io_uring: bytes per receive buffer"),
-    FANOUT_BOOL("uring-fixed-files", uring_fixed_files, "io_uring: put sockets in the registered file table"),
-    named(FANOUT_NUMBER("idle-timeout", idle_timeout_s, 0, 10 * 365 * 86400, "seconds",
-                        "close a client silent this long (0: never; subscribers exempt, as in Redis)"),
-          "timeout", kLive),
-    live(FANOUT_NUMBER("request-timeout", request_timeout_s, 0, 365 * 86400, "seconds",
-                       "close a client whose command stays incomplete this long (0: never)")),
-    named(FANOUT_NUMBER("tcp-keepalive", tcp_keepalive_s, 0, 32767, "seconds",
-                        "TCP keepalive idle time on client sockets, to find half-open peers (0: off; new "
-                        "connections)"),
-          "tcp-keepalive", kLive),
-    live(FANOUT_NUMBER("tcp-user-timeout", tcp_user_timeout_ms, 0, INT_MAX, "ms",
-                       "drop a client whose sent data stays unacknowledged this long (TCP_USER_TIMEOUT; 0: "
-                       "the kernel's ~15 minutes of retransmission; new connections)")),
-    named(FANOUT_STRING("requirepass", requirepass, "password clients must AUTH with (default user); empty: none"),
-          "requirepass", kLive),
-    named(FANOUT_STRING("aclfile", aclfile,
-                        "users, passwords and rights in Redis ACL file syntax (user <name> on >pass "
-                        "&channel-glob ...)"),
-          "aclfile"),
-    named(FANOUT_BOOL("protected-mode", protected_mode,
-                      "refuse to listen on a non-loopback address while clients need no password"),
-          "protected-mode"),
-    live(FANOUT_NUMBER("max-channels-per-client", max_channels_per_client, 1, 1 << 24, "",
-                       "channels (and shard channels) one client may subscribe to")),
-    live(FANOUT_NUMBER("max-patterns-per-client", max_patterns_per_client, 0, 1 << 20, "",
-                       "patterns one client may subscribe to")),
-    live(FANOUT_SIZE("max-channel-len", max_channel_len, 1, 64 * kMiB,
-                     "longest channel name a client may subscribe to")),
-    live(FANOUT_SIZE("max-pattern-len", max_pattern_len, 1, 64 * kKiB, "longest pattern a client may subscribe to")),
-    live(FANOUT_NUMBER("max-pattern-wildcards", max_pattern_wildcards, 0, 1024, "",
-                       "most wildcards ('*' runs, '?' and '[...]' sets) in one pattern")),
-    FANOUT_BOOL("proxy-protocol", proxy_protocol,
-                "connections from --proxy-protocol-from begin with a PROXY protocol v1/v2 header naming the "
-                "client (behind HAProxy or a cloud load balancer)"),
-    FANOUT_STRING("proxy-protocol-from", proxy_protocol_from,
-                  "the balancers' addresses, as address blocks (\"10.0.0.0/8 ::1\"); their connections must send "
-                  "the header, others may not"),
-    live(FANOUT_NUMBER("shutdown-timeout-ms", shutdown_timeout_ms, 0, 3'600'000, "ms",
-                       "how long shutdown waits to flush queued output")),
-    live(Setting{"log-level", Setting::Kind::kChoice, "log level (Redis's loglevel: debug, verbose and notice, "
-                 "warning)", 0, 0, "", false, "debug|info|warn|error", nullptr, nullptr,
-                 [](const ServerConfig& c) { return c.log_level; },
-                 [](ServerConfig& c, std::string_view v) { c.log_level.assign(v); }}),
-    live(Setting{"log-format", Setting::Kind::kChoice,
-                 "text (time=... level=... msg=\"...\" key=value ...) or json (one object per line)", 0, 0, "",
-                 false, "text|json", nullptr, nullptr, [](const ServerConfig& c) { return c.log_format; },
-                 [](ServerConfig& c, std::string_view v) { c.log_format.assign(v); }}),
-};
 
 // Redis's parameters Fanout has no setting for, and the redis.conf directives that are not
 // parameters: skipped with a warning, except where skipping would mislead (kRefused).
@@ -194,11 +36,6 @@ constexpr std::string_view kRedisOnly[] = {
 #include "net/redis_config_names.inc"
 };
 
-#undef FANOUT_NUMBER
-#undef FANOUT_SIZE
-#undef FANOUT_POW2
-#undef FANOUT_BOOL
-#undef FANOUT_STRING
 
 bool choice_allowed(const Setting& s, std::string_view v) {
   std::string_view all = s.choices;
@@ -309,11 +146,10 @@ std::string set_output_buffer_limit(ServerConfig& cfg, std::span<const std::stri
 
 // The redis.conf directives that Fanout refuses rather than skips: skipping would leave the server
 // doing something other than the file asks (running in the foreground when told to daemonize,
-// serving plaintext where TLS was asked for, a command table it cannot rename).
+// a command table it cannot rename).
 std::string refusal(std::string_view name, std::span<const std::string> args) {
   auto first = [&] { return args.empty() ? std::string() : lowercase(args[0]); };
   if (name == "daemonize" && first() == "yes") return "daemonize yes: fanoutd stays in the foreground (run it under systemd)";
-  if (name == "tls-port" && first() != "0") return "tls-port: Fanout has no TLS listener yet";
   if (name == "maxmemory" && first() != "0") {
     return "maxmemory: Fanout stores no data; its memory cap is fanout-max-queued-bytes (queued output) and the "
            "per-client client-output-buffer-limit";
@@ -330,19 +166,17 @@ std::string refusal(std::string_view name, std::span<const std::string> args) {
 
 std::string Setting::config_name() const { return redis ? std::string(redis) : "fanout-" + std::string(name); }
 
-std::span<const Setting> server_settings() { return kSettings; }
-
 const Setting* find_setting(std::string_view name, bool* redis_named) {
   const std::string n = lowercase(name);
   std::string_view own = n;
   if (own.starts_with("fanout-")) own.remove_prefix(7);
-  for (const Setting& s : kSettings) {
+  for (const Setting& s : server_settings()) {
     if (s.redis && n == s.redis) {
       if (redis_named) *redis_named = true;
       return &s;
     }
   }
-  for (const Setting& s : kSettings) {
+  for (const Setting& s : server_settings()) {
     if (own == s.name) {
       if (redis_named) *redis_named = false;
       return &s;
@@ -545,7 +379,7 @@ struct RewriteLine {
 std::vector<RewriteLine> rewrite_lines(const ServerConfig& cfg) {
   std::vector<RewriteLine> out;
   const ServerConfig defaults;
-  for (const Setting& s : kSettings) {
+  for (const Setting& s : server_settings()) {
     std::string_view own = s.name;
     if (own == "client-hard-limit" || own == "client-soft-limit" || own == "client-soft-seconds" || own == "log-level") {
       continue;  // written as client-output-buffer-limit and loglevel
@@ -660,7 +494,7 @@ std::optional<std::string_view> redis_off_value(std::string_view name) {
 
 std::vector<std::pair<std::string, std::string>> config_parameters(const ServerConfig& cfg) {
   std::vector<std::pair<std::string, std::string>> out;
-  for (const Setting& s : kSettings) {
+  for (const Setting& s : server_settings()) {
     std::string_view own = s.name;
     if (own == "client-hard-limit" || own == "client-soft-limit" || own == "client-soft-seconds" || own == "log-level") {
       continue;
@@ -704,7 +538,7 @@ bool parse_bind_list(std::string_view text, std::vector<BindAddress>* out, std::
 }
 
 std::string validate_config(const ServerConfig& cfg) {
-  for (const Setting& s : kSettings) {
+  for (const Setting& s : server_settings()) {
     if (s.kind == Setting::Kind::kChoice && !choice_allowed(s, s.get_text(cfg))) {
       return range_error(s, s.get_text(cfg), {});
     }
@@ -742,6 +576,24 @@ std::string validate_config(const ServerConfig& cfg) {
     if (blocks.empty()) {
       return "--proxy-protocol needs --proxy-protocol-from: the balancers whose connections carry the header "
              "(a header from anyone else would let a client name any address)";
+    }
+  }
+  if (cfg.tls_port != 0) {
+    // As Redis's tlsConfigure: a certificate and its key, and the CAs client certificates are
+    // checked against whenever they are asked for.
+    if (cfg.tls_cert_file.empty() || cfg.tls_key_file.empty()) {
+      return "--tls-port needs --tls-cert-file and --tls-key-file (tools/tls_certs.sh makes a test pair)";
+    }
+    if (cfg.tls_auth_clients != "no" && cfg.tls_ca_cert_file.empty() && cfg.tls_ca_cert_dir.empty()) {
+      return "--tls-auth-clients " + cfg.tls_auth_clients +
+             " (yes is the default, as in Redis) needs --tls-ca-cert-file or --tls-ca-cert-dir to check client "
+             "certificates against; or --tls-auth-clients no";
+    }
+    if (cfg.tls_port == cfg.port && cfg.port != kPortAuto) {
+      return "--tls-port must differ from --port (" + std::to_string(cfg.port) + ")";
+    }
+    if (cfg.metrics_port != 0 && cfg.metrics_port == cfg.tls_port) {
+      return "--metrics-port must differ from --tls-port (" + std::to_string(cfg.tls_port) + ")";
     }
   }
   if (static_cast<uint64_t>(cfg.uring_buffers) * cfg.uring_buffer_size > kGiB) {

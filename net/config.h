@@ -79,6 +79,19 @@ struct ServerConfig {
   // begin with a PROXY protocol v1 or v2 header naming the client (HAProxy's proxy-protocol.txt).
   bool proxy_protocol = false;
   std::string proxy_protocol_from;
+  // TLS for clients, with Redis's names and defaults (Redis 6+, tls.c): a TLS listener on
+  // tls_port at every --bind address, beside the plaintext one on port (0: off).
+  int tls_port = 0;  // kPortAuto: any free port (tests)
+  std::string tls_cert_file, tls_key_file, tls_key_file_pass;
+  std::string tls_ca_cert_file, tls_ca_cert_dir;  // the CAs client certificates must come from
+  std::string tls_auth_clients = "yes";  // yes (a certificate is required), optional, no
+  std::string tls_protocols;             // "TLSv1.2 TLSv1.3" when empty, as Redis
+  std::string tls_ciphers, tls_ciphersuites;  // TLS 1.2 cipher list, TLS 1.3 suites ("": OpenSSL's)
+  bool tls_prefer_server_ciphers = false;
+  bool tls_session_caching = true;
+  size_t tls_session_cache_size = 20'480;   // sessions
+  int tls_session_cache_timeout_s = 300;
+  int tls_handshake_timeout_ms = 10'000;    // close a client whose handshake takes longer
   std::string log_level = "info";          // debug|info|warn|error (Redis's loglevel, mapped)
   std::string log_format = "text";         // text (key=value) or json: one line per event
   // Not settings: where the configuration came from.

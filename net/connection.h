@@ -27,6 +27,7 @@
 #include "net/completion.h"
 #include "net/http_request.h"
 #include "net/listener.h"
+#include "net/tls_session.h"
 
 namespace fanout {
 
@@ -59,6 +60,9 @@ struct Conn {
   // Input is held (buffered, not parsed) while a command waits: a PUBLISH for ring space, a
   // PUBSUB CHANNELS whose reply is still being built, or a command answered by every shard.
   bool held() const { return blocked || walk != nullptr || admin != nullptr; }
+  // Bytes wait to be sent: queued replies and pushes, or TLS records (a handshake message, an
+  // alert) not yet sent.
+  bool output_pending() const { return !out.empty() || (tls && tls->has_output()); }
   // Commands received are waiting until the client reads its replies (over the pause threshold).
   bool waits_for_reader() const { return paused_for_output && !in.empty(); }
 
@@ -76,6 +80,8 @@ struct Conn {
   uint64_t client_id = 0;
   Protocol protocol = Protocol::kResp;  // from the listener that accepted it
   bool local = false;                   // accepted on the unix socket (CLIENT LIST flag U)
+  // Accepted on --tls-port: every byte in and out passes through it (userspace records).
+  std::unique_ptr<TlsSession> tls;
 
   RequestParser parser;
   std::string in;  // unparsed input (a partial command, or input held while blocked)

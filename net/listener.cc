@@ -53,22 +53,23 @@ bool resolve_all(const std::string& list, const char* flag, int port, std::vecto
   return true;
 }
 
-// --port as a port to bind: 0 (the kernel picks) for auto. Only called when there is a TCP
-// listener (port is not 0).
-int tcp_port(const ServerConfig& cfg) { return cfg.port == kPortAuto ? 0 : cfg.port; }
+// --port or --tls-port as a port to bind: 0 (the kernel picks) for auto. Only called when there
+// is a TCP listener (the port is not 0).
+int tcp_port(int port) { return port == kPortAuto ? 0 : port; }
 
 }  // namespace
 
-bool ListenerSet::resolve(const ServerConfig& cfg, std::vector<Planned>* resp, std::vector<Planned>* metrics,
-                          std::string* err) {
+bool ListenerSet::resolve(const ServerConfig& cfg, std::vector<Planned>* resp, std::vector<Planned>* tls,
+                          std::vector<Planned>* metrics, std::string* err) {
   // port 0: no TCP listener, as in Redis (a unix socket may still listen).
-  if (cfg.port != 0 && !resolve_all(cfg.bind, "--bind", tcp_port(cfg), resp, err)) return false;
+  if (cfg.port != 0 && !resolve_all(cfg.bind, "--bind", tcp_port(cfg.port), resp, err)) return false;
+  if (cfg.tls_port != 0 && !resolve_all(cfg.bind, "--bind", tcp_port(cfg.tls_port), tls, err)) return false;
   return cfg.metrics_port == 0 || resolve_all(cfg.metrics_bind, "--metrics-bind", cfg.metrics_port, metrics, err);
 }
 
 bool ListenerSet::check(const ServerConfig& cfg, std::string* err) {
-  std::vector<Planned> resp, metrics;
-  return resolve(cfg, &resp, &metrics, err);
+  std::vector<Planned> resp, tls, metrics;
+  return resolve(cfg, &resp, &tls, &metrics, err);
 }
 
 void Listener::release() {
@@ -89,17 +90,25 @@ bool ListenerSet::open(const ServerConfig& cfg, int nshards, bool unauthenticate
   *config_error = true;
   per_shard_.assign(static_cast<size_t>(nshards), {});
   // Every address resolves before anything is bound: a mistake in the flags is reported as one.
-  std::vector<Planned> resp, metrics;
-  if (!resolve(cfg, &resp, &metrics, err)) return false;
+  std::vector<Planned> resp, tls, metrics;
+  if (!resolve(cfg, &resp, &tls, &metrics, err)) return false;
   // Redis's protected mode, made strict: a relay open to the network with no password is a
   // mistake far more often than a choice, so it needs saying explicitly. Decided on each address
   // bound, never on how it is spelled; a unix socket is local.
-  for (const Planned& p : resp) {
+  // A TLS listener that requires client certificates authenticates every client itself.
+  std::vector<const Planned*> open_to_anyone;
+  for (const Planned& p : resp) open_to_anyone.push_back(&p);
+  if (cfg.tls_auth_clients != "yes") {
+    for (const Planned& p : tls) open_to_anyone.push_back(&p);
+  }
+  for (const Planned* planned : open_to_anyone) {
+    const Planned& p = *planned;
     if (is_loopback(p.addr.sa()) || !unauthenticated) continue;
     if (cfg.protected_mode) {
       *err = "refusing to listen on " + address_text(p.addr) +
              " without authentication: set --requirepass (or --aclfile with a password for the default user, or "
-             "the default user off), or pass --protected-mode=false to serve anyone who can connect";
+             "the default user off), require client certificates on a TLS port (--tls-auth-clients yes), or pass "
+             "--protected-mode=false to serve anyone who can connect";
       return false;
     }
     LOG_WARN("protected mode is off: %s accepts unauthenticated clients from the network", address_text(p.addr).c_str());
@@ -111,7 +120,7 @@ bool ListenerSet::open(const ServerConfig& cfg, int nshards, bool unauthenticate
     }
   }
   *config_error = false;
-  if (!open_tcp(resp, "--bind", tcp_port(cfg), Protocol::kResp, &port_, err)) return false;
+  if (!open_tcp(resp, "--bind", tcp_port(cfg.port), Protocol::kResp, &port_, err)) return false;
   if (!cfg.unixsocket.empty()) {
     int fd = listen_unix(cfg.unixsocket, cfg.unixsocketperm, kBacklog, err);
     if (fd < 0) return false;
@@ -122,9 +131,12 @@ bool ListenerSet::open(const ServerConfig& cfg, int nshards, bool unauthenticate
     l->holders.store(nshards);
     for (auto& list : per_shard_) list.push_back(l);
   }
+  if (cfg.tls_port != 0 && !open_tcp(tls, "--bind", tcp_port(cfg.tls_port), Protocol::kResp, &tls_port_, err, true)) {
+    return false;
+  }
   if (endpoints(Protocol::kResp).empty()) {
     *config_error = cfg.port == 0;  // asked for no listener at all
-    *err = cfg.port == 0 ? "port 0 turns the TCP listener off (as in Redis), and there is no --unixsocket: listening "
+    *err = cfg.port == 0 ? "port 0 turns the TCP listener off (as in Redis), and there is no --unixsocket or --tls-port: listening "
                            "nowhere (give a port, or 'auto' for any free one)"
                          : "none of the --bind addresses is on this host, and there is no --unixsocket: listening nowhere";
     return false;
@@ -140,7 +152,7 @@ bool ListenerSet::open(const ServerConfig& cfg, int nshards, bool unauthenticate
 }
 
 bool ListenerSet::open_tcp(const std::vector<Planned>& planned, const char* flag, int port, Protocol protocol,
-                           int* bound_port, std::string* err) {
+                           int* bound_port, std::string* err, bool tls) {
   const int nshards = static_cast<int>(per_shard_.size());
   for (Planned p : planned) {
     // Every address on one port: the first one bound picks it when the flag asks for any (0).
@@ -156,13 +168,15 @@ bool ListenerSet::open_tcp(const std::vector<Planned>& planned, const char* flag
     }
     *bound_port = local_port(fd);
     set_port(&p.addr, *bound_port);
-    const std::string endpoint = format_endpoint(address_text(p.addr), *bound_port);
+    const std::string endpoint = (tls ? "tls://" : "") + format_endpoint(address_text(p.addr), *bound_port);
     per_shard_[0].push_back(add(fd, protocol, endpoint));
+    per_shard_[0].back()->tls = tls;
     // The other shards join its SO_REUSEPORT group.
     for (int s = 1; s < nshards; ++s) {
       fd = listen_tcp(p.addr, kBacklog, /*join=*/true, err);
       if (fd < 0) return false;
       per_shard_[s].push_back(add(fd, protocol, endpoint));
+      per_shard_[s].back()->tls = tls;
     }
   }
   return true;
@@ -171,8 +185,10 @@ bool ListenerSet::open_tcp(const std::vector<Planned>& planned, const char* flag
 std::vector<std::string> ListenerSet::endpoints(Protocol protocol) const {
   std::vector<std::string> out;
   if (per_shard_.empty()) return out;
-  for (const Listener* l : per_shard_[0]) {
-    if (l->protocol == protocol) out.push_back(l->endpoint);
+  for (bool tls : {false, true}) {
+    for (const Listener* l : per_shard_[0]) {
+      if (l->protocol == protocol && l->tls == tls) out.push_back(l->endpoint);
+    }
   }
   return out;
 }

@@ -31,6 +31,7 @@ struct Listener {
   std::string unix_path;  // a unix socket's path; empty for TCP
   std::string endpoint;   // as logged: "127.0.0.1:7379", "[::1]:7379", or the unix path
   bool shared = false;    // every shard accepts from this one socket (the unix socket)
+  bool tls = false;       // --tls-port: its connections begin with a TLS handshake
   // Shards that still accept from it; the last one to stop shuts it down.
   std::atomic<int> holders{1};
 
@@ -55,7 +56,8 @@ class ListenerSet {
   // when it is optional ('-'), and so is one whose address family the kernel lacks (IPv6
   // disabled); any other failure is an error. `unauthenticated`: clients get in without a
   // password, so with protected mode on every TCP address of --bind must be loopback (a unix
-  // socket is local). False with *err; *config_error tells a configuration mistake (an address
+  // socket is local), except TLS listeners whose clients must present a certificate
+  // (--tls-auth-clients yes). False with *err; *config_error tells a configuration mistake (an address
   // that does not resolve, protected mode) from one the system made (a port taken).
   bool open(const ServerConfig& cfg, int nshards, bool unauthenticated, std::string* err, bool* config_error);
   // What open() checks before it binds: every address of --bind (unless port is 0) and
@@ -63,30 +65,32 @@ class ListenerSet {
   static bool check(const ServerConfig& cfg, std::string* err);
   // Shard s's listeners, in a fixed order (a listener's index is its token on the backend).
   const std::vector<Listener*>& for_shard(int s) const { return per_shard_[s]; }
-  // The TCP port RESP clients connect to, and the metrics port (0: none).
+  // The TCP port RESP clients connect to, the TLS port and the metrics port (0: none).
   int port() const { return port_; }
+  int tls_port() const { return tls_port_; }
   int metrics_port() const { return metrics_port_; }
   // Descriptors held.
   size_t size() const { return all_.size(); }
-  // Where clients of `protocol` connect: TCP endpoints in --bind's order, then the unix socket.
+  // Where clients of `protocol` connect: TCP endpoints in --bind's order, then the unix socket,
+  // then the TLS endpoints as "tls://127.0.0.1:6380".
   std::vector<std::string> endpoints(Protocol protocol) const;
   // Closes every listener and removes the unix socket file this set created (Redis removes it
   // at exit too).
   void close();
 
   struct Planned;  // an address of a bind list, resolved (open()'s working list)
-  static bool resolve(const ServerConfig& cfg, std::vector<Planned>* resp, std::vector<Planned>* metrics,
-                      std::string* err);
+  static bool resolve(const ServerConfig& cfg, std::vector<Planned>* resp, std::vector<Planned>* tls,
+                      std::vector<Planned>* metrics, std::string* err);
 
  private:
   bool open_tcp(const std::vector<Planned>& planned, const char* flag, int port, Protocol protocol,
-                int* bound_port, std::string* err);
+                int* bound_port, std::string* err, bool tls = false);
   Listener* add(int fd, Protocol protocol, std::string endpoint);
 
   std::vector<std::unique_ptr<Listener>> all_;
   std::vector<std::vector<Listener*>> per_shard_;
   std::string unix_path_;  // to remove at close
-  int port_ = 0, metrics_port_ = 0;
+  int port_ = 0, tls_port_ = 0, metrics_port_ = 0;
 };
 
 }  // namespace fanout

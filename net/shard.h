@@ -12,7 +12,8 @@
 //   5. make ring batches visible, waking a peer only on empty->non-empty; this comes before the
 //      flush so that a client holding its PUBLISH reply knows every shard can see the message;
 //   6. apply receive changes, then flush the pending-write list: one send per connection, at
-//      most iov_batch iovecs and max_send_bytes bytes;
+//      most iov_batch iovecs and max_send_bytes bytes (a TLS client's: one buffer of records
+//      made from them);
 //   7. during shutdown, close everything once drained (or at the deadline);
 //   8. cancel connections marked for close and free those whose last op has completed, then
 //      push the blocks they released back to their shards;
@@ -121,7 +122,8 @@ template <class Backend>
 void Shard<Backend>::flush() {
   take_pending([this](Conn* c) {
     if (c->send_inflight) return;
-    size_t n = c->out.fill(iov_.data(), iov_.size(), cfg_.max_send_bytes);
+    size_t n = c->tls ? tls_next_send(c, iov_.data(), iov_.size())
+                      : c->out.fill(iov_.data(), iov_.size(), cfg_.max_send_bytes);
     if (n == 0) return;
     size_t bytes = 0;
     for (size_t i = 0; i < n; ++i) bytes += iov_[i].iov_len;

@@ -54,6 +54,7 @@ ShardCore::Accepted ShardCore::accept(int fd, const Listener& l) {
   }
   Conn* c = add_conn(fd, l);
   c->client_id = shared_->next_client_id.fetch_add(1, std::memory_order_relaxed);
+  if (l.tls) start_tls(c);
   c->user = acl_->initial_user();
   if (cfg_.proxy_protocol) {
     bool v6 = false;
@@ -127,7 +128,11 @@ void ShardCore::on_io_completion(const Completion& e) {
   if (e.op == Op::kSend) {
     c->send_inflight = false;
     --c->ops;
-    on_sent(c, e.res);
+    if (c->tls) {
+      on_tls_sent(c, e.res);
+    } else {
+      on_sent(c, e.res);
+    }
     return;
   }
   bool final = (e.flags & kMore) == 0;
@@ -136,8 +141,13 @@ void ShardCore::on_io_completion(const Completion& e) {
     --c->ops;
   }
   if (e.res > 0) {
-    on_input(c, e.data, static_cast<size_t>(e.res));
+    if (c->tls) {
+      tls_input(c, e.data, static_cast<size_t>(e.res));
+    } else {
+      on_input(c, e.data, static_cast<size_t>(e.res));
+    }
   } else if (e.res == 0) {
+    if (c->tls && !c->tls->established()) tls_handshake_failed(c, "the client closed the connection");
     on_peer_eof(c);
   } else if (e.res != -ECANCELED && e.res != -ENOBUFS && e.res != -EAGAIN && !c->closing()) {
     stats_->recv_errors.add();
@@ -163,6 +173,14 @@ void ShardCore::end_episodes() {
            static_cast<unsigned long long>(refusing_proxy_headers_.count()),
            static_cast<long long>(refusing_proxy_headers_.duration_ms()))
         .field("shard", id_);
+  }
+  if (tls_failing_.end_if_quiet(now_ms_, kQuietMs)) {
+    LOG_OK("no more TLS clients closed for errors (%llu over %lld ms)",
+           static_cast<unsigned long long>(tls_failing_.count()),
+           static_cast<long long>(tls_failing_.duration_ms()))
+        .field("shard", id_)
+        .field("count", tls_failing_.count())
+        .field("duration_ms", tls_failing_.duration_ms());
   }
   if (refusing_clients_.end_if_quiet(now_ms_, kQuietMs)) {
     LOG_OK("no longer refusing connections (%llu refused at max clients over %lld ms)",
@@ -208,6 +226,12 @@ void ShardCore::end_episodes() {
 }
 
 void ShardCore::release_conn(Conn* c) {
+  // A TLS client's queue keeps the plaintext behind unsent records in flight; no send is
+  // outstanding once it is freed.
+  if (c->tls) {
+    c->out.send_failed();
+    stats_->tls_clients.sub();
+  }
   stats_->deliveries_discarded.add(c->out.clear());
   if (c->blocked) std::erase(blocked_, c);
   if (c->walk) {
@@ -245,7 +269,7 @@ void ShardCore::close_after_reply(Conn* c) {
   // Nothing is queued after the last reply (Redis sends nothing after QUIT's +OK), so the queue
   // drains and the close comes.
   if (c->pubsub_mode()) unsubscribe_all(c);
-  if (c->out.empty()) close_conn(c, "closed after reply");
+  if (!c->output_pending()) close_conn(c, "closed after reply");
 }
 
 void ShardCore::resume_input(Conn* c) {
@@ -316,6 +340,7 @@ void ShardCore::reset_stats() {
   // term since the start.
 #define FANOUT_RESET(name, kind, help) stats_->name.set(0);
   FANOUT_STATS_COUNTERS(FANOUT_RESET)
+  FANOUT_TLS_COUNTERS(FANOUT_RESET)
 #undef FANOUT_RESET
 #define FANOUT_RESET(name, kind, help) stats_->backend.name.set(0);
   FANOUT_BACKEND_COUNTERS(FANOUT_RESET)  // INFO backend's ratios stay consistent with the stats
@@ -365,6 +390,14 @@ void ShardCore::reap_stalled() {
       http_timeouts(c);
       continue;
     }
+    if (c->tls && !c->tls->established()) {
+      // A handshake is bounded in time: a client that connects and stalls holds a descriptor.
+      if (now_ms_ - c->created_ms >= cfg_.tls_handshake_timeout_ms) {
+        stats_->tls_handshake_timeouts.add();
+        tls_handshake_failed(c, "handshake not done within --tls-handshake-timeout");
+      }
+      continue;
+    }
     max_in = std::max<uint64_t>(max_in, c->in.capacity());
     max_out = std::max<uint64_t>(max_out, c->out.bytes());
     blocked += c->blocked;
@@ -404,7 +437,7 @@ void ShardCore::shutdown_step() {
   // A PUBSUB CHANNELS reply in the making is owed too, and so is a CLIENT LIST or KILL.
   bool drained = walking_.empty() && admin_.empty();
   for (auto& c : conns_) {
-    if (c && !c->closing() && !c->http && !c->out.empty()) drained = false;
+    if (c && !c->closing() && !c->http && c->output_pending()) drained = false;
   }
   for (int s = 0; s < shared_->nshards && drained; ++s) {
     if (s != id_ && shared_->ring(s, id_).idle_check()) drained = false;

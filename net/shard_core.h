@@ -142,6 +142,10 @@ class ShardCore {
   // True once the drain is over: every connection closed (clients once drained or at the
   // deadline, the metrics endpoint's once every shard's clients are).
   bool drained() const { return http_closed_; }
+  // A TLS client's next send (tls_io.cc): its staged records, or records made now from its queue
+  // (packed from the queue's iovecs, written into iov first). Returns 1 with iov[0] set, or 0
+  // when nothing can be sent yet (the handshake is not done, the queue is empty).
+  size_t tls_next_send(Conn* c, struct iovec* iov, size_t max_iov);
   // Empties the pending-write list, calling send(c) for each connection still open.
   template <class F>
   void take_pending(F&& send) {
@@ -270,6 +274,17 @@ class ShardCore {
   // After a send: input paused for unread replies resumes once they are half gone.
   void on_sent_resume_input(Conn* c);
 
+  // TLS clients (tls_io.cc).
+  // A connection accepted on --tls-port: its session, from the context current now.
+  void start_tls(Conn* c);
+  // Received ciphertext: the handshake, then plaintext into on_input().
+  void tls_input(Conn* c, const char* data, size_t n);
+  // Counts a failed handshake by its reason, logs it (once per episode) and closes.
+  void tls_handshake_failed(Conn* c, const std::string& why);
+  // Closes a TLS client after any alert its session staged has been sent.
+  void tls_close(Conn* c, const std::string& why);
+  void on_tls_sent(Conn* c, int res);
+
   // Delivery (delivery.cc).
   void on_sent(Conn* c, int res);
   // -1 when blocked on a full mailbox, else the number of receivers. With may_wait false (inside
@@ -392,6 +407,7 @@ class ShardCore {
   TopicTable table_;
   MessageArena arena_;
   ChunkPool chunks_;
+  TlsBufferPool tls_buffers_;  // before conns_: TLS sessions give their buffers back to it as they go
   std::vector<std::unique_ptr<Conn>> conns_;
   std::vector<uint32_t> free_slots_;
   std::vector<uint32_t> gens_;  // per slot, survives the connection
@@ -433,6 +449,12 @@ class ShardCore {
   Episode accept_failing_, refusing_clients_, shedding_for_cap_, refusing_proxy_headers_;
   Episode auth_failing_, slow_disconnects_, policy_drops_;
   std::vector<CidrBlock> proxy_from_;  // --proxy-protocol-from: sources whose connections send the header
+  // TLS: the context this shard hands new sessions (refreshed when SharedState::tls changes), the
+  // decrypted input of one receive, and the buffer a flush's iovecs are packed into for records.
+  std::shared_ptr<const TlsContext> tls_ctx_;
+  uint64_t tls_ctx_version_ = 0;
+  std::string tls_plain_, tls_pack_;
+  Episode tls_failing_;
   std::shared_ptr<const Acl> acl_;  // the rules as this shard last applied them
   uint64_t acl_version_ = 0;
   int64_t auth_window_ms_ = 0;   // the second auth_window_failures_ counts in

@@ -21,6 +21,7 @@
 #include "net/acl_authority.h"
 #include "net/config.h"
 #include "net/stats.h"
+#include "net/tls_context.h"
 
 namespace fanout {
 
@@ -148,6 +149,11 @@ struct SharedState {
   }
   mutable std::atomic<uint64_t> used_memory_peak{0};
   int port = 0;
+  int tls_port = 0;  // 0: no TLS listener
+  // The TLS context new connections get (replaced on SIGHUP: Broker::reload_tls), and whether
+  // the kernel could encrypt records itself (probe_kernel_tls, at start).
+  TlsContextHolder tls;
+  KernelTlsProbe kernel_tls;
   std::string backend_name;
   std::string backend_setup;  // io_uring: the setup flags the kernel accepted
   std::atomic<TopChannelsSnapshot*> top_channels{nullptr};  // with --metrics-port; null until the first walk ends

@@ -82,6 +82,20 @@ struct BackendCounters {
   X(proxy_headers_accepted, Counter, "PROXY protocol headers that named a client (--proxy-protocol)") \
   X(proxy_headers_refused, Counter, "connections closed for a missing or malformed PROXY header")
 
+// TLS clients (--tls-port): handshakes done, resumed, and failed by why.
+#define FANOUT_TLS_COUNTERS(X)                                                                       \
+  X(tls_handshakes, Counter, "TLS handshakes completed")                                             \
+  X(tls_resumptions, Counter, "TLS handshakes that resumed an earlier session")                      \
+  X(tls_handshake_failures, Counter, "TLS handshakes that failed, for any reason")                   \
+  X(tls_handshake_failures_not_tls, Counter, "TLS handshakes failed: the client did not speak TLS")  \
+  X(tls_handshake_failures_certificate, Counter,                                                     \
+    "TLS handshakes failed: a client certificate missing or not verified, or ours refused")          \
+  X(tls_handshake_failures_protocol, Counter, "TLS handshakes failed: no version or cipher in common") \
+  X(tls_handshake_timeouts, Counter, "TLS handshakes not done within --tls-handshake-timeout")       \
+  X(tls_handshake_failures_other, Counter, "TLS handshakes failed otherwise (the client left, a bad record)") \
+  X(tls_renegotiations_refused, Counter, "TLS clients closed for asking to renegotiate")             \
+  X(tls_session_errors, Counter, "established TLS clients closed for a bad record")
+
 #define FANOUT_BACKPRESSURE_COUNTERS(X)                                                              \
   X(overflow_hard, Counter, "pushes that met a client's --client-hard-limit")                        \
   X(overflow_soft, Counter, "pushes that found a client over --client-soft-limit too long")          \
@@ -140,12 +154,14 @@ inline constexpr std::string_view kErrorCodes[] = {"ERR",     "NOAUTH",  "NOPERM
 struct alignas(64) ShardStats {
 #define FANOUT_DECLARE(name, kind, help) Counter name;
   FANOUT_STATS_COUNTERS(FANOUT_DECLARE)
+  FANOUT_TLS_COUNTERS(FANOUT_DECLARE)
   FANOUT_BACKPRESSURE_COUNTERS(FANOUT_DECLARE)
   FANOUT_DELIVERY_COUNTERS(FANOUT_DECLARE)
 #undef FANOUT_DECLARE
   // Gauges of this shard, for INFO's sums and its "# Shards" lines. clients: Redis clients (RESP
   // connections); http_connections: the metrics endpoint's.
   Counter clients, channels, patterns, shard_channels, queued_bytes, http_connections;
+  Counter tls_clients;  // of `clients`, those on --tls-port
   Counter remote_batches;
   // The loop: iterations, the time they were busy (from waking to the end of the iteration, in
   // microseconds), the longest one, and how many were busier than a millisecond (a stall other

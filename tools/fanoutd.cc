@@ -2,7 +2,8 @@
 // CLI11 for the command line), starts the broker, prints the address it listens on, and on SIGINT/SIGTERM drains
 // queued output (bounded by --shutdown-timeout-ms) and exits 0. A stop request during start-up
 // works too: start-up gives up at its next step and the process exits 0. SIGHUP reloads the ACL
-// file (as ACL LOAD does) without stopping, and logs what came of it.
+// file (as ACL LOAD does) and the TLS certificate and key without stopping, and logs what came
+// of them.
 // Under systemd (Type=notify, tools/systemd/fanoutd.service) it reports READY=1 once listening,
 // STATUS= lines, and STOPPING=1 when the drain begins (tools/systemd_notify.h).
 // --version (or -v, as redis-server) prints the release, commit, build and libraries.
@@ -177,9 +178,10 @@ int serve(const ServerConfig& cfg, const sigset_t& set) {
       if (exiting.load()) return;  // the wake-up from end_signals()
       if (sig == SIGHUP) {
         // The shards reload and log the outcome; nothing to do before they run or while stopping.
+        const bool tls = broker.reload_tls();  // logs its own outcome
         if (broker.reload_acl()) {
           LOG_INFO("SIGHUP received: reloading the ACL file").field("signal", "SIGHUP");
-        } else {
+        } else if (!tls) {
           LOG_WARN("SIGHUP received while fanoutd is not serving: ignored").field("signal", "SIGHUP");
         }
         continue;

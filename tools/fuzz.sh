@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Coverage-guided fuzzing of the parsers (RESP, glob, HTTP requests) and the command dispatcher with libFuzzer (clang 14,
+# Coverage-guided fuzzing of the parsers (RESP, glob, HTTP requests, PROXY headers), a TLS session's input and the
+# command dispatcher with libFuzzer (clang 14,
 # from Debian). Builds each target in tests/fuzz with -fsanitize=fuzzer,address,undefined and
 # runs it for a bounded time from its committed seed corpus. A crash is written to
 # tests/fuzz/crashes/<target>/, where the Bazel replay tests pick it up as a regression input.
@@ -26,24 +27,26 @@ core="core/resp_parser.cc core/resp_value.cc core/glob.cc core/qsbr.cc core/topi
 net="net/shard_core.cc net/input.cc net/delivery.cc net/mailboxes.cc net/commands.cc
      net/pubsub_commands.cc net/connection_commands.cc net/client_commands.cc net/transaction.cc net/info.cc net/log.cc net/socket.cc net/process_memory.cc
      net/config.cc net/acl_commands.cc net/acl_authority.cc net/read_file.cc net/figures.cc net/metrics.cc
-     net/http_endpoint.cc net/http_request.cc net/listener.cc net/fanout_commands.cc net/top_channels.cc"
+     net/http_endpoint.cc net/http_request.cc net/listener.cc net/fanout_commands.cc net/top_channels.cc
+     net/config_settings.cc net/tls_io.cc net/tls_session.cc net/tls_context.cc"
 declare -A srcs=(
   [resp_parser_fuzz]="core/resp_parser.cc"
   [glob_fuzz]="core/glob.cc"
   [proxy_protocol_fuzz]="core/proxy_protocol.cc"
   [http_request_fuzz]="net/http_request.cc"
   [dispatch_fuzz]="$core $net"
+  [tls_input_fuzz]="net/tls_session.cc net/tls_context.cc"
 )
 declare -A dicts=([resp_parser_fuzz]=resp.dict [glob_fuzz]=glob.dict [dispatch_fuzz]=resp.dict
-                  [proxy_protocol_fuzz]=proxy.dict [http_request_fuzz]=http.dict)
+                  [proxy_protocol_fuzz]=proxy.dict [http_request_fuzz]=http.dict [tls_input_fuzz]=tls.dict)
 out=${FUZZ_OUT:-/tmp/fanout-fuzz}
 mkdir -p "$out"
 status=0
-for t in resp_parser_fuzz glob_fuzz proxy_protocol_fuzz http_request_fuzz dispatch_fuzz; do
+for t in resp_parser_fuzz glob_fuzz proxy_protocol_fuzz http_request_fuzz dispatch_fuzz tls_input_fuzz; do
   [ -n "$only" ] && [ "$only" != "$t" ] && continue
   # shellcheck disable=SC2086
   if ! clang++-14 -std=c++20 -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined \
-      -fno-sanitize-recover=undefined -I. ${srcs[$t]} "tests/fuzz/$t.cc" -o "$out/$t" -lhttp_parser -lcrypto 2>"$out/$t.build.log"; then
+      -fno-sanitize-recover=undefined -I. ${srcs[$t]} "tests/fuzz/$t.cc" -o "$out/$t" -lhttp_parser -lssl -lcrypto 2>"$out/$t.build.log"; then
     echo "fuzz: $t failed to build:" >&2
     cat "$out/$t.build.log" >&2
     status=1

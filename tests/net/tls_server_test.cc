@@ -1,0 +1,260 @@
+// TLS clients against a real server on both backends: pub/sub with messages around the 16 KiB
+// record size, TLS and plaintext subscribers of one channel, slow TLS subscribers and the
+// delivery accounting, refusals that close one client without delaying others (a plaintext
+// client on the TLS port, a stalled handshake, a missing client certificate), and certificate
+// reloads that keep open connections.
+#include <gtest/gtest.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <thread>
+
+#include "core/resp_value.h"
+#include "tests/net/server_fixture.h"
+#include "tests/net/tls_pki.h"
+
+namespace fanout::test {
+namespace {
+
+const TestPki& pki() {
+  static const TestPki* p = new TestPki("server");
+  return *p;
+}
+
+// A blocking OpenSSL client over a loopback socket, verifying the server as "localhost".
+class TlsClient {
+ public:
+  // Null if the TCP connection or the handshake fails.
+  static std::unique_ptr<TlsClient> connect(int port, bool with_cert = false, int rcvbuf = 0) {
+    auto c = std::unique_ptr<TlsClient>(new TlsClient());
+    c->fd_ = connect_loopback(port, rcvbuf);
+    if (c->fd_ < 0) return nullptr;
+    c->ctx_ = SSL_CTX_new(TLS_client_method());
+    SSL_CTX_load_verify_locations(c->ctx_, pki().ca_file.c_str(), nullptr);
+    SSL_CTX_set_verify(c->ctx_, SSL_VERIFY_PEER, nullptr);
+    if (with_cert) {
+      SSL_CTX_use_certificate(c->ctx_, pki().client.cert);
+      SSL_CTX_use_PrivateKey(c->ctx_, pki().client.key);
+    }
+    c->ssl_ = SSL_new(c->ctx_);
+    SSL_set_fd(c->ssl_, c->fd_);
+    SSL_set1_host(c->ssl_, "localhost");
+    timeval tv{5, 0};
+    setsockopt(c->fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    if (SSL_connect(c->ssl_) != 1) {
+      ERR_clear_error();
+      return nullptr;
+    }
+    return c;
+  }
+  ~TlsClient() {
+    SSL_free(ssl_);
+    SSL_CTX_free(ctx_);
+    if (fd_ >= 0) ::close(fd_);
+  }
+  void send(const std::vector<std::string>& args) {
+    const std::string b = encode_command(args);
+    size_t w;
+    ASSERT_EQ(SSL_write_ex(ssl_, b.data(), b.size(), &w), 1);
+  }
+  // One value, or false on timeout, close or error.
+  bool read(RespValue* v, int timeout_ms = 5000) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+    while (true) {
+      std::string err;
+      long n = parse_resp_value(buf_.data() + off_, buf_.size() - off_, v, &err);
+      if (n < 0) return false;
+      if (n > 0) {
+        off_ += static_cast<size_t>(n);
+        return true;
+      }
+      if (std::chrono::steady_clock::now() > deadline) return false;
+      char tmp[65536];
+      size_t got = 0;
+      if (SSL_read_ex(ssl_, tmp, sizeof(tmp), &got) != 1) {
+        ERR_clear_error();
+        return false;
+      }
+      buf_.append(tmp, got);
+    }
+  }
+  RespValue call(const std::vector<std::string>& args) {
+    send(args);
+    RespValue v;
+    EXPECT_TRUE(read(&v)) << args[0];
+    return v;
+  }
+  SSL* ssl() const { return ssl_; }
+
+ private:
+  TlsClient() = default;
+  int fd_ = -1;
+  SSL_CTX* ctx_ = nullptr;
+  SSL* ssl_ = nullptr;
+  std::string buf_;
+  size_t off_ = 0;
+};
+
+class TlsServerTest : public BasicServerTest<std::string> {
+ protected:
+  void SetUp() override {
+    BasicServerTest::SetUp();
+    if (IsSkipped()) return;
+    cfg.tls_port = kPortAuto;
+    cfg.tls_cert_file = pki().server_cert_file;
+    cfg.tls_key_file = pki().server_key_file;
+    cfg.tls_ca_cert_file = pki().ca_file;
+    cfg.tls_auth_clients = "optional";
+  }
+  int tls_port() const { return broker->tls_port(); }
+};
+
+TEST_P(TlsServerTest, MessagesAroundTheRecordSizeReachTlsAndPlaintextSubscribersAlike) {
+  start();
+  std::vector<std::unique_ptr<TlsClient>> tls_subs;
+  for (int i = 0; i < 4; ++i) {  // over both shards
+    tls_subs.push_back(TlsClient::connect(tls_port(), i % 2 == 0));
+    ASSERT_NE(tls_subs.back(), nullptr);
+    RespValue v = tls_subs.back()->call({"SUBSCRIBE", "ch"});
+    ASSERT_EQ(v.elements.size(), 3u);
+  }
+  auto plain_sub = client();
+  plain_sub->command({"SUBSCRIBE", "ch"});
+  RespValue v;
+  ASSERT_TRUE(plain_sub->read(&v));
+  auto pub = TlsClient::connect(tls_port());
+  ASSERT_NE(pub, nullptr);
+  std::vector<std::string> payloads;
+  for (size_t n : {size_t{0}, size_t{1}, size_t{64}, size_t{16'339}, size_t{16'384}, size_t{16'385},
+                   size_t{100'000}, size_t{1} << 20}) {
+    std::string p(n, '\0');
+    for (size_t i = 0; i < n; ++i) p[i] = static_cast<char>(i * 31 + n);
+    payloads.push_back(p);
+  }
+  for (const std::string& p : payloads) {
+    RespValue r = pub->call({"PUBLISH", "ch", p});
+    ASSERT_EQ(r.integer, 5) << p.size();
+  }
+  for (auto& s : tls_subs) {
+    for (const std::string& p : payloads) {
+      ASSERT_TRUE(s->read(&v)) << p.size();
+      ASSERT_EQ(v.elements.size(), 3u);
+      EXPECT_EQ(v.elements[2].str, p) << p.size();
+    }
+  }
+  for (const std::string& p : payloads) {
+    ASSERT_TRUE(plain_sub->read(&v));
+    EXPECT_EQ(v.elements[2].str, p);
+  }
+  RespValue list = pub->call({"CLIENT", "INFO"});
+  EXPECT_NE(list.str.find("tls=userspace"), std::string::npos) << list.str;
+  EXPECT_NE(client()->call({"CLIENT", "INFO"}).str.find("tls=no"), std::string::npos);
+  const std::string stats = info("stats");
+  EXPECT_EQ(info_field(stats, "tls_handshakes"), 5);
+  EXPECT_EQ(info_field(stats, "tls_connected_clients_userspace"), 5);
+}
+
+TEST_P(TlsServerTest, ASlowTlsSubscriberMeetsItsLimitAndEveryDeliveryIsAccountedFor) {
+  cfg.output.hard_bytes = 256 << 10;
+  start();
+  auto slow = TlsClient::connect(tls_port(), false, 4096);  // never reads after subscribing
+  ASSERT_NE(slow, nullptr);
+  slow->call({"SUBSCRIBE", "ch"});
+  auto fast = TlsClient::connect(tls_port());
+  ASSERT_NE(fast, nullptr);
+  fast->call({"SUBSCRIBE", "ch"});
+  auto pub = client();
+  // 16 MB in all: more than the kernel's socket buffers take for the slow one.
+  const std::string payload(16 << 10, 'x');
+  int published = 0;
+  for (int i = 0; i < 1000; ++i) {
+    pub->command({"PUBLISH", "ch", payload});
+    RespValue r;
+    ASSERT_TRUE(pub->read(&r));
+    ++published;
+    RespValue m;
+    ASSERT_TRUE(fast->read(&m)) << i;  // the fast one keeps up and gets each in order
+    ASSERT_EQ(m.elements[2].str, payload);
+  }
+  // The slow one was disconnected at its hard limit; the server accounts for every push (stop()).
+  EXPECT_EQ(await_stat("slow_disconnected", 1), 1);
+  EXPECT_EQ(published, 1000);
+}
+
+TEST_P(TlsServerTest, BadClientsAreClosedWithoutDelayingOthers) {
+  cfg.tls_handshake_timeout_ms = 300;
+  cfg.tls_auth_clients = "yes";
+  start();
+  auto good = TlsClient::connect(tls_port(), true);
+  ASSERT_NE(good, nullptr);
+  // A plaintext client on the TLS port: closed at its first bytes.
+  auto plain = TestClient::connect(tls_port());
+  ASSERT_NE(plain, nullptr);
+  plain->send_raw("*1\r\n$4\r\nPING\r\n");
+  EXPECT_TRUE(plain->wait_closed(3000));
+  // A TLS client on the plaintext port: its ClientHello is a protocol error there.
+  EXPECT_EQ(TlsClient::connect(port), nullptr);
+  // No client certificate where one is required: with TLS 1.3 the client's handshake ends before
+  // the server has checked, so the refusal shows as a close before any reply.
+  if (auto nocert = TlsClient::connect(tls_port(), false)) {
+    nocert->send({"PING"});
+    RespValue v;
+    EXPECT_FALSE(nocert->read(&v, 3000));
+  }
+  // A client that connects and never says hello: closed after the handshake timeout.
+  auto stalled = TestClient::connect(tls_port());
+  ASSERT_NE(stalled, nullptr);
+  EXPECT_EQ(good->call({"PING"}).str, "PONG");  // meanwhile the others are served
+  EXPECT_TRUE(stalled->wait_closed(5000));
+  EXPECT_EQ(good->call({"PING"}).str, "PONG");
+  const std::string stats = info("stats");
+  EXPECT_GE(info_field(stats, "tls_handshake_failures_not_tls"), 1);
+  EXPECT_GE(info_field(stats, "tls_handshake_failures_certificate"), 1);
+  EXPECT_EQ(info_field(stats, "tls_handshake_timeouts"), 1);
+}
+
+TEST_P(TlsServerTest, AReloadedCertificateReachesNewConnectionsAndOpenOnesStay) {
+  // Files of this test's own, rewritten in place as an operator would.
+  const std::string dir = test_dir() + "/reload-" + GetParam();
+  mkdir(dir.c_str(), 0700);
+  cfg.tls_cert_file = write_pem(dir + "/server.crt", pki().server.cert);
+  cfg.tls_key_file = write_pem(dir + "/server.key", pki().server.key);
+  start();
+  auto before = TlsClient::connect(tls_port());
+  ASSERT_NE(before, nullptr);
+  auto serial = [](SSL* ssl) {
+    X509* peer = SSL_get1_peer_certificate(ssl);
+    const long s = ASN1_INTEGER_get(X509_get_serialNumber(peer));
+    X509_free(peer);
+    return s;
+  };
+  const long first = serial(before->ssl());
+  TestCert next;
+  make_cert(&next, "localhost", &pki().ca, -1, 60, "DNS:localhost,IP:127.0.0.1");
+  write_pem(cfg.tls_cert_file, next.cert);
+  write_pem(cfg.tls_key_file, next.key);
+  ASSERT_TRUE(broker->reload_tls());
+  auto after = TlsClient::connect(tls_port());
+  ASSERT_NE(after, nullptr);
+  EXPECT_NE(serial(after->ssl()), first);
+  EXPECT_EQ(before->call({"PING"}).str, "PONG");  // the open connection keeps its session
+  // A broken file: the reload fails and the last good certificate stays.
+  FILE* f = std::fopen(cfg.tls_cert_file.c_str(), "w");
+  std::fputs("not a certificate\n", f);
+  std::fclose(f);
+  ASSERT_TRUE(broker->reload_tls());
+  auto still = TlsClient::connect(tls_port());
+  ASSERT_NE(still, nullptr);
+  EXPECT_EQ(serial(still->ssl()), serial(after->ssl()));
+  EXPECT_EQ(still->call({"PING"}).str, "PONG");
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, TlsServerTest, ::testing::ValuesIn(kBackends));
+
+}  // namespace
+}  // namespace fanout::test
