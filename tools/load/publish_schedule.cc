@@ -1,44 +1,10 @@
 #include "tools/load/publish_schedule.h"
 
 #include <algorithm>
-#include <cstdio>
-#include <cstdlib>
-#include <cstring>
 
 #include "tools/load/payload.h"
 
 namespace fanout::load {
-namespace {
-
-// utime + stime of process `pid` in clock ticks, from /proc/PID/stat; 0 if it cannot be read.
-uint64_t read_proc_cpu_ticks(int pid) {
-  if (pid <= 0) return 0;
-  char path[64];
-  std::snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-  FILE* f = std::fopen(path, "r");
-  if (!f) return 0;
-  char buf[4096];
-  size_t n = std::fread(buf, 1, sizeof(buf) - 1, f);
-  std::fclose(f);
-  buf[n] = 0;
-  char* p = std::strrchr(buf, ')');  // the command name may hold spaces
-  if (!p) return 0;
-  unsigned long long ut = 0, st = 0;
-  // Fields after ")": state(3) ... utime(14) stime(15).
-  int field = 2;
-  char* save = nullptr;
-  for (char* tok = strtok_r(p + 1, " ", &save); tok; tok = strtok_r(nullptr, " ", &save)) {
-    ++field;
-    if (field == 14) ut = std::strtoull(tok, nullptr, 10);
-    if (field == 15) {
-      st = std::strtoull(tok, nullptr, 10);
-      break;
-    }
-  }
-  return ut + st;
-}
-
-}  // namespace
 
 PublishSchedule::PublishSchedule(Shared* sh, Poller* poller)
     : sh_(sh),
@@ -68,7 +34,7 @@ void PublishSchedule::drive(uint64_t now) {
   if (!sh_->go.load(std::memory_order_relaxed)) return start(now);
   uint64_t ms = sh_->measure_start_ns.load();
   if (sh_->server_cpu_start_ticks.load() == 0 && now >= ms && opt_.server_pid > 0) {
-    sh_->server_cpu_start_ticks.store(read_proc_cpu_ticks(opt_.server_pid) + 1);
+    sh_->server_cpu_start_ticks.store(process_cpu_ticks(opt_.server_pid) + 1);
   }
   if (closed_loop_) {
     drive_closed(now, ms);
@@ -100,7 +66,7 @@ void PublishSchedule::drive_closed(uint64_t now, uint64_t measure_start) {
     bool measured_round = round_start_ns_ >= measure_start;
     if ((now >= end && measured_round) || enough) {
       sh_->measure_end_ns.store(now);
-      if (opt_.server_pid > 0) sh_->server_cpu_end_ticks.store(read_proc_cpu_ticks(opt_.server_pid) + 1);
+      if (opt_.server_pid > 0) sh_->server_cpu_end_ticks.store(process_cpu_ticks(opt_.server_pid) + 1);
       return finish();
     }
     start_round();
@@ -143,7 +109,7 @@ void PublishSchedule::drive_open(uint64_t now) {
 // get until the drain deadline to receive what they are owed.
 void PublishSchedule::end_open(uint64_t now, uint64_t total) {
   sh_->measure_end_ns.store(open_start_ns_ + static_cast<uint64_t>(static_cast<double>(total) * 1e9 / opt_.rate));
-  if (opt_.server_pid > 0) sh_->server_cpu_end_ticks.store(read_proc_cpu_ticks(opt_.server_pid) + 1);
+  if (opt_.server_pid > 0) sh_->server_cpu_end_ticks.store(process_cpu_ticks(opt_.server_pid) + 1);
   uint64_t expect = 0;
   for (int p = 0; p < opt_.publishers; ++p) {
     for (int t = 0; t < opt_.topics; ++t) {

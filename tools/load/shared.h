@@ -27,6 +27,10 @@ uint64_t now_ns();
 // calling thread), from getrusage(2). Any thread.
 double cpu_seconds(int who);
 
+// utime + stime of process `pid` in clock ticks (sysconf(_SC_CLK_TCK) per second), from
+// /proc/PID/stat; 0 if it cannot be read. Any thread.
+uint64_t process_cpu_ticks(int pid);
+
 // Built on the main thread from validated options (opt.threads <= opt.subscribers, every count
 // at least 1) before any worker starts; the plan fields are read-only from then on. Atomics may
 // be used from any thread. Subscriber indices 0..subscribers-1 are measured (normal, slow or
