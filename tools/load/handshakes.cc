@@ -94,6 +94,9 @@ int main(int argc, char** argv) {
   if (connections < 1 || connections > 256) return fail("--connections must be in [1, 256]", 2);
   if (o.duration <= 0 || o.duration > 600) return fail("--duration must be in (0, 600] seconds", 2);
   if (o.tls_cert.empty() != o.tls_key.empty()) return fail("--tls-cert and --tls-key go together", 2);
+  if (o.server_pid > 0 && access(("/proc/" + std::to_string(o.server_pid) + "/stat").c_str(), R_OK) != 0) {
+    return fail("--server-pid " + std::to_string(o.server_pid) + ": no such process", 2);
+  }
   Target target;
   std::string err;
   if (!resolve_target(o.host, o.port, &target, &err)) return fail(err, 2);
@@ -122,7 +125,8 @@ int main(int argc, char** argv) {
   }
   double per_s = static_cast<double>(lat.count()) / wall;
   double server_us = 0;
-  if (o.server_pid > 0 && cpu0 && cpu1 > cpu0 && lat.count()) {
+  // A server just started may have used no whole tick yet: 0 at the start is a reading.
+  if (o.server_pid > 0 && cpu1 > cpu0 && lat.count()) {
     server_us = static_cast<double>(cpu1 - cpu0) / static_cast<double>(sysconf(_SC_CLK_TCK)) * 1e6 /
                 static_cast<double>(lat.count());
   }
