@@ -18,11 +18,16 @@ Writes, under --out (default results/):
 usage: bench/harness.py [--quick] [--reps N] [--duration S] [--out DIR]
                         [--servers fanoutd-epoll,fanoutd-io_uring,redis,nats]
                         [--subscribers 100,1000,5000,10000] [--sizes 64,1024]
-                        [--baseline FANOUTD_BINARY]
+                        [--baseline FANOUTD_BINARY] [--tls]
 With --baseline, another fanoutd build (say, the previous commit's) runs the same grid as
 baseline-epoll and baseline-io_uring (and -2shards where fanoutd-*-2shards runs), and results.md
 gets a before/after table: fanoutd against the baseline, side by side in one run.
 A fanoutd backend this kernel cannot run (say, io_uring disabled) is skipped with its reason.
+A server name ending in -tls (redis-tls, fanoutd-epoll-tls) is that server on a TLS port
+(bench/tls_rows.py; certificates from tools/tls_certs.sh in DIR/pki); its "vs redis" ratio is
+against redis-tls. --tls runs fanoutd-epoll and redis plain and over TLS at 1,000 subscribers
+(unless --servers or --subscribers say otherwise), then TLS handshakes per second against each
+TLS server (--handshake-seconds, default 5) with the server's CPU time per handshake.
 """
 import argparse
 import json
@@ -42,6 +47,7 @@ BASELINE = ""  # --baseline: another fanoutd build, run as baseline-<backend>
 sys.dont_write_bytecode = True  # no __pycache__ in the checkout (tools/pylib)
 sys.path.insert(0, os.path.join(ROOT, "tools", "pylib"))
 from local_servers import free_port, wait_port  # noqa: E402
+import tls_rows  # noqa: E402  (bench/, this script's folder)
 
 
 def log(msg):
@@ -59,41 +65,57 @@ class Unavailable(Exception):
 
 
 class Server:
-    """One server process, pinned, on a free loopback port."""
+    """One server process, pinned, on a free loopback port (a TLS port for a -tls name)."""
 
-    def __init__(self, name, server_cpu):
+    def __init__(self, name, server_cpu, pki=None):
         self.name = name
         self.cpu = server_cpu
         self.proc = None
         self.port = None
+        self.tls = tls_rows.is_tls(name)
+        self.pki = pki
 
     def start(self):
         self.port = free_port()
         pin = ["taskset", "-c", self.cpu]
-        if self.name.startswith("fanoutd-") or self.name.startswith("baseline-"):
-            binary = FANOUTD if self.name.startswith("fanoutd-") else BASELINE
-            backend = self.name.split("-")[1]
+        base = tls_rows.plain_name(self.name)
+        if base.startswith("fanoutd-") or base.startswith("baseline-"):
+            binary = FANOUTD if base.startswith("fanoutd-") else BASELINE
+            backend = base.split("-")[1]
             shards = "1"
-            if self.name.endswith("-2shards"):
+            if base.endswith("-2shards"):
                 shards, pin = "2", []  # two shards use both cores: unpinned, sharing with the load
             cmd = pin + [binary, "--port", str(self.port), "--shards", shards, "--backend", backend,
                          "--log-level", "warn"]
-        elif self.name == "redis":
+            if self.tls:
+                cmd += tls_rows.fanoutd_args(self.pki)
+        elif base == "redis":
             cmd = pin + ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
                          "--appendonly", "no", "--maxclients", "19000", "--protected-mode", "no"]
+            if self.tls:
+                cmd = tls_rows.redis_args(cmd, self.port, self.pki)
         elif self.name == "nats":
             cmd = pin + ["nats-server", "-a", "127.0.0.1", "-p", str(self.port)]
         else:
             raise SystemExit(f"unknown server {self.name}")
         self.err = tempfile.TemporaryFile(mode="w+")
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=self.err)
+        self.out = tempfile.NamedTemporaryFile(mode="w+", prefix="fanout-bench-")
+        self.proc = subprocess.Popen(cmd, stdout=self.out, stderr=self.err)
         if not wait_port(self.port):
             self.stop()
             self.err.seek(0)
             why = self.err.read().strip()
             if "is not available" in why:
                 raise Unavailable(why)
+            if "--tls-port" in why:
+                raise Unavailable(f"this fanoutd has no TLS: {why}")
             raise SystemExit(f"{self.name} did not start: {why}")
+        if self.tls and base != "redis":
+            self.port = tls_rows.fanoutd_tls_port(self.out.name, self.proc)
+            if self.port is None:
+                self.stop()
+                self.err.seek(0)
+                raise SystemExit(f"{self.name} did not report a tls:// port: {self.err.read().strip()}")
         # The pid to sample for CPU time is the server itself (taskset execs it).
         return self
 
@@ -105,6 +127,9 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        if getattr(self, "out", None):
+            self.out.close()
+            self.out = None
 
     def proto(self):
         return "nats" if self.name == "nats" else "redis"
@@ -119,6 +144,8 @@ def run_point(server, subs, size, args, load_cpu, rep_dir, reps=None):
                "--mode", "closed", "--window", str(args.window), "--duration", str(args.duration),
                "--warmup", str(args.warmup), "--connect-rate", "10000", "--quiet", "--json", out,
                "--server-pid", str(server.proc.pid)]
+        if server.tls:
+            cmd += tls_rows.load_args(server.pki)
         p = subprocess.run(cmd, capture_output=True, text=True, timeout=args.duration * 10 + 120)
         if p.returncode != 0 or not os.path.exists(out):
             log(f"  run failed ({server.name}, {subs} subs, {size} B): exit {p.returncode}\n{p.stdout}{p.stderr}")
@@ -185,8 +212,8 @@ def write_table(points, args, path):
     lines.append("|---:|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for size in args.sizes:
         for subs in args.subscribers:
-            redis = points.get(("redis", subs, size), {})
             for name in args.servers:
+                redis = points.get(("redis-tls" if tls_rows.is_tls(name) else "redis", subs, size), {})
                 s = points.get((name, subs, size))
                 if not s:
                     continue
@@ -197,7 +224,7 @@ def write_table(points, args, path):
                     lines.append(f"| {size} | {subs:,} | {name} | failed | | | | | | | | | |")
                     continue
                 ratio = ""
-                if redis and not redis.get("failed") and name != "redis":
+                if redis and not redis.get("failed") and name not in ("redis", "redis-tls"):
                     ratio = f"{s['deliveries_per_second'] / redis['deliveries_per_second']:.2f}x"
                 mps = f"{s['messages_per_send']:.1f}" if "messages_per_send" in s else ""
                 spd = f"{s['syscalls_per_1k_deliveries']:.2f}" if "syscalls_per_1k_deliveries" in s else ""
@@ -209,6 +236,7 @@ def write_table(points, args, path):
                     f"{fmt_ms(s['p999_ns'])} | {s['server_cpu_ns_per_delivery']:.0f} | {mps} | {spd} | {ratio} | {s['lost']} |")
     lines += backend_table(points, args)
     lines += baseline_table(points, args)
+    lines += tls_rows.handshake_table(args.handshakes, args.handshake_seconds)
     with open(path, "w") as f:
         f.write("\n".join(lines) + "\n")
     return "\n".join(lines)
@@ -370,6 +398,25 @@ plot "{dat}" using 2:xtic(1) title "p50", "" using 3 title "p99", "" using 4 tit
     return made + plot_backends(points, args, out_dir)
 
 
+def measure_handshakes(args, pki, server_cpu, load_cpu, raw_dir, unavailable):
+    """TLS handshakes per second against each TLS server, a fresh server each, into args.handshakes."""
+    for name in args.servers:
+        if not tls_rows.is_tls(name):
+            continue
+        if name in unavailable:
+            args.handshakes[name] = {"unavailable": unavailable[name]}
+            continue
+        log(f"{name}: TLS handshakes for {args.handshake_seconds} s")
+        srv = Server(name, server_cpu, pki).start()
+        try:
+            r = tls_rows.measure_handshakes(srv, pki, load_cpu, args.handshake_seconds,
+                                            os.path.join(raw_dir, f"{name}_handshakes.json"))
+        finally:
+            srv.stop()
+        args.handshakes[name] = r
+        log(f"          {name}: " + (r["failed"] if r.get("failed") else f"{r['handshakes_per_second']:.0f} handshakes/s"))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="smoke run: 100 and 1,000 subscribers, one short run each")
@@ -377,18 +424,25 @@ def main():
     ap.add_argument("--duration", type=float, default=3.0)
     ap.add_argument("--warmup", type=float, default=1.0)
     ap.add_argument("--window", type=int, default=64)
-    ap.add_argument("--servers", default="fanoutd-epoll,fanoutd-io_uring,redis,nats,fanoutd-epoll-2shards,"
-                                         "fanoutd-io_uring-2shards")
-    ap.add_argument("--subscribers", default="100,1000,5000,10000")
+    ap.add_argument("--servers", default=None, help="default: fanoutd-epoll,fanoutd-io_uring,redis,nats,"
+                    "fanoutd-epoll-2shards,fanoutd-io_uring-2shards (--tls: fanoutd-epoll,fanoutd-epoll-tls,redis,redis-tls)")
+    ap.add_argument("--subscribers", default=None, help="default: 100,1000,5000,10000 (--tls: 1000)")
     ap.add_argument("--sizes", default="64,1024")
     ap.add_argument("--out", default=os.path.join(ROOT, "results"))
     ap.add_argument("--baseline", default="", help="another fanoutd binary to run side by side")
+    ap.add_argument("--tls", action="store_true", help="plain and TLS rows, then TLS handshakes per second")
+    ap.add_argument("--handshake-seconds", type=float, default=5.0)
     args = ap.parse_args()
+    if args.servers is None:
+        args.servers = ("fanoutd-epoll,fanoutd-epoll-tls,redis,redis-tls" if args.tls else
+                        "fanoutd-epoll,fanoutd-io_uring,redis,nats,fanoutd-epoll-2shards,fanoutd-io_uring-2shards")
+    if args.subscribers is None:
+        args.subscribers = "1000" if args.tls else "100,1000,5000,10000"
     global BASELINE
     BASELINE = os.path.abspath(args.baseline) if args.baseline else ""
     if args.quick:
         args.reps, args.duration, args.warmup = 1, 1.0, 0.5
-        args.subscribers = "100,1000"
+        args.subscribers = "100,1000" if not args.tls else args.subscribers
     args.servers = [s for s in args.servers.split(",") if s]
     if BASELINE:
         args.servers += [s.replace("fanoutd-", "baseline-") for s in args.servers if s.startswith("fanoutd-")]
@@ -398,9 +452,11 @@ def main():
         if not os.path.exists(tool):
             raise SystemExit(f"missing {tool}: run bench/run.sh (it builds first)")
     for name, exe in (("redis", "redis-server"), ("nats", "nats-server")):
-        if name in args.servers and not shutil.which(exe):
+        if any(tls_rows.plain_name(s) == name for s in args.servers) and not shutil.which(exe):
             raise SystemExit(f"{exe} missing: run tools/setup.sh")
     os.makedirs(args.out, exist_ok=True)
+    pki = tls_rows.make_pki(args.out) if any(tls_rows.is_tls(s) for s in args.servers) else None
+    args.handshakes = {}
     raw_dir = os.path.join(args.out, "runs")
     os.makedirs(raw_dir, exist_ok=True)
     server_cpu, load_cpu = cpus()
@@ -418,7 +474,7 @@ def main():
                         continue
                     log(f"[{time.time() - started:6.0f}s] {name}: {subs} subscribers, {size} B, run {rep + 1}")
                     try:
-                        srv = Server(name, server_cpu).start()
+                        srv = Server(name, server_cpu, pki).start()
                     except Unavailable as e:
                         log(f"          skipped: {e}")
                         unavailable[name] = str(e)
@@ -436,6 +492,8 @@ def main():
                 raw.append({"server": name, "subscribers": subs, "size": size, "summary": s, "runs": runs_of[name]})
                 if not s.get("failed"):
                     log(f"          {name}: {fmt_rate(s['deliveries_per_second'])} deliveries/s, p99 {fmt_ms(s['p99_ns'])} ms")
+    if args.tls:
+        measure_handshakes(args, pki, server_cpu, load_cpu, raw_dir, unavailable)
     elapsed = time.time() - started
     with open(os.path.join(args.out, "results.json"), "w") as f:
         json.dump({"parameters": {k: v for k, v in vars(args).items()}, "elapsed_seconds": elapsed,

@@ -13,6 +13,6 @@ for a in "$@"; do
   esac
 done
 tools/setup.sh --test || { echo "bench: setup failed (see above)" >&2; exit 1; }
-bazel build //tools:fanoutd //tools:fanout-load //bench:core_bench //bench:fanout_bench >&2 ||
+bazel build //tools:fanoutd //tools:fanout-load //tools:fanout-handshakes //bench:core_bench //bench:fanout_bench >&2 ||
   { echo "bench: FAILED: bazel build (see above)" >&2; exit 1; }
 exec /usr/bin/python3 bench/harness.py "$@"

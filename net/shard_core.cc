@@ -50,7 +50,9 @@ ShardCore::Accepted ShardCore::accept(int fd, const Listener& l) {
           .field("shard", id_)
           .field("max_clients", cfg_.max_clients);
     }
-    return {nullptr, "-ERR max number of clients reached\r\n"};
+    // Redis's error in the clear, except on a TLS port, where a client expects only TLS records
+    // (Redis closes those without a byte too).
+    return {nullptr, l.tls ? nullptr : "-ERR max number of clients reached\r\n"};
   }
   Conn* c = add_conn(fd, l);
   c->client_id = shared_->next_client_id.fetch_add(1, std::memory_order_relaxed);

@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <thread>
+#include <vector>
+
 namespace fanout {
 namespace {
 
@@ -30,6 +33,33 @@ TEST(Sha256Test, HexRoundTripAndComparison) {
   EXPECT_TRUE(digest_equal(d, sha256("pw2")));
   EXPECT_FALSE(parse_sha256_hex(hex.substr(1), &d));
   EXPECT_FALSE(parse_sha256_hex("g" + hex.substr(1), &d));
+}
+
+TEST(Sha256Test, DigestsDifferingOnlyInTheLastByteAreUnequal) {
+  Sha256Digest a = sha256("x"), b = a;
+  b[31] ^= 1;
+  EXPECT_FALSE(digest_equal(a, b));
+  b[31] ^= 1;
+  EXPECT_TRUE(digest_equal(a, b));
+}
+
+// libcrypto's one-shot digest shares no state between callers: threads hashing at once each get
+// their own input's digest (run under TSan by tools/test.sh).
+TEST(Sha256Test, ConcurrentCallersGetTheirOwnDigests) {
+  const std::string abc = "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad";
+  const std::string empty = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+  std::vector<int> wrong(4, 0);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 2000; ++i) {
+        const bool odd = (i + t) % 2 == 1;
+        if (to_hex(sha256(odd ? "abc" : "")) != (odd ? abc : empty)) ++wrong[t];
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(wrong, std::vector<int>(4, 0));
 }
 
 }  // namespace

@@ -236,6 +236,31 @@ TEST_P(TlsServerTest, BadClientsAreClosedWithoutDelayingOthers) {
   EXPECT_EQ(info_field(stats, "tls_handshake_timeouts"), 1);
 }
 
+// Over --max-clients on the TLS port: closed without a byte (Redis's plaintext error there reads
+// as a bad record to a TLS client), and served once a place frees.
+TEST_P(TlsServerTest, AClientOverMaxClientsOnTheTlsPortGetsNoPlaintext) {
+  cfg.max_clients = 2;
+  start();
+  auto a = TlsClient::connect(tls_port());
+  auto b = TlsClient::connect(tls_port());
+  ASSERT_NE(a, nullptr);
+  ASSERT_NE(b, nullptr);
+  EXPECT_EQ(a->call({"PING"}).str, "PONG");
+  EXPECT_EQ(b->call({"PING"}).str, "PONG");
+  auto third = TestClient::connect(tls_port());
+  ASSERT_NE(third, nullptr);
+  EXPECT_EQ(third->read_bytes(1, 3000), "");  // closed, nothing written
+  EXPECT_TRUE(third->wait_closed(3000));
+  b.reset();
+  std::unique_ptr<TlsClient> again;
+  for (int i = 0; i < 100 && !again; ++i) {
+    again = TlsClient::connect(tls_port());
+    if (!again) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_NE(again, nullptr);
+  EXPECT_EQ(again->call({"PING"}).str, "PONG");
+}
+
 TEST_P(TlsServerTest, AReloadedCertificateReachesNewConnectionsAndOpenOnesStay) {
   // Files of this test's own, rewritten in place as an operator would.
   const std::string dir = test_dir() + "/reload-" + GetParam();

@@ -52,6 +52,11 @@ const OptionRow kOptionTable[] = {
     {"churn-rate", &Options::churn_rate, "reconnects per second across the churn subscribers"},
     {"stall-timeout", &Options::stall_timeout, "seconds without progress before giving up"},
     {"topic-prefix", &Options::topic_prefix, "topic name prefix"},
+    {"tls", &Options::tls, "connect over TLS (RESP only); the server's certificate is always verified"},
+    {"tls-ca", &Options::tls_ca, "CA certificates (PEM) to verify the server with (default: the system's)"},
+    {"tls-cert", &Options::tls_cert, "client certificate (PEM) for mutual TLS, with --tls-key"},
+    {"tls-key", &Options::tls_key, "the client certificate's private key (PEM, unencrypted)"},
+    {"tls-sni", &Options::tls_sni, "server name to send and verify (default: --host; none for an IP)"},
     {"json", &Options::json, "write every figure and parameter to this file"},
     {"server-pid", &Options::server_pid, "server process, for its CPU time per delivery"},
     {"quiet", &Options::quiet, "no progress line"},
@@ -131,6 +136,11 @@ std::string validate_options(Options* o) {
   if (!valid_size_mix(o->size_mix)) return "--size-mix looks like 64:0.9,1024:0.1";
   if (o->churn_subscribers < 0 || o->churn_rate < 0) return "churn options must not be negative";
   if (o->threads > o->subscribers) o->threads = o->subscribers;
+  if (!o->tls && (!o->tls_ca.empty() || !o->tls_cert.empty() || !o->tls_key.empty() || !o->tls_sni.empty())) {
+    return "--tls-ca, --tls-cert, --tls-key and --tls-sni need --tls";
+  }
+  if (o->tls && o->proto != "redis") return "--tls needs --proto redis (NATS starts TLS inside its own protocol)";
+  if (o->tls_cert.empty() != o->tls_key.empty()) return "--tls-cert and --tls-key go together";
   return "";
 }
 

@@ -3,7 +3,8 @@
 // every delivery (order, loss, duplicates) and reports throughput and latency percentiles.
 // Loopback targets only; every run is bounded in time and count and stops by itself.
 //
-// main is the steps: parse, validate, resolve the target once, run the workers while printing
+// main is the steps: parse, validate, resolve the target once (and with --tls, load the
+// certificates and check one TLS connection), run the workers while printing
 // progress, then report. The pieces live beside it: cli (flags and checks), target, worker
 // (with connection, protocol, publish_schedule, churn), server_info and report.
 #include <sys/resource.h>
@@ -18,12 +19,14 @@
 #include <vector>
 
 #include "core/histogram.h"
+#include "net/socket.h"
 #include "tools/load/cli.h"
 #include "tools/load/options.h"
 #include "tools/load/report.h"
 #include "tools/load/server_info.h"
 #include "tools/load/shared.h"
 #include "tools/load/target.h"
+#include "tools/load/tls.h"
 #include "tools/load/worker.h"
 
 using namespace fanout;
@@ -130,12 +133,26 @@ int main(int argc, char** argv) {
   Target target;
   if (std::string err; !resolve_target(o.host, o.port, &target, &err)) return usage_error(err);
   raise_fd_limit(o);
+  std::unique_ptr<TlsClient> tls;
+  TlsSessionInfo tls_session;
+  if (o.tls) {
+    std::string err;
+    if (tls = TlsClient::create(o, &err); !tls) return usage_error(err);
+    // One connection before the load, so that a certificate problem is one clear line.
+    err = tls_probe(*tls, target, format_endpoint(address_text(target.addr), o.port), &tls_session);
+    if (!err.empty()) {
+      std::fprintf(stderr, "fanout-load: %s\n", err.c_str());
+      return 1;
+    }
+  }
 
-  InfoFields before = fetch_server_info(target, o.proto);
+  InfoFields before = fetch_server_info(target, o.proto, tls.get());
   Shared shared(o, target);
+  shared.tls = tls.get();
+  shared.tls_session = tls_session;
   std::vector<WorkerResult> results;
   RunClock clock = run_workers(o, &shared, &results);
-  InfoFields after = fetch_server_info(target, o.proto);
+  InfoFields after = fetch_server_info(target, o.proto, tls.get());
 
   Summary summary = summarize(o, shared, results, before, after, clock);
   print_summary(o, shared, summary);

@@ -33,6 +33,10 @@ struct Options {
   double churn_rate = 0;      // reconnects per second across them
   double stall_timeout = 10;  // closed loop: seconds without progress before giving up
   std::string topic_prefix = "fanout-load.";
+  // TLS (RESP only): the server's certificate is always verified, against tls_ca (else the
+  // system's CAs) and for tls_sni (else host); tls_cert and tls_key present a client certificate.
+  bool tls = false;
+  std::string tls_ca, tls_cert, tls_key, tls_sni;
   std::string json;
   int server_pid = 0;  // to report server CPU time per delivered message
   bool quiet = false;

@@ -1,44 +1,10 @@
 #include "tools/load/publish_schedule.h"
 
 #include <algorithm>
-#include <cstdio>
-#include <cstdlib>
-#include <cstring>
 
 #include "tools/load/payload.h"
 
 namespace fanout::load {
-namespace {
-
-// utime + stime of process `pid` in clock ticks, from /proc/PID/stat; 0 if it cannot be read.
-uint64_t read_proc_cpu_ticks(int pid) {
-  if (pid <= 0) return 0;
-  char path[64];
-  std::snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-  FILE* f = std::fopen(path, "r");
-  if (!f) return 0;
-  char buf[4096];
-  size_t n = std::fread(buf, 1, sizeof(buf) - 1, f);
-  std::fclose(f);
-  buf[n] = 0;
-  char* p = std::strrchr(buf, ')');  // the command name may hold spaces
-  if (!p) return 0;
-  unsigned long long ut = 0, st = 0;
-  // Fields after ")": state(3) ... utime(14) stime(15).
-  int field = 2;
-  char* save = nullptr;
-  for (char* tok = strtok_r(p + 1, " ", &save); tok; tok = strtok_r(nullptr, " ", &save)) {
-    ++field;
-    if (field == 14) ut = std::strtoull(tok, nullptr, 10);
-    if (field == 15) {
-      st = std::strtoull(tok, nullptr, 10);
-      break;
-    }
-  }
-  return ut + st;
-}
-
-}  // namespace
 
 PublishSchedule::PublishSchedule(Shared* sh, Poller* poller)
     : sh_(sh),
@@ -50,7 +16,7 @@ PublishSchedule::PublishSchedule(Shared* sh, Poller* poller)
 void PublishSchedule::connect() {
   for (int p = 0; p < opt_.publishers; ++p) {
     auto c = std::make_unique<Conn>();
-    if (!Poller::connect(c.get(), sh_->target, 0)) {
+    if (!Poller::connect(c.get(), sh_->target, 0, sh_->tls)) {
       sh_->failed_connects.fetch_add(1);
       sh_->stop.store(true);
       continue;
@@ -68,7 +34,7 @@ void PublishSchedule::drive(uint64_t now) {
   if (!sh_->go.load(std::memory_order_relaxed)) return start(now);
   uint64_t ms = sh_->measure_start_ns.load();
   if (sh_->server_cpu_start_ticks.load() == 0 && now >= ms && opt_.server_pid > 0) {
-    sh_->server_cpu_start_ticks.store(read_proc_cpu_ticks(opt_.server_pid) + 1);
+    sh_->server_cpu_start_ticks.store(process_cpu_ticks(opt_.server_pid) + 1);
   }
   if (closed_loop_) {
     drive_closed(now, ms);
@@ -79,7 +45,7 @@ void PublishSchedule::drive(uint64_t now) {
 
 void PublishSchedule::start(uint64_t now) {
   bool pubs_ready = true;
-  for (auto& c : pubs_) pubs_ready &= c->ready;
+  for (auto& c : pubs_) pubs_ready &= c->ready && (!sh_->tls || c->tls_ready);
   if (!pubs_ready || sh_->ready.load() < opt_.subscribers + opt_.churn_subscribers) return;
   sh_->go.store(true);
   uint64_t ms = now + static_cast<uint64_t>(opt_.warmup * 1e9);
@@ -100,7 +66,7 @@ void PublishSchedule::drive_closed(uint64_t now, uint64_t measure_start) {
     bool measured_round = round_start_ns_ >= measure_start;
     if ((now >= end && measured_round) || enough) {
       sh_->measure_end_ns.store(now);
-      if (opt_.server_pid > 0) sh_->server_cpu_end_ticks.store(read_proc_cpu_ticks(opt_.server_pid) + 1);
+      if (opt_.server_pid > 0) sh_->server_cpu_end_ticks.store(process_cpu_ticks(opt_.server_pid) + 1);
       return finish();
     }
     start_round();
@@ -143,7 +109,7 @@ void PublishSchedule::drive_open(uint64_t now) {
 // get until the drain deadline to receive what they are owed.
 void PublishSchedule::end_open(uint64_t now, uint64_t total) {
   sh_->measure_end_ns.store(open_start_ns_ + static_cast<uint64_t>(static_cast<double>(total) * 1e9 / opt_.rate));
-  if (opt_.server_pid > 0) sh_->server_cpu_end_ticks.store(read_proc_cpu_ticks(opt_.server_pid) + 1);
+  if (opt_.server_pid > 0) sh_->server_cpu_end_ticks.store(process_cpu_ticks(opt_.server_pid) + 1);
   uint64_t expect = 0;
   for (int p = 0; p < opt_.publishers; ++p) {
     for (int t = 0; t < opt_.topics; ++t) {

@@ -59,6 +59,8 @@ void server_deltas(const InfoFields& before, const InfoFields& after, Summary* s
   s->d_completions = delta(before, after, "completions");
 }
 
+std::string sh_tls_version(const Summary& s) { return s.tls_version.empty() ? "?" : s.tls_version; }
+
 // The run's shape, the server, and the headline figures.
 void print_headline(const Options& o, const Summary& s) {
   std::string sizes = o.size_mix.empty() ? std::to_string(o.size) + "-byte payloads" : "payload mix " + o.size_mix;
@@ -70,6 +72,11 @@ void print_headline(const Options& o, const Summary& s) {
                 get(a, a.count("fanout_version") ? "fanout_version" : "redis_version").c_str(),
                 a.count("backend") ? get(a, "backend").c_str() : get(a, "multiplexing_api").c_str(),
                 a.count("shards") ? get(a, "shards").c_str() : "1");
+  }
+  if (o.tls) {
+    std::printf("  tls: %s %s, server certificate verified for %s%s\n", sh_tls_version(s).c_str(),
+                s.tls_cipher.c_str(), o.tls_sni.empty() ? o.host.c_str() : o.tls_sni.c_str(),
+                o.tls_cert.empty() ? "" : ", client certificate sent");
   }
   const Histogram& lat = s.latency;
   std::printf("  measured %.2f s: %llu deliveries, %s deliveries/s, %.1f MB/s payload\n", s.measured_s,
@@ -109,6 +116,9 @@ void print_details(const Options& o, const Shared& sh, const Summary& s) {
   }
   std::printf("  load generator: %.1f CPU-s over %.1f s wall; busiest thread %.0f%% of a core%s\n", s.loader_cpu_s,
               s.wall_s, s.busiest * 100, s.saturated ? "  WARNING: saturated, figures may understate the server" : "");
+  if (s.tls_failures) {
+    std::printf("  TLS errors: %llu (the first: %s)\n", static_cast<ull>(s.tls_failures), s.tls_first_failure.c_str());
+  }
   if (s.errors || s.stalled || s.failed_connects) {
     std::printf("  errors: %llu protocol, %llu PUBLISH count mismatches, %d failed connects%s\n",
                 static_cast<ull>(sh.protocol_errors.load()), static_cast<ull>(sh.count_mismatches.load()),
@@ -144,6 +154,12 @@ Summary summarize(const Options& o, const Shared& sh, const std::vector<WorkerRe
   s.errors = sh.protocol_errors.load() + sh.count_mismatches.load();
   s.stalled = sh.stalled.load();
   s.failed_connects = sh.failed_connects.load();
+  if (sh.tls) {
+    s.tls_version = sh.tls_session.version;
+    s.tls_cipher = sh.tls_session.cipher;
+    s.tls_failures = sh.tls->failures();
+    s.tls_first_failure = sh.tls->first_failure();
+  }
   return s;
 }
 

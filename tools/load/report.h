@@ -39,6 +39,11 @@ struct Summary {
   uint64_t errors = 0;  // protocol errors + PUBLISH count mismatches
   bool stalled = false;
   int failed_connects = 0;
+  // --tls: what the probe negotiated ("TLSv1.3", "TLS_AES_256_GCM_SHA384"), and the handshakes
+  // and established sessions that failed during the run, with the first reason.
+  std::string tls_version, tls_cipher;
+  uint64_t tls_failures = 0;
+  std::string tls_first_failure;
 };
 
 // Merges the workers' results and derives rates (per second), payload MB/s (1e6 bytes), the

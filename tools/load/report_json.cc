@@ -98,6 +98,10 @@ void json_scenario_and_errors(JsonLines& j, const Options& o, const Shared& sh, 
   j.num("publish_count_mismatches", static_cast<double>(sh.count_mismatches.load()));
   j.num("failed_connects", s.failed_connects);
   j.num("stalled", s.stalled);
+  j.flag("tls", o.tls);
+  j.str("tls_version", s.tls_version);
+  j.str("tls_cipher", s.tls_cipher);
+  j.num("tls_failures", static_cast<double>(s.tls_failures));
 }
 
 void json_costs(JsonLines& j, const Summary& s) {

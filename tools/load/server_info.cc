@@ -19,14 +19,16 @@ bool reply_complete(const std::string& s) {
   return n < 0 || s.size() >= nl + 2 + static_cast<size_t>(n) + 2;
 }
 
+const char kInfoCommand[] = "*2\r\n$4\r\nINFO\r\n$10\r\neverything\r\n";
+
 std::string fetch_info_text(const Target& t) {
   int fd = connect_target(t, 0);
   if (fd < 0) return "";
   struct timeval tv {2, 0};
   setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-  const char kCmd[] = "*2\r\n$4\r\nINFO\r\n$10\r\neverything\r\n";
   std::string s;
-  if (send(fd, kCmd, sizeof(kCmd) - 1, MSG_NOSIGNAL) == static_cast<ssize_t>(sizeof(kCmd) - 1)) {
+  const ssize_t len = sizeof(kInfoCommand) - 1;
+  if (send(fd, kInfoCommand, static_cast<size_t>(len), MSG_NOSIGNAL) == len) {
     char buf[65536];
     while (!reply_complete(s)) {
       ssize_t n = recv(fd, buf, sizeof(buf), 0);
@@ -40,9 +42,12 @@ std::string fetch_info_text(const Target& t) {
 
 }  // namespace
 
-InfoFields fetch_server_info(const Target& t, const std::string& proto) {
+InfoFields fetch_server_info(const Target& t, const std::string& proto, const TlsClient* tls) {
   if (proto != "redis") return {};
-  return parse_info(fetch_info_text(t));
+  if (!tls) return parse_info(fetch_info_text(t));
+  std::string reply, err;
+  if (!tls->request(t, kInfoCommand, reply_complete, 2000, &reply, nullptr, &err) || reply[0] == '-') return {};
+  return parse_info(reply);
 }
 
 InfoFields parse_info(const std::string& text) {

@@ -6,6 +6,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
 
 #include "tools/load/payload.h"
 
@@ -45,6 +48,33 @@ uint64_t now_ns() {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ull + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+uint64_t process_cpu_ticks(int pid) {
+  if (pid <= 0) return 0;
+  char path[64];
+  std::snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+  FILE* f = std::fopen(path, "r");
+  if (!f) return 0;
+  char buf[4096];
+  size_t n = std::fread(buf, 1, sizeof(buf) - 1, f);
+  std::fclose(f);
+  buf[n] = 0;
+  char* p = std::strrchr(buf, ')');  // the command name may hold spaces
+  if (!p) return 0;
+  unsigned long long ut = 0, st = 0;
+  // Fields after ")": state(3) ... utime(14) stime(15).
+  int field = 2;
+  char* save = nullptr;
+  for (char* tok = strtok_r(p + 1, " ", &save); tok; tok = strtok_r(nullptr, " ", &save)) {
+    ++field;
+    if (field == 14) ut = std::strtoull(tok, nullptr, 10);
+    if (field == 15) {
+      st = std::strtoull(tok, nullptr, 10);
+      break;
+    }
+  }
+  return ut + st;
 }
 
 double cpu_seconds(int who) {

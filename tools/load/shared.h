@@ -16,6 +16,7 @@
 #include "core/histogram.h"
 #include "tools/load/options.h"
 #include "tools/load/target.h"
+#include "tools/load/tls.h"
 
 namespace fanout::load {
 
@@ -25,6 +26,10 @@ uint64_t now_ns();
 // User + system CPU time in seconds of `who`: RUSAGE_SELF (the process) or RUSAGE_THREAD (the
 // calling thread), from getrusage(2). Any thread.
 double cpu_seconds(int who);
+
+// utime + stime of process `pid` in clock ticks (sysconf(_SC_CLK_TCK) per second), from
+// /proc/PID/stat; 0 if it cannot be read. Any thread.
+uint64_t process_cpu_ticks(int pid);
 
 // Built on the main thread from validated options (opt.threads <= opt.subscribers, every count
 // at least 1) before any worker starts; the plan fields are read-only from then on. Atomics may
@@ -38,6 +43,10 @@ struct Shared {
 
   const Options& opt;
   const Target target;
+  // --tls: the client context (set by main before the workers start; null without --tls) and
+  // what the probe connection negotiated.
+  TlsClient* tls = nullptr;
+  TlsSessionInfo tls_session;
   std::vector<int> subs_per_topic;  // all measured subscribers of each topic
   std::vector<std::string> topic_names;
   // normal_on_topic[w][t]: normal subscribers of worker w on topic t.

@@ -9,6 +9,11 @@ namespace fanout::load {
 namespace {
 
 constexpr size_t kReadChunk = 256 * 1024;
+// TLS handshakes a worker keeps in flight while connecting. The server does each handshake's
+// public-key work on its event loop; opening connections faster than it completes them only
+// overflows its accept backlog, and a blocking connect whose SYN was dropped stalls this whole
+// loop for the kernel's one-second retry.
+constexpr int kMaxHandshakesInFlight = 64;
 
 int churners_of(int id, const Options& o) {
   int n = 0;
@@ -38,7 +43,7 @@ Worker::Worker(int id, Shared* shared)
 
 std::unique_ptr<Conn> Worker::open_subscriber(int index) {
   auto c = std::make_unique<Conn>();
-  if (!Poller::connect(c.get(), sh_->target, opt_.rcvbuf)) return nullptr;
+  if (!Poller::connect(c.get(), sh_->target, opt_.rcvbuf, sh_->tls)) return nullptr;
   c->role = kSub;
   c->index = index;
   c->topic = sh_->topic_of(index);
@@ -49,13 +54,14 @@ std::unique_ptr<Conn> Worker::open_subscriber(int index) {
   c->tokens = throttle_.initial_tokens();
   encode_subscribe(proto_, sh_->topic_names[c->topic], &c->out);
   poller_.add(c.get());
+  if (c->ssl) ++handshaking_;
   return c;
 }
 
 void Worker::connect_some(uint64_t now) {
   double per_worker = static_cast<double>(opt_.connect_rate) / opt_.threads;
   size_t allowed = static_cast<size_t>(static_cast<double>(now - connect_start_ns_) / 1e9 * per_worker) + 1;
-  while (subs_.size() < my_subs_.size() && subs_.size() < allowed) {
+  while (subs_.size() < my_subs_.size() && subs_.size() < allowed && handshaking_ < kMaxHandshakesInFlight) {
     std::unique_ptr<Conn> c = open_subscriber(my_subs_[subs_.size()]);
     if (!c) {
       sh_->failed_connects.fetch_add(1);
@@ -75,8 +81,35 @@ void Worker::handle(const struct epoll_event& ev, uint64_t now) {
   }
   Conn* c = static_cast<Conn*>(ev.data.ptr);
   if (c->closed) return;
-  if (ev.events & EPOLLOUT) poller_.flush(c);
-  if (!c->closed && (ev.events & (EPOLLIN | EPOLLERR | EPOLLHUP)) && c->reading) on_readable(c, now);
+  if (c->ssl && !c->tls_ready) {
+    std::string why;
+    Poller::Handshake h = poller_.handshake(c, &why);
+    if (h == Poller::Handshake::kWaiting) return;
+    if (c->role == kSub) --handshaking_;
+    if (h == Poller::Handshake::kFailed) return tls_failed(c, why);
+  }
+  // A TLS session may want the other direction first (a write that waits to read, and back).
+  bool out = (ev.events & EPOLLOUT) || (c->tls_write_wants_read && (ev.events & EPOLLIN));
+  bool in = (ev.events & (EPOLLIN | EPOLLERR | EPOLLHUP)) || (c->tls_read_wants_write && (ev.events & EPOLLOUT));
+  if (out) poller_.flush(c);
+  if (!c->closed && in && c->reading) on_readable(c, now);
+}
+
+// A TLS handshake that failed: a failed connect (which, before publishing starts, stops the run
+// as a refused connect does), and the reason for the report.
+void Worker::tls_failed(Conn* c, const std::string& why) {
+  sh_->tls->note_failure(why);
+  sh_->failed_connects.fetch_add(1);
+  if (!c->churn && !sh_->go.load()) sh_->stop.store(true);
+}
+
+// TLS sessions that stopped reading at the read limit with records already taken from the
+// socket: no epoll event will come for those bytes.
+void Worker::read_tls_pending(uint64_t now) {
+  poller_.take_tls_pending(&tls_retry_);
+  for (Conn* c : tls_retry_) {
+    if (!c->closed && c->reading) on_readable(c, now);
+  }
 }
 
 void Worker::on_readable(Conn* c, uint64_t now) {
@@ -84,7 +117,9 @@ void Worker::on_readable(Conn* c, uint64_t now) {
   if (c->slow && !throttle_.admit(c, &limit)) return;
   // Read into the worker's scratch buffer and parse in place; only a partial frame is copied
   // into the connection (never a per-read allocation or zero-fill).
-  size_t n = poller_.read(c, read_buf_.get(), limit);
+  std::string tls_error;
+  size_t n = poller_.read(c, read_buf_.get(), limit, &tls_error);
+  if (!tls_error.empty()) sh_->tls->note_failure(tls_error);
   if (n == 0) return;
   if (c->slow) throttle_.charge(c, n);
   const char* buf = read_buf_.get();
@@ -202,7 +237,10 @@ void Worker::churn(uint64_t now) {
   while (churn_.next_due(now, &k)) {
     size_t slot = first_churn_ + static_cast<size_t>(k);
     if (slot >= subs_.size()) return;
-    if (!subs_[slot]->closed) poller_.close(subs_[slot].get(), false);
+    if (Conn* old = subs_[slot].get(); !old->closed) {
+      if (old->ssl && !old->tls_ready) --handshaking_;
+      poller_.close(old, false);
+    }
     std::unique_ptr<Conn> c = open_subscriber(my_subs_[slot]);
     if (!c) {
       sh_->failed_connects.fetch_add(1);
@@ -215,6 +253,7 @@ void Worker::churn(uint64_t now) {
 }
 
 int Worker::loop_timeout(uint64_t now, bool connecting) const {
+  if (poller_.has_tls_pending()) return 0;
   int t = 100;
   if (connecting || !throttle_.idle()) t = 1;
   return publishers_ ? publishers_->timeout_ms(now, t) : t;
@@ -248,6 +287,7 @@ void Worker::run() {
     int n = poller_.wait(evs.data(), static_cast<int>(evs.size()), loop_timeout(now, connecting));
     now = now_ns();
     for (int i = 0; i < n; ++i) handle(evs[i], now);
+    if (poller_.has_tls_pending()) read_tls_pending(now);
     throttle_.refill(now);
     churn(now);
     snapshot(now);

@@ -10,6 +10,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -49,6 +50,8 @@ class Worker {
   std::unique_ptr<Conn> open_subscriber(int index);
   void connect_some(uint64_t now);
   void handle(const struct epoll_event& ev, uint64_t now);
+  void tls_failed(Conn* c, const std::string& why);
+  void read_tls_pending(uint64_t now);
   void on_readable(Conn* c, uint64_t now);
   size_t decode(Conn* c, const char* buf, size_t len, uint64_t now);
   void on_event(Conn* c, const Event& ev, uint64_t now);
@@ -74,6 +77,7 @@ class Worker {
   size_t first_churn_ = 0;
   ChurnSchedule churn_;
   uint64_t connect_start_ns_ = 0;
+  int handshaking_ = 0;  // subscribers whose TLS handshake is under way
   Histogram latency_, interval_;
   uint64_t delivered_local_ = 0, received_normal_local_ = 0;
   uint64_t last_snap_ns_ = 0;
@@ -83,6 +87,7 @@ class Worker {
   uint64_t round_received_ = 0;
   uint64_t round_expected_ = 0;
   std::unique_ptr<char[]> read_buf_;
+  std::vector<Conn*> tls_retry_;  // read_tls_pending's list, kept for its capacity
 };
 
 }  // namespace fanout::load
