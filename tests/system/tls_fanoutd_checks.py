@@ -262,7 +262,7 @@ def reload_ca_and_expired(t, start, pki, tmp, tls_args):
         check(f"{t} reload CA: the CA's client accepted first", tc.ping(srv.tls_port, ours) == "ok")
         r = tc.ping(srv.tls_port, theirs)
         check(f"{t} reload CA: the other CA's client refused first", r.startswith("refused"), r)
-        put(os.path.join(os.path.dirname(pki.untrusted_crt), "other-ca.crt"), ca)
+        put(pki.untrusted_ca_crt, ca)
         os.kill(srv.proc.pid, signal.SIGHUP)
         ok = tc.wait_until(lambda: tc.ping(srv.tls_port, theirs) == "ok", timeout=10)
         check(f"{t} reload CA: SIGHUP, the other CA's client accepted", ok, tc.ping(srv.tls_port, theirs))

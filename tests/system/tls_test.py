@@ -8,8 +8,8 @@ byte per segment, a long pipeline, KeyUpdate, renegotiation, records shared by m
 only fanoutd has (--tls-handshake-timeout, SIGHUP reloading certificates, CLIENT INFO's tls=
 field, INFO's TLS counters) is in tls_fanoutd_checks.py, run only against fanoutd.
 
-usage: tls_test.py --against redis
-       tls_test.py --against fanoutd FANOUTD_BINARY [--backend epoll|io_uring]
+usage: tls_test.py --against redis [--certs-script tools/tls_certs.sh]
+       tls_test.py --against fanoutd FANOUTD_BINARY [--backend epoll|io_uring] [--certs-script ...]
 (--against defaults to $FANOUT_TLS_AGAINST, else fanoutd when a binary is given)
 """
 import argparse
@@ -309,6 +309,9 @@ def main():
     ap.add_argument("binary", nargs="?")
     ap.add_argument("--against", choices=["redis", "fanoutd"], default=os.environ.get("FANOUT_TLS_AGAINST"))
     ap.add_argument("--backend", default="epoll", choices=["epoll", "io_uring"])
+    here = os.path.dirname(os.path.realpath(__file__))
+    ap.add_argument("--certs-script", default=os.path.join(here, "..", "..", "tools", "tls_certs.sh"),
+                    help="tools/tls_certs.sh, which makes the test PKI")
     a = ap.parse_args()
     against = a.against or ("fanoutd" if a.binary else None)
     if against is None or (against == "fanoutd" and not a.binary):
@@ -324,7 +327,7 @@ def main():
     tmp = tempfile.mkdtemp(prefix="fanout-tls-")
     began = time.time()
     try:
-        pki = tls_pki.MAKER(tmp)
+        pki = tls_pki.make(tmp, a.certs_script)
         timed(t, "pki", began)
         run_case(t, "one server (optional client certs)", lambda: shared_server(t, start, pki))
         run_case(t, "mutual", lambda: mutual(t, start, pki, tmp))
