@@ -290,7 +290,12 @@ void ShardCore::publish_acl(Conn* c, AclAuthority::Change change, bool integer_r
 void ShardCore::reload_acl_on_signal() {
   const std::string path = shared_->acl.aclfile();
   if (path.empty()) {
-    LOG_WARN("SIGHUP: no --aclfile is configured: nothing to reload");
+    // With a TLS port the signal reloaded the certificate (logged by the broker): no warning.
+    if (shared_->tls_port == 0) {
+      LOG_WARN("SIGHUP: no --aclfile is configured: nothing to reload");
+    } else {
+      LOG_DEBUG("SIGHUP: no --aclfile is configured: nothing to reload");
+    }
     return;
   }
   AclAuthority::Change change = shared_->acl.change(AclAuthority::reload());

@@ -129,6 +129,10 @@ bool Broker::start(std::string* err, StartError* why) {
   }
   if (!fit_descriptor_limit(err)) return fail(err, why, StartError::kSystem, *err);
   port_ = listeners_.port();
+  // --port auto and --tls-port auto become the ports the kernel chose: CONFIG GET and CONFIG
+  // REWRITE show those, as Redis shows the port it listens on.
+  if (cfg_.port == kPortAuto) cfg_.port = port_;
+  if (cfg_.tls_port == kPortAuto) cfg_.tls_port = listeners_.tls_port();
   shared_ = std::make_unique<SharedState>(cfg_, nshards_, std::move(acl));
   shared_->reserved_descriptors = reserved_descriptors();
   shared_->start_ms = std::chrono::duration_cast<std::chrono::milliseconds>(

@@ -83,6 +83,17 @@ constexpr const char* kSlowlogHelp[] = {
     "    Prints this help.",
 };
 
+// Whether a CONFIG SET changes what the TLS context is built from.
+bool tls_settings_differ(const ServerConfig& a, const ServerConfig& b) {
+  return a.tls_cert_file != b.tls_cert_file || a.tls_key_file != b.tls_key_file ||
+         a.tls_key_file_pass != b.tls_key_file_pass || a.tls_ca_cert_file != b.tls_ca_cert_file ||
+         a.tls_ca_cert_dir != b.tls_ca_cert_dir || a.tls_auth_clients != b.tls_auth_clients ||
+         a.tls_protocols != b.tls_protocols || a.tls_ciphers != b.tls_ciphers ||
+         a.tls_ciphersuites != b.tls_ciphersuites || a.tls_prefer_server_ciphers != b.tls_prefer_server_ciphers ||
+         a.tls_session_caching != b.tls_session_caching || a.tls_session_cache_size != b.tls_session_cache_size ||
+         a.tls_session_cache_timeout_s != b.tls_session_cache_timeout_s;
+}
+
 }  // namespace
 
 void ShardCore::cmd_ping(Conn* c, std::span<const std::string_view> args) {
@@ -291,6 +302,21 @@ void ShardCore::config_set(Conn* c, std::span<const std::string_view> args) {
   if (next.requirepass != shared_->config.requirepass) {
     acl_change = shared_->acl.change(AclAuthority::set_requirepass(next.requirepass));
     if (!acl_change.error.empty()) return reply_error(c, failed("requirepass", acl_change.error));
+  }
+  // The TLS settings, as Redis's applyTlsCfg: a new context for new connections, built from the
+  // files now (on this thread, as Redis reads them on its main thread); open connections keep theirs.
+  if (shared_->tls_port != 0 && tls_settings_differ(next, shared_->config)) {
+    std::string err, warning;
+    std::shared_ptr<TlsContext> tls = TlsContext::build(next, &err, &warning);
+    if (!tls) {
+      LOG_WARN("CONFIG SET: the TLS settings stay as they were: %s", err.c_str()).field("shard", id_);
+      return reply_error(c, failed(args[2], "Unable to update TLS configuration. Check server logs."));
+    }
+    if (!warning.empty()) LOG_WARN("TLS: %s", warning.c_str());
+    LOG_INFO("CONFIG SET: TLS reconfigured: certificate %s (valid until %s)", tls->subject().c_str(),
+             tls->not_after().c_str())
+        .field("shard", id_);
+    shared_->tls.set(std::move(tls));
   }
   shared_->config = next;
   auto r = std::make_unique<AdminRequest>();

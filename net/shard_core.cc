@@ -271,7 +271,13 @@ void ShardCore::close_after_reply(Conn* c) {
   // Nothing is queued after the last reply (Redis sends nothing after QUIT's +OK), so the queue
   // drains and the close comes.
   if (c->pubsub_mode()) unsubscribe_all(c);
-  if (!c->output_pending()) close_conn(c, "closed after reply");
+  if (c->output_pending()) return;
+  // A TLS client is told the end with close_notify after its last reply, as Redis does.
+  if (c->tls && c->tls->close_notify()) {
+    mark_pending(c);
+    return;
+  }
+  close_conn(c, "closed after reply");
 }
 
 void ShardCore::resume_input(Conn* c) {

@@ -159,6 +159,8 @@ void ShardCore::on_tls_sent(Conn* c, int res) {
     stats_->total_net_output_bytes.add(plain);  // as Redis counts a TLS client: the bytes it wrote
   }
   if (c->closing()) return;
+  // The last reply is out: close_notify follows it (once), then the close.
+  if (!c->output_pending() && c->close_after_flush) c->tls->close_notify();
   if (c->output_pending()) {
     mark_pending(c);
   } else if (c->close_after_flush) {

@@ -246,6 +246,15 @@ size_t TlsSession::sent(size_t n) {
   return plain;
 }
 
+bool TlsSession::close_notify() {
+  if (close_notify_ || !established_ || failure_ != TlsFailure::kNone) return false;
+  close_notify_ = true;
+  ERR_clear_error();
+  SSL_shutdown(ssl_);  // writes the alert into the staged buffer; the peer's is not waited for
+  ERR_clear_error();
+  return has_output();
+}
+
 std::string TlsSession::describe() const {
   return std::string(SSL_get_version(ssl_)) + " " + SSL_get_cipher_name(ssl_);
 }

@@ -101,6 +101,10 @@ class TlsSession {
   // sent (the caller completes them in its queue), 0 while the buffer is unfinished.
   size_t sent(size_t n);
 
+  // Stages close_notify (RFC 8446 section 6.1) once, after the last data: true if it staged one
+  // now (send it, then close), false if it was staged before or the session cannot send it.
+  bool close_notify();
+
   bool established() const { return established_; }
   bool resumed() const { return SSL_session_reused(ssl_) == 1; }
   TlsFailure failure() const { return failure_; }
@@ -121,6 +125,7 @@ class TlsSession {
   TlsBufferPool* pool_;
   bool established_ = false;
   bool renegotiation_ = false;  // the session refused a renegotiation (msg callback)
+  bool close_notify_ = false;   // staged
   TlsFailure failure_ = TlsFailure::kNone;
   std::string error_;
   // What the BIO reads from during receive().

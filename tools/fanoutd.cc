@@ -178,7 +178,9 @@ int serve(const ServerConfig& cfg, const sigset_t& set) {
       if (exiting.load()) return;  // the wake-up from end_signals()
       if (sig == SIGHUP) {
         // The shards reload and log the outcome; nothing to do before they run or while stopping.
-        const bool tls = broker.reload_tls();  // logs its own outcome
+        // Each reload logs its own outcome: the TLS certificate here, the ACL file on shard 0 (or
+        // that there is no ACL file to reload).
+        const bool tls = broker.reload_tls();
         if (broker.reload_acl()) {
           LOG_INFO("SIGHUP received: reloading the ACL file").field("signal", "SIGHUP");
         } else if (!tls) {

@@ -7,6 +7,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <poll.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -120,6 +121,9 @@ class TlsClient {
 class TlsServerTest : public BasicServerTest<std::string> {
  protected:
   void SetUp() override {
+    // A client whose connection the server refused gets EPIPE from OpenSSL's socket writes, not
+    // the signal.
+    signal(SIGPIPE, SIG_IGN);
     BasicServerTest::SetUp();
     if (IsSkipped()) return;
     cfg.tls_port = kPortAuto;
@@ -295,6 +299,32 @@ TEST_P(TlsServerTest, AReloadedCertificateReachesNewConnectionsAndOpenOnesStay) 
   ASSERT_NE(still, nullptr);
   EXPECT_EQ(serial(still->ssl()), serial(after->ssl()));
   EXPECT_EQ(still->call({"PING"}).str, "PONG");
+  // CONFIG SET tls-cert-file and tls-key-file, as Redis's applyTlsCfg: a new certificate for new
+  // connections, or Redis's error and the old one.
+  TestCert third;
+  make_cert(&third, "localhost", &pki().ca, -1, 90, "DNS:localhost,IP:127.0.0.1");
+  const std::string crt = write_pem(dir + "/third.crt", third.cert), key = write_pem(dir + "/third.key", third.key);
+  RespValue bad = still->call({"CONFIG", "SET", "tls-cert-file", dir + "/missing.crt"});
+  EXPECT_EQ(bad.str,
+            "ERR CONFIG SET failed (possibly related to argument 'tls-cert-file') - Unable to update TLS configuration. "
+            "Check server logs.");
+  EXPECT_EQ(still->call({"CONFIG", "SET", "tls-cert-file", crt, "tls-key-file", key}).str, "OK");
+  auto latest = TlsClient::connect(tls_port());
+  ASSERT_NE(latest, nullptr);
+  EXPECT_EQ(serial(latest->ssl()), ASN1_INTEGER_get(X509_get_serialNumber(third.cert)));
+  EXPECT_EQ(still->call({"PING"}).str, "PONG");
+}
+
+// QUIT over TLS: +OK, then close_notify, then the close (as Redis ends a TLS connection).
+TEST_P(TlsServerTest, QuitEndsWithCloseNotify) {
+  start();
+  auto c = TlsClient::connect(tls_port());
+  ASSERT_NE(c, nullptr);
+  EXPECT_EQ(c->call({"QUIT"}).str, "OK");
+  RespValue v;
+  EXPECT_FALSE(c->read(&v, 3000));
+  EXPECT_EQ(SSL_get_shutdown(c->ssl()) & SSL_RECEIVED_SHUTDOWN, SSL_RECEIVED_SHUTDOWN);
+  EXPECT_EQ(await_stat("tls_connected_clients_userspace", 0), 0);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, TlsServerTest, ::testing::ValuesIn(kBackends));

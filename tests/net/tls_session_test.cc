@@ -386,6 +386,22 @@ TEST(TlsSessionTest, CloseNotifyEndsTheInput) {
   EXPECT_EQ(plain, "*1\r\n$4\r\nQUIT\r\n");  // what came before the close is still delivered
 }
 
+TEST(TlsSessionTest, CloseNotifyIsStagedOnceAfterTheLastData) {
+  auto ctx = server_context(tls_config());
+  TlsSession s(ctx->ctx(), &pool);
+  EXPECT_FALSE(s.close_notify());  // no handshake yet: nothing to say it on
+  Client c;
+  std::string plain;
+  ASSERT_EQ(handshake(c, s, &plain), TlsSession::Result::kOk);
+  c.give(drain(s));
+  c.read_all();
+  EXPECT_TRUE(s.close_notify());
+  EXPECT_FALSE(s.close_notify());
+  c.give(drain(s));
+  c.read_all();
+  EXPECT_EQ(SSL_get_shutdown(c.ssl) & SSL_RECEIVED_SHUTDOWN, SSL_RECEIVED_SHUTDOWN);
+}
+
 TEST(TlsSessionTest, ASecondConnectionResumesTheSession) {
   auto ctx = server_context(tls_config());
   SSL_SESSION* session = nullptr;
