@@ -281,9 +281,16 @@ class ShardCore {
   void tls_input(Conn* c, const char* data, size_t n);
   // Counts a failed handshake by its reason, logs it (once per episode) and closes.
   void tls_handshake_failed(Conn* c, const std::string& why);
-  // Closes a TLS client after any alert its session staged has been sent.
+  // Closes a TLS client after any alert its session staged has been sent (on kernel TLS: at once).
   void tls_close(Conn* c, const std::string& why);
   void on_tls_sent(Conn* c, int res);
+  // Kernel TLS (net/tls_kernel.h): hands c's sending to the kernel, or keeps it in userspace for
+  // good if the kernel refuses (counted, logged once per episode). Only once every ciphertext byte
+  // of the session is sent and no send is in flight.
+  void tls_start_kernel(Conn* c);
+  // A kernel TLS client's next send: its queue's iovecs, as a plaintext client's, once charged to
+  // its key's limit (closed instead when it would pass it).
+  size_t kernel_tls_next_send(Conn* c, struct iovec* iov, size_t max_iov);
 
   // Delivery (delivery.cc).
   void on_sent(Conn* c, int res);
@@ -454,7 +461,7 @@ class ShardCore {
   std::shared_ptr<const TlsContext> tls_ctx_;
   uint64_t tls_ctx_version_ = 0;
   std::string tls_plain_, tls_pack_;
-  Episode tls_failing_;
+  Episode tls_failing_, tls_kernel_fallback_;
   std::shared_ptr<const Acl> acl_;  // the rules as this shard last applied them
   uint64_t acl_version_ = 0;
   int64_t auth_window_ms_ = 0;   // the second auth_window_failures_ counts in
