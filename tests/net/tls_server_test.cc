@@ -46,11 +46,16 @@ class TlsClient {
     SSL_set1_host(c->ssl_, "localhost");
     timeval tv{5, 0};
     setsockopt(c->fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-    if (SSL_connect(c->ssl_) != 1) {
-      ERR_clear_error();
-      return nullptr;
+    // With SO_RCVTIMEO a blocking read answers EINTR instead of restarting (signal(7)); seen here
+    // on the test's thread, which creates and tears down the shards' io_uring rings (their task
+    // work interrupts it): try again (SSL_read below too).
+    for (int tries = 0;; ++tries) {
+      const int r = SSL_connect(c->ssl_);
+      if (r == 1) return c;
+      if (SSL_get_error(c->ssl_, r) != SSL_ERROR_WANT_READ || errno != EINTR || tries == 100) break;
     }
-    return c;
+    ERR_clear_error();
+    return nullptr;
   }
   ~TlsClient() {
     SSL_free(ssl_);
@@ -76,7 +81,8 @@ class TlsClient {
       if (std::chrono::steady_clock::now() > deadline) return false;
       char tmp[65536];
       size_t got = 0;
-      if (SSL_read_ex(ssl_, tmp, sizeof(tmp), &got) != 1) {
+      if (const int r = SSL_read_ex(ssl_, tmp, sizeof(tmp), &got); r != 1) {
+        if (SSL_get_error(ssl_, r) == SSL_ERROR_WANT_READ && errno == EINTR) continue;
         ERR_clear_error();
         return false;
       }
