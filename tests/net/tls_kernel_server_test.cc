@@ -60,8 +60,9 @@ class Client {
     SSL_set1_host(c->ssl_, "localhost");
     timeval tv{5, 0};
     setsockopt(c->fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-    // A blocking socket with SO_RCVTIMEO answers EINTR rather than restarting (signal(7)) when
-    // io_uring's task work interrupts this thread (its rings were created on it): try again.
+    // With SO_RCVTIMEO a blocking read answers EINTR instead of restarting (signal(7)); seen here
+    // on the test's thread, which creates and tears down the shards' io_uring rings (probably
+    // their task work interrupts it): try again.
     for (int tries = 0;; ++tries) {
       const int r = SSL_connect(c->ssl_);
       if (r == 1) return c;

@@ -47,8 +47,8 @@ class TlsClient {
     timeval tv{5, 0};
     setsockopt(c->fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
     // With SO_RCVTIMEO a blocking read answers EINTR instead of restarting (signal(7)); seen here
-    // on the test's thread, which creates and tears down the shards' io_uring rings (their task
-    // work interrupts it): try again (SSL_read below too).
+    // on the test's thread, which creates and tears down the shards' io_uring rings (probably
+    // their task work interrupts it): try again (SSL_read below too).
     for (int tries = 0;; ++tries) {
       const int r = SSL_connect(c->ssl_);
       if (r == 1) return c;
