@@ -147,11 +147,15 @@ bool Broker::start(std::string* err, StartError* why) {
   shared_->tls_port = listeners_.tls_port();
   if (tls) {
     shared_->tls.set(std::move(tls));
-    // Kernel TLS needs the kernel's tls module and a send path that hands it the session's keys;
-    // Fanout encrypts in userspace either way for now, and says which the kernel could do.
+    // Kernel TLS needs the kernel's tls module: probed once here; connections are offered it only
+    // if it was found (net/tls_kernel.h), so a kernel without it costs nothing per connection.
     shared_->kernel_tls = probe_kernel_tls();
-    LOG_INFO("TLS on port %d: certificate %s (valid until %s); records encrypted in userspace (kernel TLS: %s)",
-             shared_->tls_port, shared_->tls.current()->subject().c_str(), shared_->tls.current()->not_after().c_str(),
+    const char* mode = cfg_.tls_ktls == "no"              ? "records encrypted in userspace (--tls-ktls no)"
+                       : shared_->kernel_tls.available ? "records encrypted by the kernel after each handshake "
+                                                         "where the cipher allows (kernel TLS), else in userspace"
+                                                       : "records encrypted in userspace";
+    LOG_INFO("TLS on port %d: certificate %s (valid until %s); %s (kernel TLS: %s)", shared_->tls_port,
+             shared_->tls.current()->subject().c_str(), shared_->tls.current()->not_after().c_str(), mode,
              shared_->kernel_tls.detail.c_str())
         .field("tls_port", shared_->tls_port)
         .field("kernel_tls", shared_->kernel_tls.available);

@@ -162,7 +162,7 @@ std::string ShardCore::client_info_line(Conn* c, size_t argv_mem) {
   field("backend", cfg_.backend);
   field("omsgs", c->out.messages());
   // How its records are encrypted: no (plaintext), userspace, kernel.
-  field("tls", tls_mode_name(c->tls ? TlsMode::kUserspace : TlsMode::kNone));
+  field("tls", tls_mode_name(c->tls ? c->tls->mode() : TlsMode::kNone));
   return s;
 }
 

@@ -92,6 +92,16 @@ struct ServerConfig {
   size_t tls_session_cache_size = 20'480;   // sessions
   int tls_session_cache_timeout_s = 300;
   int tls_handshake_timeout_ms = 10'000;    // close a client whose handshake takes longer
+  // Kernel TLS for sending (net/tls_kernel.h): auto hands a connection's encryption to the kernel
+  // after its handshake when the start-up probe found the tls module and the cipher is one the
+  // kernel takes (AES-128/256-GCM, ChaCha20-Poly1305; TLS 1.2 or 1.3); no keeps every one in
+  // userspace. Read at each TLS accept.
+  std::string tls_ktls = "auto";
+  // Tests only, not settings: 1 offers kernel TLS whatever the probe found (the real setsockopt
+  // then decides); 2 offers it and pretends the kernel took the keys without asking it, so the
+  // connection then sends its plaintext as is (only a test client expecting that may connect).
+  int tls_ktls_test = 0;
+  uint64_t tls_ktls_test_key_limit = 0;  // tests: bytes a kernel key may encrypt (0: the cipher's)
   std::string log_level = "info";          // debug|info|warn|error (Redis's loglevel, mapped)
   std::string log_format = "text";         // text (key=value) or json: one line per event
   // Not settings: where the configuration came from.

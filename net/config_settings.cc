@@ -204,6 +204,12 @@ const Setting kSettings[] = {
           "tls-session-cache-timeout", kLive),
     live(FANOUT_NUMBER("tls-handshake-timeout", tls_handshake_timeout_ms, 100, 600'000, "ms",
                   "close a TLS client whose handshake is not done after this long")),
+    live(Setting{"tls-ktls", Setting::Kind::kChoice,
+                 "kernel TLS for sending: auto (after the handshake, when the kernel's tls module was found at "
+                 "start and the cipher is AES-GCM or ChaCha20-Poly1305) or no (always in userspace); for "
+                 "connections accepted after a change", 0, 0, "", false, "auto|no", nullptr, nullptr,
+                 [](const ServerConfig& c) { return c.tls_ktls; },
+                 [](ServerConfig& c, std::string_view v) { c.tls_ktls.assign(v); }}),
     live(FANOUT_NUMBER("shutdown-timeout-ms", shutdown_timeout_ms, 0, 3'600'000, "ms",
                        "how long shutdown waits to flush queued output")),
     live(Setting{"log-level", Setting::Kind::kChoice, "log level (Redis's loglevel: debug, verbose and notice, "

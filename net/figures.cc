@@ -132,11 +132,12 @@ void stats_section(FigureSink& o, const FigureSource& in) {
   FANOUT_STATS_COUNTERS(FANOUT_FIGURE)
   FANOUT_TLS_COUNTERS(FANOUT_FIGURE)
 #undef FANOUT_FIGURE
-  // Which TLS mode the clients got: userspace records for every one while the kernel path is
-  // not built (kernel TLS shows whether this kernel could take them over).
+  // Which TLS mode the clients got (a client counts as userspace until the kernel takes over,
+  // after its handshake), and whether this kernel could take any over at all.
   o.shard("tls_connected_clients_userspace", K::kGauge, "TLS clients whose records Fanout encrypts itself",
-          field(&ShardStats::tls_clients));
-  o.number("tls_connected_clients_kernel", K::kGauge, "TLS clients whose records the kernel encrypts (kTLS)", 0);
+          field(&ShardStats::tls_userspace_clients));
+  o.shard("tls_connected_clients_kernel", K::kGauge, "TLS clients whose records the kernel encrypts (kTLS)",
+          field(&ShardStats::tls_kernel_clients));
   o.number("tls_kernel_available", K::kGauge, "1 if this kernel's tls module could encrypt records (probed at start)",
            in.sh.kernel_tls.available ? 1 : 0);
   o.shard("instantaneous_ops_per_sec", K::kGauge, "commands run in the last second", field(&ShardStats::ops_last_second),

@@ -130,9 +130,9 @@ void ShardCore::on_io_completion(const Completion& e) {
   if (e.op == Op::kSend) {
     c->send_inflight = false;
     --c->ops;
-    if (c->tls) {
+    if (c->tls && c->tls->mode() == TlsMode::kUserspace) {
       on_tls_sent(c, e.res);
-    } else {
+    } else {  // plaintext, or plaintext the kernel encrypts (kernel TLS)
       on_sent(c, e.res);
     }
     return;
@@ -184,6 +184,14 @@ void ShardCore::end_episodes() {
         .field("count", tls_failing_.count())
         .field("duration_ms", tls_failing_.duration_ms());
   }
+  if (tls_kernel_fallback_.end_if_quiet(now_ms_, kQuietMs)) {
+    LOG_OK("no more TLS clients refused by kernel TLS (%llu stayed in userspace over %lld ms)",
+           static_cast<unsigned long long>(tls_kernel_fallback_.count()),
+           static_cast<long long>(tls_kernel_fallback_.duration_ms()))
+        .field("shard", id_)
+        .field("count", tls_kernel_fallback_.count())
+        .field("duration_ms", tls_kernel_fallback_.duration_ms());
+  }
   if (refusing_clients_.end_if_quiet(now_ms_, kQuietMs)) {
     LOG_OK("no longer refusing connections (%llu refused at max clients over %lld ms)",
            static_cast<unsigned long long>(refusing_clients_.count()),
@@ -232,7 +240,7 @@ void ShardCore::release_conn(Conn* c) {
   // outstanding once it is freed.
   if (c->tls) {
     c->out.send_failed();
-    stats_->tls_clients.sub();
+    (c->tls->mode() == TlsMode::kKernel ? stats_->tls_kernel_clients : stats_->tls_userspace_clients).sub();
   }
   stats_->deliveries_discarded.add(c->out.clear());
   if (c->blocked) std::erase(blocked_, c);

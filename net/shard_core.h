@@ -287,6 +287,13 @@ class ShardCore {
   void on_tls_sent(Conn* c, int res);
   // A plaintext client's first bytes are a TLS handshake record: logged (once per episode), closed.
   void tls_on_plaintext_port(Conn* c);
+  // Kernel TLS (net/tls_kernel.h): hands c's sending to the kernel, or keeps it in userspace for
+  // good if the kernel refuses (counted, logged once per episode). Only once every ciphertext byte
+  // of the session is sent and no send is in flight.
+  void tls_start_kernel(Conn* c);
+  // A kernel TLS client's next send: its queue's iovecs, as a plaintext client's, once charged to
+  // its key's limit (closed instead when it would pass it).
+  size_t kernel_tls_next_send(Conn* c, struct iovec* iov, size_t max_iov);
 
   // Delivery (delivery.cc).
   void on_sent(Conn* c, int res);
@@ -457,7 +464,7 @@ class ShardCore {
   std::shared_ptr<const TlsContext> tls_ctx_;
   uint64_t tls_ctx_version_ = 0;
   std::string tls_plain_, tls_pack_;
-  Episode tls_failing_;
+  Episode tls_failing_, tls_kernel_fallback_;
   std::shared_ptr<const Acl> acl_;  // the rules as this shard last applied them
   uint64_t acl_version_ = 0;
   int64_t auth_window_ms_ = 0;   // the second auth_window_failures_ counts in

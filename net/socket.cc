@@ -192,6 +192,22 @@ void tune_accepted(int fd, const ServerConfig& cfg) {
   tune_accepted(fd, cfg.tcp_keepalive_s, cfg.tcp_user_timeout_ms);
 }
 
+bool enable_kernel_tls_tx(int fd, const void* info, size_t size, std::string* err) {
+  constexpr int kTcpUlp = 31;   // TCP_ULP (linux/tcp.h), absent from older libc headers
+  constexpr int kSolTls = 282;  // SOL_TLS (linux/socket.h)
+  constexpr int kTlsTx = 1;     // TLS_TX (linux/tls.h)
+  if (setsockopt(fd, SOL_TCP, kTcpUlp, "tls", sizeof("tls")) != 0 && errno != EEXIST) {
+    *err = std::string("setsockopt(TCP_ULP, tls): ") + strerror(errno) +
+           (errno == ENOENT ? " (this kernel has no tls module)" : "");
+    return false;
+  }
+  if (setsockopt(fd, kSolTls, kTlsTx, info, static_cast<socklen_t>(size)) != 0) {
+    *err = std::string("setsockopt(SOL_TLS, TLS_TX): ") + strerror(errno);
+    return false;
+  }
+  return true;
+}
+
 void tune_accepted(int fd, int keepalive_s, int user_timeout_ms) {
   int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));

@@ -73,6 +73,15 @@ std::string socket_endpoint(int fd, bool local);
 // 0 turns either off.
 void tune_accepted(int fd, const ServerConfig& cfg);
 void tune_accepted(int fd, int keepalive_s, int user_timeout_ms);
+// Kernel TLS for sending (Linux Documentation/networking/tls.rst): attaches the "tls" upper-layer
+// protocol to a connected TCP socket (setsockopt(SOL_TCP, TCP_ULP, "tls"); EEXIST, already there,
+// is fine), then gives it the write keys (setsockopt(SOL_TLS, TLS_TX, info, size): `info` is a
+// struct tls12_crypto_info_* from <linux/tls.h>). From then on what is sent on fd goes out as TLS
+// application-data records the kernel encrypts; receiving is unchanged. Call it only once every
+// byte sent before has been handed to the kernel. False with *err naming the option and errno
+// (ENOENT: no tls module; ENOTCONN: the connection is closing; ENOMEM): the socket then sends as
+// before (a tls ULP without TX keys passes sends through). Thread: any.
+bool enable_kernel_tls_tx(int fd, const void* info, size_t size, std::string* err);
 // Refuses an accepted socket: a best-effort reply (never blocking), then close.
 void refuse_socket(int fd, const char* reply);
 // Creates an eventfd for cross-shard wake-ups.

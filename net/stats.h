@@ -95,7 +95,11 @@ struct BackendCounters {
   X(tls_handshake_failures_other, Counter, "TLS handshakes failed otherwise (the client left, a bad record)") \
   X(tls_renegotiations_refused, Counter, "TLS clients closed for asking to renegotiate")             \
   X(tls_session_errors, Counter, "established TLS clients closed for a bad record")                 \
-  X(tls_clients_on_plaintext_port, Counter, "clients closed for beginning a TLS handshake on a plaintext port")
+  X(tls_clients_on_plaintext_port, Counter, "clients closed for beginning a TLS handshake on a plaintext port")                 \
+  X(tls_kernel_fallbacks, Counter,                                                                   \
+    "TLS clients offered kernel TLS that stayed in userspace (the kernel refused the keys)")         \
+  X(tls_kernel_closes, Counter,                                                                      \
+    "TLS clients on kernel TLS closed for what it cannot do (a requested key update, a key's limit)")
 
 #define FANOUT_BACKPRESSURE_COUNTERS(X)                                                              \
   X(overflow_hard, Counter, "pushes that met a client's --client-hard-limit")                        \
@@ -162,7 +166,9 @@ struct alignas(64) ShardStats {
   // Gauges of this shard, for INFO's sums and its "# Shards" lines. clients: Redis clients (RESP
   // connections); http_connections: the metrics endpoint's.
   Counter clients, channels, patterns, shard_channels, queued_bytes, http_connections;
-  Counter tls_clients;  // of `clients`, those on --tls-port
+  // Of `clients`, those on --tls-port: encrypted in userspace (from the accept on), or by the
+  // kernel (kernel TLS, from the switch after the handshake on).
+  Counter tls_userspace_clients, tls_kernel_clients;
   Counter remote_batches;
   // The loop: iterations, the time they were busy (from waking to the end of the iteration, in
   // microseconds), the longest one, and how many were busier than a millisecond (a stall other

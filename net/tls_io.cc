@@ -1,13 +1,17 @@
-// A TLS client's bytes on their way in and out (userspace records, net/tls_session.h): the
-// handshake inside the shard's loop, decrypted input handed to the RESP path, the queue's
-// plaintext packed into records for the backend's send, handshake failures counted, logged
+// A TLS client's bytes on their way in and out (net/tls_session.h): the handshake inside the
+// shard's loop, decrypted input handed to the RESP path, the queue's plaintext packed into records
+// for the backend's send (userspace) or handed to the kernel as is (kernel TLS, net/tls_kernel.h:
+// the switch happens at the first send after the handshake), handshake failures counted, logged
 // once per episode, and closed.
+#include <openssl/crypto.h>
+
 #include <cerrno>
 #include <algorithm>
 #include <cstring>
 
 #include "net/log.h"
 #include "net/shard_core.h"
+#include "net/socket.h"
 
 namespace fanout {
 
@@ -17,8 +21,46 @@ void ShardCore::start_tls(Conn* c) {
     tls_ctx_version_ = shared_->tls.version();
     tls_ctx_ = shared_->tls.current();
   }
-  c->tls = std::make_unique<TlsSession>(tls_ctx_->ctx(), &tls_buffers_);
-  stats_->tls_clients.add();
+  // Kernel TLS is offered only where the start-up probe found the tls module: once the keys are
+  // taken from OpenSSL the switch is tried, and a kernel without the module would refuse it for
+  // every connection.
+  const bool offer_kernel =
+      cfg_.tls_ktls_test != 0 || (cfg_.tls_ktls == "auto" && shared_->kernel_tls.available);
+  c->tls = std::make_unique<TlsSession>(tls_ctx_->ctx(), &tls_buffers_, offer_kernel);
+  stats_->tls_userspace_clients.add();
+}
+
+void ShardCore::tls_start_kernel(Conn* c) {
+  TlsSession& t = *c->tls;
+  KernelTlsInfo info{};
+  size_t size = 0;
+  std::string err;
+  bool ok = t.kernel_keys(&info, &size, &err);
+  if (ok) ok = cfg_.tls_ktls_test == 2 || enable_kernel_tls_tx(c->fd, &info, size, &err);
+  const char* cipher = kernel_tls_cipher_name(info);
+  OPENSSL_cleanse(&info, sizeof(info));
+  if (!ok) {
+    // OpenSSL never stopped encrypting (the BIO refused its offer), so the client carries on in
+    // userspace: a fallback, not a failure.
+    t.kernel_declined();
+    stats_->tls_kernel_fallbacks.add();
+    if (tls_kernel_fallback_.hit(now_ms_)) {
+      LOG_WARN("kernel TLS did not take over a TLS client's sending (%s); it stays in userspace (logged once "
+               "until a quiet second; INFO tls_kernel_fallbacks counts them)", err.c_str())
+          .field("shard", id_)
+          .client(log_client(c))
+          .field("tls_mode", tls_mode_name(TlsMode::kUserspace));
+    }
+    return;
+  }
+  t.kernel_started(cfg_.tls_ktls_test_key_limit);
+  stats_->tls_userspace_clients.sub();
+  stats_->tls_kernel_clients.add();
+  LOG_DEBUG("TLS sending handed to the kernel: %s (%s)%s", t.describe().c_str(), cipher,
+            cfg_.tls_ktls_test == 2 ? " [test: pretended, records go out in plaintext]" : "")
+      .field("shard", id_)
+      .client(log_client(c))
+      .field("tls_mode", tls_mode_name(TlsMode::kKernel));
 }
 
 void ShardCore::tls_input(Conn* c, const char* data, size_t n) {
@@ -40,8 +82,10 @@ void ShardCore::tls_input(Conn* c, const char* data, size_t n) {
     stats_->tls_handshakes.add();
     if (t.resumed()) stats_->tls_resumptions.add();
     c->last_input_ms = now_ms_;
-    LOG_DEBUG("TLS handshake done: %s%s, records encrypted in userspace", t.describe().c_str(),
-              t.resumed() ? " (resumed)" : "")
+    std::string mode = t.kernel_pending() ? "the kernel takes over sending once the handshake's records are sent"
+                                          : "records encrypted in userspace";
+    if (*t.kernel_absent_reason() != '\0') mode = mode + " (" + t.kernel_absent_reason() + ")";
+    LOG_DEBUG("TLS handshake done: %s%s, %s", t.describe().c_str(), t.resumed() ? " (resumed)" : "", mode.c_str())
         .field("shard", id_)
         .client(log_client(c))
         .field("tls_mode", tls_mode_name(TlsMode::kUserspace));
@@ -56,6 +100,8 @@ void ShardCore::tls_input(Conn* c, const char* data, size_t n) {
     } else {
       if (t.failure() == TlsFailure::kRenegotiation) {
         stats_->tls_renegotiations_refused.add();
+      } else if (t.failure() == TlsFailure::kKernel) {
+        stats_->tls_kernel_closes.add();
       } else {
         stats_->tls_session_errors.add();
       }
@@ -88,8 +134,10 @@ void ShardCore::tls_close(Conn* c, const std::string& why, bool send_alert) {
         .field("reason", tls_failure_name(c->tls->failure()));
   }
   c->in.clear();
-  if (!send_alert) {
-    close_conn(c, "TLS error");  // what is queued is not sent over a broken session
+  if (!send_alert || c->tls->mode() == TlsMode::kKernel) {
+    // What is queued is not sent over a broken session, and a kernel TLS key may not send another
+    // record (a key update is owed, or its limit is near).
+    close_conn(c, "TLS error");
     return;
   }
   // A failed handshake's alert goes out first, best effort (nothing else is queued before the
@@ -114,6 +162,9 @@ size_t ShardCore::tls_next_send(Conn* c, struct iovec* iov, size_t max_iov) {
   TlsSession& t = *c->tls;
   if (!t.has_output()) {
     if (!t.established()) return 0;
+    // Every ciphertext byte is sent: the moment the kernel may take over (once per connection).
+    if (t.kernel_pending()) tls_start_kernel(c);
+    if (t.mode() == TlsMode::kKernel) return kernel_tls_next_send(c, iov, max_iov);
     // Step 2 of the queue's lifecycle: the entries stay in flight until their records are sent.
     const size_t n = c->out.fill(iov, max_iov, std::min(cfg_.max_send_bytes, kTlsSendBytes));
     if (n == 0) return 0;
@@ -131,6 +182,30 @@ size_t ShardCore::tls_next_send(Conn* c, struct iovec* iov, size_t max_iov) {
   }
   iov[0] = t.next_output();
   return 1;
+}
+
+size_t ShardCore::kernel_tls_next_send(Conn* c, struct iovec* iov, size_t max_iov) {
+  TlsSession& t = *c->tls;
+  const size_t n = c->out.fill(iov, max_iov, cfg_.max_send_bytes);
+  if (n == 0) return 0;
+  size_t bytes = 0;
+  for (size_t i = 0; i < n; ++i) bytes += iov[i].iov_len;
+  if (!t.kernel_charge(bytes)) {
+    // RFC 8446 section 5.5: the key has encrypted what it safely may and the kernel cannot take a
+    // new one. The client reconnects (and gets a fresh key).
+    c->out.send_failed();
+    stats_->tls_kernel_closes.add();
+    LOG_WARN("closing a kernel TLS client: its key has encrypted %llu of the %llu bytes it may (RFC 8446 "
+             "section 5.5) and the kernel cannot change keys",
+             static_cast<unsigned long long>(t.kernel_budget().used()),
+             static_cast<unsigned long long>(t.kernel_budget().limit()))
+        .field("shard", id_)
+        .client(log_client(c))
+        .field("tls_mode", tls_mode_name(TlsMode::kKernel));
+    close_conn(c, "kernel TLS key limit");
+    return 0;
+  }
+  return n;  // Step 2 of the queue's lifecycle, as a plaintext client's: in flight until on_sent
 }
 
 void ShardCore::on_tls_sent(Conn* c, int res) {

@@ -10,15 +10,58 @@
 
 namespace fanout {
 
+// OpenSSL's internal BIO controls for kernel TLS (include/internal/bio.h in OpenSSL 3.0; the public
+// bio.h lists their numbers in a comment): the write keys offered, and the type of the next record
+// when a kTLS socket BIO must send a control record.
+constexpr int kBioCtrlSetKtls = 72;
+constexpr int kBioCtrlSetKtlsTxSendCtrlMsg = 74;
+constexpr int kBioCtrlClearKtlsTxCtrlMsg = 75;
+
 // The BIO between a session and its buffers: reads take from the bytes receive() was given and
 // report "retry" once they are used up; writes append to the staged buffer and always succeed.
+// With kernel TLS: the write keys OpenSSL offers are copied and refused (net/tls_kernel.h says
+// why), the records written under them before the switch are counted, and once the kernel sends
+// for the connection whatever OpenSSL writes is dropped: it is encrypted with a sequence number
+// the kernel has already used, so it must never reach the socket.
 struct TlsBio {
   static int write(BIO* b, const char* data, size_t n, size_t* written) {
     auto* s = static_cast<TlsSession*>(BIO_get_data(b));
+    *written = n;
+    if (s->kernel_ == TlsSession::Kernel::kOn) {
+      if (s->kernel_dropped_type_ == 0) s->kernel_dropped_type_ = -1;  // the msg callback names it
+      return 1;
+    }
+    if (s->kernel_ == TlsSession::Kernel::kCaptured) s->kernel_after_.feed(data, n);
     if (s->staged_.empty() && s->staged_.capacity() < TlsBufferPool::kMinKept) s->staged_ = s->pool_->get();
     s->staged_.append(data, n);
-    *written = n;
     return 1;
+  }
+  // BIO_CTRL_SET_KTLS with is_tx: `info` is OpenSSL's ktls_crypto_info_t, which begins with
+  // Linux's struct tls12_crypto_info_* for the cipher (ssl/ktls.c ktls_configure_crypto).
+  static void offer(TlsSession* s, const void* info) {
+    if (s->kernel_ != TlsSession::Kernel::kOffered || info == nullptr) return;
+    KernelTlsInfo k{};
+    std::memcpy(&k.base, info, sizeof(k.base));
+    const size_t size = kernel_tls_info_size(k);
+    if (size == 0) return;  // AES-128-CCM and the like: stays in userspace
+    std::memcpy(&s->kernel_info_, info, size);
+    s->kernel_after_ = KernelTlsRecords();
+    s->kernel_ = TlsSession::Kernel::kCaptured;
+  }
+  // What OpenSSL writes after the switch, named for the error (SSL_set_msg_callback).
+  static void on_message(int write_p, int, int content_type, const void* buf, size_t len, SSL*, void* arg) {
+    auto* s = static_cast<TlsSession*>(arg);
+    const auto* p = static_cast<const unsigned char*>(buf);
+    // A renegotiation request (TLS 1.2 and earlier): OpenSSL answers it with a no_renegotiation
+    // warning alert (SSL_OP_NO_RENEGOTIATION) and carries on; Fanout closes such a client instead.
+    if (write_p && content_type == SSL3_RT_ALERT && len == 2 && p[1] == SSL_AD_NO_RENEGOTIATION) {
+      s->renegotiation_ = true;
+    }
+    if (write_p && s->kernel_ == TlsSession::Kernel::kOn && content_type != SSL3_RT_HEADER &&
+        content_type != SSL3_RT_INNER_CONTENT_TYPE && s->kernel_dropped_type_ <= 0) {
+      s->kernel_dropped_type_ = content_type;
+      if (content_type == SSL3_RT_HANDSHAKE && len > 0) s->kernel_dropped_handshake_ = p[0];
+    }
   }
   static int read(BIO* b, char* out, size_t n, size_t* got) {
     auto* s = static_cast<TlsSession*>(BIO_get_data(b));
@@ -35,11 +78,19 @@ struct TlsBio {
     *got = k;
     return 1;
   }
-  static long ctrl(BIO*, int cmd, long, void*) {
+  static long ctrl(BIO* b, int cmd, long num, void* ptr) {
     switch (cmd) {
       case BIO_CTRL_FLUSH: return 1;  // the staged buffer is sent by the shard
       case BIO_CTRL_PENDING:
       case BIO_CTRL_WPENDING: return 0;
+      case kBioCtrlSetKtls:
+        // Receive keys (num 0) are never taken: decryption stays with OpenSSL.
+        if (num != 0) offer(static_cast<TlsSession*>(BIO_get_data(b)), ptr);
+        return 0;  // refused: OpenSSL keeps encrypting until the shard switches
+      case BIO_CTRL_GET_KTLS_SEND:
+      case BIO_CTRL_GET_KTLS_RECV:
+      case kBioCtrlSetKtlsTxSendCtrlMsg:
+      case kBioCtrlClearKtlsTxCtrlMsg: return 0;  // never asked once SET_KTLS is refused
       default: return 0;
     }
   }
@@ -62,15 +113,6 @@ struct TlsBio {
 };
 
 namespace {
-
-// A renegotiation request (TLS 1.2 and earlier): OpenSSL answers it with a no_renegotiation
-// warning alert (SSL_OP_NO_RENEGOTIATION) and carries on; Fanout closes such a client instead.
-void on_message(int write_p, int, int content_type, const void* buf, size_t len, SSL*, void* arg) {
-  if (write_p && content_type == SSL3_RT_ALERT && len == 2 &&
-      static_cast<const unsigned char*>(buf)[1] == SSL_AD_NO_RENEGOTIATION) {
-    *static_cast<bool*>(arg) = true;
-  }
-}
 
 TlsFailure classify(int reason) {
   switch (reason) {
@@ -120,23 +162,29 @@ const char* tls_failure_name(TlsFailure f) {
     case TlsFailure::kCertificate: return "certificate";
     case TlsFailure::kProtocol: return "protocol";
     case TlsFailure::kRenegotiation: return "renegotiation";
+    case TlsFailure::kKernel: return "kernel";
     case TlsFailure::kOther: return "other";
   }
   return "other";
 }
 
-TlsSession::TlsSession(SSL_CTX* ctx, TlsBufferPool* pool) : ssl_(SSL_new(ctx)), pool_(pool) {
+TlsSession::TlsSession(SSL_CTX* ctx, TlsBufferPool* pool, bool offer_kernel) : ssl_(SSL_new(ctx)), pool_(pool) {
   // SSL_new fails only when memory does: the connection then cannot be served at all.
   if (ssl_ == nullptr) std::abort();
   BIO* bio = BIO_new(TlsBio::method());
   BIO_set_data(bio, this);
   SSL_set_bio(ssl_, bio, bio);  // one BIO both ways; the SSL owns it
   SSL_set_accept_state(ssl_);
-  SSL_set_msg_callback(ssl_, on_message);
-  SSL_set_msg_callback_arg(ssl_, &renegotiation_);
+  SSL_set_msg_callback(ssl_, TlsBio::on_message);
+  SSL_set_msg_callback_arg(ssl_, this);
+  if (offer_kernel) {
+    SSL_set_options(ssl_, SSL_OP_ENABLE_KTLS);
+    kernel_ = Kernel::kOffered;
+  }
 }
 
 TlsSession::~TlsSession() {
+  OPENSSL_cleanse(&kernel_info_, sizeof(kernel_info_));
   SSL_free(ssl_);
   pool_->put(std::move(sending_));
   pool_->put(std::move(staged_));
@@ -198,12 +246,17 @@ TlsSession::Result TlsSession::receive(const char* data, size_t n, std::string* 
     fail(TlsFailure::kRenegotiation, "the client asked to renegotiate (refused)");
     result = Result::kError;
   }
+  if (kernel_ == Kernel::kOn) {
+    check_kernel_after_receive();
+    if (failure_ != TlsFailure::kNone) result = Result::kError;
+  }
   in_ = nullptr;
   in_len_ = 0;
   return result;
 }
 
 void TlsSession::encrypt(const struct iovec* iov, size_t n, size_t bytes, std::string* pack) {
+  if (kernel_ == Kernel::kOn) std::abort();  // the kernel encrypts: the shard sends the plaintext
   ERR_clear_error();
   const char* from;
   if (n == 1) {
@@ -247,12 +300,81 @@ size_t TlsSession::sent(size_t n) {
 }
 
 bool TlsSession::close_notify() {
-  if (close_notify_ || !established_ || failure_ != TlsFailure::kNone) return false;
+  // On kernel TLS OpenSSL's alert would carry a sequence number the kernel has used: not sent.
+  if (close_notify_ || !established_ || failure_ != TlsFailure::kNone || kernel_ == Kernel::kOn) return false;
   close_notify_ = true;
   ERR_clear_error();
   SSL_shutdown(ssl_);  // writes the alert into the staged buffer; the peer's is not waited for
   ERR_clear_error();
   return has_output();
+}
+
+void TlsSession::check_kernel_after_receive() {
+  // RFC 8446 section 4.6.3: a KeyUpdate with update_requested obliges us to update our sending
+  // key before our next record; the kernel's key cannot change (OpenSSL would send the reply with
+  // its next SSL_write, which kernel mode never makes).
+  if (SSL_get_key_update_type(ssl_) != SSL_KEY_UPDATE_NONE) {
+    fail(TlsFailure::kKernel, "the client requested a TLS 1.3 key update, which kernel TLS cannot make "
+                              "(its sending key is fixed): closing");
+    return;
+  }
+  if (kernel_dropped_type_ == 0) return;
+  std::string what = "a record";
+  switch (kernel_dropped_type_) {
+    case SSL3_RT_ALERT: what = "an alert"; break;
+    case SSL3_RT_APPLICATION_DATA: what = "application data"; break;
+    case SSL3_RT_HANDSHAKE:
+      what = kernel_dropped_handshake_ == SSL3_MT_KEY_UPDATE         ? "a KeyUpdate"
+             : kernel_dropped_handshake_ == SSL3_MT_NEWSESSION_TICKET ? "a NewSessionTicket"
+                                                                      : "a handshake message";
+      break;
+    default: break;
+  }
+  fail(TlsFailure::kKernel, "OpenSSL had " + what + " to send after the kernel took over sending; only "
+                            "application data goes through kernel TLS here: closing");
+}
+
+bool TlsSession::kernel_keys(KernelTlsInfo* info, size_t* size, std::string* why) const {
+  if (kernel_ != Kernel::kCaptured || !established_ || has_output()) {
+    *why = "the session is not ready for kernel TLS";
+    return false;
+  }
+  if (SSL_get_key_update_type(ssl_) != SSL_KEY_UPDATE_NONE) {
+    *why = "the client requested a key update before the switch (sent in userspace)";
+    return false;
+  }
+  if (kernel_after_.mid_record()) {  // OpenSSL writes whole records: never expected
+    *why = "a record written under the new key was cut short";
+    return false;
+  }
+  *info = kernel_info_;
+  kernel_tls_advance(info, kernel_after_.records());
+  *size = kernel_tls_info_size(*info);
+  return true;
+}
+
+void TlsSession::kernel_started(uint64_t limit_bytes) {
+  kernel_ = Kernel::kOn;
+  budget_.start(kernel_info_, limit_bytes);
+  budget_.charge_records(kernel_after_.records(), kernel_after_.bytes());
+  OPENSSL_cleanse(&kernel_info_, sizeof(kernel_info_));
+  pool_->put(std::move(sending_));  // neither buffer is used again
+  pool_->put(std::move(staged_));
+  sending_ = std::string();
+  staged_ = std::string();
+}
+
+void TlsSession::kernel_declined() {
+  kernel_ = Kernel::kDeclined;
+  OPENSSL_cleanse(&kernel_info_, sizeof(kernel_info_));
+}
+
+const char* TlsSession::kernel_absent_reason() const {
+  switch (kernel_) {
+    case Kernel::kOffered: return "OpenSSL offered no keys for the kernel: the cipher or version is not one kTLS takes here";
+    case Kernel::kDeclined: return "the kernel did not take the keys";
+    default: return "";
+  }
 }
 
 std::string TlsSession::describe() const {

@@ -14,6 +14,12 @@
 // The plaintext bytes behind each buffer are carried along, so the queue completes a message only
 // when its last ciphertext byte has left (sent() returns them).
 //
+// Kernel TLS (net/tls_kernel.h): a session created with offer_kernel captures the write keys
+// OpenSSL offers its BIO; once established with nothing left to send, the shard hands them to the
+// kernel (kernel_keys, then kernel_started or kernel_declined). From kernel_started on, the session
+// only decrypts: the queue's plaintext goes to the socket, encrypt() and the buffers are unused,
+// and anything OpenSSL writes is dropped and fails the session.
+//
 // Owns: the SSL object (which holds a reference to its context) and both buffers.
 // Thread: the connection's shard only (OpenSSL's error queue is per thread).
 #pragma once
@@ -27,6 +33,9 @@
 #include <string_view>
 #include <vector>
 
+#include "net/tls_context.h"
+#include "net/tls_kernel.h"
+
 namespace fanout {
 
 // Why a handshake or a session failed, as INFO counts them (tls_handshake_failures_<reason>).
@@ -36,6 +45,7 @@ enum class TlsFailure : uint8_t {
   kCertificate,  // the client's certificate is missing or does not verify, or it refused ours
   kProtocol,     // no protocol version or cipher in common
   kRenegotiation,  // the client asked to renegotiate (refused, closed)
+  kKernel,       // on kernel TLS: something only userspace could do (a key update we owe, an alert)
   kOther,        // any other TLS error (a bad record, a decryption failure)
 };
 const char* tls_failure_name(TlsFailure f);
@@ -73,8 +83,10 @@ inline constexpr size_t kTlsSendBytes = 64u << 10;
 class TlsSession {
  public:
   // A server session on ctx, taking its buffers from `pool` (the shard's, which outlives it).
+  // offer_kernel: ask OpenSSL for the write keys (SSL_OP_ENABLE_KTLS), for kernel TLS; only when
+  // this kernel can take them (probe_kernel_tls) or a test says so.
   // Thread: the shard that owns the connection.
-  TlsSession(SSL_CTX* ctx, TlsBufferPool* pool);
+  TlsSession(SSL_CTX* ctx, TlsBufferPool* pool, bool offer_kernel = false);
   ~TlsSession();
   TlsSession(const TlsSession&) = delete;
   TlsSession& operator=(const TlsSession&) = delete;
@@ -115,9 +127,36 @@ class TlsSession {
   // for CLIENT LIST's memory figures.
   size_t buffered() const { return sending_.capacity() + staged_.capacity(); }
 
+  // Kernel TLS (net/tls_kernel.h).
+  // kUserspace, or kKernel once kernel_started().
+  TlsMode mode() const { return kernel_ == Kernel::kOn ? TlsMode::kKernel : TlsMode::kUserspace; }
+  // OpenSSL gave the keys of a cipher the kernel takes and the switch is still to be decided.
+  bool kernel_pending() const { return kernel_ == Kernel::kCaptured; }
+  // The keys for setsockopt(SOL_TLS, TLS_TX), moved past every record written under them so far,
+  // into *info (*size: the bytes TLS_TX reads). Only while kernel_pending(), established and
+  // !has_output(). False with *why when the switch must not happen (a key update is owed to the
+  // client: OpenSSL sends it with the next record, in userspace); then call kernel_declined().
+  // The caller wipes *info (OPENSSL_cleanse) once used.
+  bool kernel_keys(KernelTlsInfo* info, size_t* size, std::string* why) const;
+  // The kernel took the keys: from now on the session only decrypts. limit_bytes: what the key
+  // may encrypt (KernelTlsBudget; 0: the cipher's limit).
+  void kernel_started(uint64_t limit_bytes);
+  // The kernel refused them (or kernel_keys said no): the session stays in userspace for good,
+  // and OpenSSL, which never stopped encrypting, carries on.
+  void kernel_declined();
+  // Kernel mode: charges a send of `bytes` plaintext bytes to the key; false when that would pass
+  // its limit (the connection must close before sending).
+  bool kernel_charge(size_t bytes) { return budget_.charge(bytes); }
+  const KernelTlsBudget& kernel_budget() const { return budget_; }
+  // Why a session offered kernel TLS stayed in userspace ("" if it was not offered, or not yet
+  // decided): for the handshake's log line.
+  const char* kernel_absent_reason() const;
+
  private:
   friend struct TlsBio;
+  enum class Kernel : uint8_t { kNotOffered, kOffered, kCaptured, kOn, kDeclined };
   bool handshake();
+  void check_kernel_after_receive();
   void fail(TlsFailure why, std::string text);
   void classify_openssl_error();
 
@@ -134,6 +173,14 @@ class TlsSession {
   std::string sending_, staged_;
   size_t sending_off_ = 0;
   size_t sending_plain_ = 0, staged_plain_ = 0;
+  // Kernel TLS: the keys OpenSSL offered (wiped when freed), the records written under them since,
+  // what OpenSSL wrote after the switch (an SSL3_RT_* type, for the error; 0: nothing).
+  Kernel kernel_ = Kernel::kNotOffered;
+  KernelTlsInfo kernel_info_{};
+  KernelTlsRecords kernel_after_;
+  KernelTlsBudget budget_;
+  int kernel_dropped_type_ = 0;
+  int kernel_dropped_handshake_ = -1;  // its handshake message type, if it was one
 };
 
 }  // namespace fanout
