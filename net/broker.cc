@@ -80,7 +80,7 @@ std::string Broker::check_config(const ServerConfig& cfg) {
     return source.empty() ? e : source + ": " + e;
   }
   std::string err;
-  if (!ListenerSet::check(cfg, &err)) return err;
+  if (!ListenerSet::check(cfg, acl.initial_user() != nullptr, &err)) return err;
   if (cfg.tls_port != 0) {
     std::string warning;
     if (!TlsContext::build(cfg, &err, &warning)) return "TLS: " + err;

@@ -305,7 +305,11 @@ void ShardCore::config_set(Conn* c, std::span<const std::string_view> args) {
   }
   // The TLS settings, as Redis's applyTlsCfg: a new context for new connections, built from the
   // files now (on this thread, as Redis reads them on its main thread); open connections keep theirs.
-  if (shared_->tls_port != 0 && tls_settings_differ(next, shared_->config)) {
+  // Any tls-* setting given rebuilds it, even with the same value: the same path with new
+  // files is how operators rotate a certificate in Redis.
+  bool tls_named = false;
+  for (size_t i : to_apply) tls_named |= lowercase(args[i]).starts_with("tls-");
+  if (shared_->tls_port != 0 && (tls_named || tls_settings_differ(next, shared_->config))) {
     std::string err, warning;
     std::shared_ptr<TlsContext> tls = TlsContext::build(next, &err, &warning);
     if (!tls) {

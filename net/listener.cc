@@ -67,9 +67,52 @@ bool ListenerSet::resolve(const ServerConfig& cfg, std::vector<Planned>* resp, s
   return cfg.metrics_port == 0 || resolve_all(cfg.metrics_bind, "--metrics-bind", cfg.metrics_port, metrics, err);
 }
 
-bool ListenerSet::check(const ServerConfig& cfg, std::string* err) {
+namespace {
+
+// Redis's protected mode, made strict: a relay open to the network with no password is a mistake
+// far more often than a choice, so it needs saying explicitly. Decided on each address bound,
+// never on how it is spelled; a unix socket is local, and a TLS listener that requires client
+// certificates authenticates every client itself. False with *err.
+bool protected_mode_allows(const ServerConfig& cfg, const std::vector<ListenerSet::Planned>& resp,
+                           const std::vector<ListenerSet::Planned>& tls, bool unauthenticated, bool warn,
+                           std::string* err) {
+  std::vector<const ListenerSet::Planned*> open_to_anyone;
+  for (const ListenerSet::Planned& p : resp) open_to_anyone.push_back(&p);
+  if (cfg.tls_auth_clients != "yes") {
+    for (const ListenerSet::Planned& p : tls) open_to_anyone.push_back(&p);
+  }
+  for (const ListenerSet::Planned* p : open_to_anyone) {
+    if (is_loopback(p->addr.sa()) || !unauthenticated) continue;
+    if (cfg.protected_mode) {
+      *err = "refusing to listen on " + address_text(p->addr) +
+             " without authentication: set --requirepass (or --aclfile with a password for the default user, or "
+             "the default user off), require client certificates on a TLS port (--tls-auth-clients yes), or pass "
+             "--protected-mode=false to serve anyone who can connect";
+      return false;
+    }
+    if (warn) {
+      LOG_WARN("protected mode is off: %s accepts unauthenticated clients from the network",
+               address_text(p->addr).c_str());
+    }
+  }
+  return true;
+}
+
+// Port 0 and no other listener: nowhere to listen (Redis refuses this too).
+const char kNowhere[] =
+    "port 0 turns the TCP listener off (as in Redis), and there is no --unixsocket or --tls-port: listening "
+    "nowhere (give a port, or 'auto' for any free one)";
+
+}  // namespace
+
+bool ListenerSet::check(const ServerConfig& cfg, bool unauthenticated, std::string* err) {
   std::vector<Planned> resp, tls, metrics;
-  return resolve(cfg, &resp, &tls, &metrics, err);
+  if (!resolve(cfg, &resp, &tls, &metrics, err)) return false;
+  if (cfg.port == 0 && cfg.tls_port == 0 && cfg.unixsocket.empty()) {
+    *err = kNowhere;
+    return false;
+  }
+  return protected_mode_allows(cfg, resp, tls, unauthenticated, false, err);
 }
 
 void Listener::release() {
@@ -92,27 +135,7 @@ bool ListenerSet::open(const ServerConfig& cfg, int nshards, bool unauthenticate
   // Every address resolves before anything is bound: a mistake in the flags is reported as one.
   std::vector<Planned> resp, tls, metrics;
   if (!resolve(cfg, &resp, &tls, &metrics, err)) return false;
-  // Redis's protected mode, made strict: a relay open to the network with no password is a
-  // mistake far more often than a choice, so it needs saying explicitly. Decided on each address
-  // bound, never on how it is spelled; a unix socket is local.
-  // A TLS listener that requires client certificates authenticates every client itself.
-  std::vector<const Planned*> open_to_anyone;
-  for (const Planned& p : resp) open_to_anyone.push_back(&p);
-  if (cfg.tls_auth_clients != "yes") {
-    for (const Planned& p : tls) open_to_anyone.push_back(&p);
-  }
-  for (const Planned* planned : open_to_anyone) {
-    const Planned& p = *planned;
-    if (is_loopback(p.addr.sa()) || !unauthenticated) continue;
-    if (cfg.protected_mode) {
-      *err = "refusing to listen on " + address_text(p.addr) +
-             " without authentication: set --requirepass (or --aclfile with a password for the default user, or "
-             "the default user off), require client certificates on a TLS port (--tls-auth-clients yes), or pass "
-             "--protected-mode=false to serve anyone who can connect";
-      return false;
-    }
-    LOG_WARN("protected mode is off: %s accepts unauthenticated clients from the network", address_text(p.addr).c_str());
-  }
+  if (!protected_mode_allows(cfg, resp, tls, unauthenticated, true, err)) return false;
   for (const Planned& p : metrics) {
     if (!is_loopback(p.addr.sa())) {
       LOG_WARN("the metrics endpoint on %s answers anyone who can connect (HTTP has no authentication here)",
@@ -136,8 +159,7 @@ bool ListenerSet::open(const ServerConfig& cfg, int nshards, bool unauthenticate
   }
   if (endpoints(Protocol::kResp).empty()) {
     *config_error = cfg.port == 0;  // asked for no listener at all
-    *err = cfg.port == 0 ? "port 0 turns the TCP listener off (as in Redis), and there is no --unixsocket or --tls-port: listening "
-                           "nowhere (give a port, or 'auto' for any free one)"
+    *err = cfg.port == 0 ? kNowhere
                          : "none of the --bind addresses is on this host, and there is no --unixsocket: listening nowhere";
     return false;
   }

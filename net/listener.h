@@ -61,8 +61,10 @@ class ListenerSet {
   // that does not resolve, protected mode) from one the system made (a port taken).
   bool open(const ServerConfig& cfg, int nshards, bool unauthenticated, std::string* err, bool* config_error);
   // What open() checks before it binds: every address of --bind (unless port is 0) and
-  // --metrics-bind resolves. False with *err (fanoutd --check-config). Thread: any.
-  static bool check(const ServerConfig& cfg, std::string* err);
+  // --metrics-bind resolves, there is somewhere to listen, and protected mode allows the
+  // addresses (`unauthenticated` as for open()). False with *err (fanoutd --check-config).
+  // Thread: any.
+  static bool check(const ServerConfig& cfg, bool unauthenticated, std::string* err);
   // Shard s's listeners, in a fixed order (a listener's index is its token on the backend).
   const std::vector<Listener*>& for_shard(int s) const { return per_shard_[s]; }
   // The TCP port RESP clients connect to, the TLS port and the metrics port (0: none).

@@ -195,18 +195,25 @@ std::shared_ptr<TlsContext> TlsContext::build(const ServerConfig& cfg, std::stri
     SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, nullptr);
   }
   ERR_clear_error();
+  if (min_version < TLS1_2_VERSION && max_version < TLS1_2_VERSION) {
+    // OpenSSL 3's default security level has no signature algorithm for TLS 1.0 and 1.1.
+    *warning = "--tls-protocols '" + cfg.tls_protocols + "' allows only TLSv1 or TLSv1.1, which OpenSSL 3 "
+               "refuses at its default security level: every handshake will fail (use TLSv1.2 TLSv1.3)";
+  }
   if (X509* cert = SSL_CTX_get0_certificate(ctx)) {
     char name[256];
     X509_NAME_oneline(X509_get_subject_name(cert), name, sizeof(name));
     out->subject_ = name;
     out->not_after_ = asn1_time_text(X509_get0_notAfter(cert));
+    std::string expiry;
     if (X509_cmp_current_time(X509_get0_notAfter(cert)) < 0) {
-      *warning = "the certificate in " + cfg.tls_cert_file + " (" + out->subject_ + ") expired on " + out->not_after_ +
-                 ": clients that verify it will refuse every handshake";
+      expiry = "the certificate in " + cfg.tls_cert_file + " (" + out->subject_ + ") expired on " + out->not_after_ +
+               ": clients that verify it will refuse every handshake";
     } else if (X509_cmp_current_time(X509_get0_notBefore(cert)) > 0) {
-      *warning = "the certificate in " + cfg.tls_cert_file + " (" + out->subject_ + ") is not valid before " +
-                 asn1_time_text(X509_get0_notBefore(cert)) + ": clients that verify it will refuse every handshake";
+      expiry = "the certificate in " + cfg.tls_cert_file + " (" + out->subject_ + ") is not valid before " +
+               asn1_time_text(X509_get0_notBefore(cert)) + ": clients that verify it will refuse every handshake";
     }
+    if (!expiry.empty()) *warning += (warning->empty() ? "" : "; ") + expiry;
   }
   return out;
 }

@@ -27,6 +27,9 @@ void ShardCore::start_tls(Conn* c) {
   const bool offer_kernel =
       cfg_.tls_ktls_test != 0 || (cfg_.tls_ktls == "auto" && shared_->kernel_tls.available);
   c->tls = std::make_unique<TlsSession>(tls_ctx_->ctx(), &tls_buffers_, offer_kernel);
+  // A handshake failure is often logged after the client has gone, when getpeername no longer
+  // answers: the addresses are taken now (two syscalls beside a handshake's work).
+  look_up_addresses(c);
   stats_->tls_userspace_clients.add();
 }
 

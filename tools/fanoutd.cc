@@ -182,7 +182,9 @@ int serve(const ServerConfig& cfg, const sigset_t& set) {
         // that there is no ACL file to reload).
         const bool tls = broker.reload_tls();
         if (broker.reload_acl()) {
-          LOG_INFO("SIGHUP received: reloading the ACL file").field("signal", "SIGHUP");
+          if (!tls || !broker.live_config().aclfile.empty()) {
+            LOG_INFO("SIGHUP received: reloading the ACL file").field("signal", "SIGHUP");
+          }
         } else if (!tls) {
           LOG_WARN("SIGHUP received while fanoutd is not serving: ignored").field("signal", "SIGHUP");
         }

@@ -25,13 +25,25 @@ done
 tools/setup.sh || { echo "run: setup failed (see above)" >&2; exit 1; }
 bazel build //tools:fanoutd >&2 || { echo "run: FAILED: bazel build //tools:fanoutd (see above)" >&2; exit 1; }
 # fanoutd prints "listening on HOST:PORT" once it listens (the port it chose, with --port auto),
-# one line per endpoint: the hints use the first TCP one, then its output goes on as it is.
+# one line per endpoint: the hints use the first plaintext TCP one (and say how to reach a TLS one,
+# "listening on tls://HOST:PORT"), then its output goes on as it is.
 bazel-bin/tools/fanoutd "$@" | {
   shown=0
   while IFS= read -r line; do
     echo "$line"
     case "$line" in
       "listening on /"*) ;;  # the unix socket
+      "listening on tls://"*)
+        addr=${line#listening on tls://}
+        cat >&2 <<MSG
+
+  TLS on ${addr}: redis-cli needs --tls and the CA that signed the server's certificate, and by
+  default (tls-auth-clients yes, as in Redis) a client certificate from the CA of --tls-ca-cert-file:
+    redis-cli --tls --cacert CA.crt --cert CLIENT.crt --key CLIENT.key -h ${addr%:*} -p ${addr##*:} PING
+  (tools/tls_certs.sh DIR makes a CA, server and client certificates to try it.)
+
+MSG
+        ;;
       "listening on "*)
         [ "$shown" -eq 1 ] && continue
         shown=1

@@ -38,8 +38,9 @@ files="ca.crt ca.key server.crt server.key client.crt client.key server-expired.
 list() {
   echo "tls_certs: $1 in $dir:"
   for f in $files; do printf '  %-20s %s\n' "$f" "$(describe "$dir/$f")"; done
-  echo "try: fanoutd --tls-port auto --tls-cert-file $dir/server.crt --tls-key-file $dir/server.key" \
-       "--tls-ca-cert-file $dir/ca.crt, then redis-cli --tls --cacert $dir/ca.crt -p PORT PING"
+  echo "try: tools/run.sh --tls-port 6380 --tls-cert-file $dir/server.crt --tls-key-file $dir/server.key" \
+       "--tls-ca-cert-file $dir/ca.crt"
+  echo "then: redis-cli --tls --cacert $dir/ca.crt --cert $dir/client.crt --key $dir/client.key -p 6380 PING"
 }
 
 describe() {

@@ -308,6 +308,15 @@ TEST_P(TlsServerTest, AReloadedCertificateReachesNewConnectionsAndOpenOnesStay) 
   ASSERT_NE(latest, nullptr);
   EXPECT_EQ(serial(latest->ssl()), ASN1_INTEGER_get(X509_get_serialNumber(third.cert)));
   EXPECT_EQ(still->call({"PING"}).str, "PONG");
+  // The same paths with new files in them: CONFIG SET reads them again, as Redis does.
+  TestCert fourth;
+  make_cert(&fourth, "localhost", &pki().ca, -1, 120, "DNS:localhost,IP:127.0.0.1");
+  write_pem(crt, fourth.cert);
+  write_pem(key, fourth.key);
+  EXPECT_EQ(still->call({"CONFIG", "SET", "tls-cert-file", crt, "tls-key-file", key}).str, "OK");
+  auto rotated = TlsClient::connect(tls_port());
+  ASSERT_NE(rotated, nullptr);
+  EXPECT_EQ(serial(rotated->ssl()), ASN1_INTEGER_get(X509_get_serialNumber(fourth.cert)));
 }
 
 // QUIT over TLS: +OK, then close_notify, then the close (as Redis ends a TLS connection).

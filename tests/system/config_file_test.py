@@ -226,6 +226,15 @@ def errors(binary, backend, tmp):
     r = run("--port", "0", "--backend", backend)
     check("port 0: no TCP listener, and nothing else to listen on", r.returncode == 2 and
           "port 0 turns the TCP listener off" in r.stderr, r.stderr)
+    # --check-config refuses what the start would (it passed both before: the newcomer's review).
+    r = run("--check-config", "--port", "0")
+    check("--check-config: port 0 and nothing else to listen on", r.returncode == 2 and
+          "port 0 turns the TCP listener off" in r.stderr, (r.returncode, r.stderr))
+    r = run("--check-config", "--bind", "0.0.0.0", "--port", "7390")
+    check("--check-config: protected mode refuses a non-loopback bind without a password", r.returncode == 2 and
+          "refusing to listen on 0.0.0.0 without authentication" in r.stderr, (r.returncode, r.stderr))
+    r = run("--check-config", "--bind", "0.0.0.0", "--port", "7390", "--requirepass", "x")
+    check("--check-config: with a password it passes", r.returncode == 0, (r.returncode, r.stderr))
     r = run("--check-config", "--aclfile", "/nonexistent/acl")
     check("--check-config reads the ACL file", r.returncode == 2 and "/nonexistent/acl" in r.stderr, r.stderr)
 
