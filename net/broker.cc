@@ -210,10 +210,12 @@ bool Broker::reload_acl() {
 bool Broker::reload_tls() {
   std::lock_guard<std::mutex> lock(signal_mu_);
   if (!running_.load() || torn_down_ || stop_requested_.load() || shared_->tls_port == 0) return false;
-  // The file names as CONFIG SET last left them; the files are read again.
-  const ServerConfig cfg = live_config();
+  // The file names as CONFIG SET last left them; the files are read again. config_mu is held
+  // through the build and the swap, as CONFIG SET holds it: a reload that began before a CONFIG
+  // SET cannot overwrite that CONFIG SET's context with an older one.
+  std::lock_guard<std::mutex> config_lock(shared_->config_mu);
   std::string e, warning;
-  std::shared_ptr<TlsContext> next = TlsContext::build(cfg, &e, &warning);
+  std::shared_ptr<TlsContext> next = TlsContext::build(shared_->config, &e, &warning);
   if (!next) {
     LOG_ERROR("SIGHUP: the TLS certificate and key stay as they were: reloading failed: %s", e.c_str())
         .field("error", e);

@@ -29,8 +29,8 @@ void ShardCore::on_input(Conn* c, const char* data, size_t n) {
   // A TLS ClientHello on the plaintext port (a record of type handshake, version 3.x: RFC 8446
   // section 5.1) would wait as an unfinished inline command until --request-timeout: say so and
   // close now.
-  if (!c->tls && c->commands == 0 && c->in.empty() && !c->awaiting_proxy && n >= 2 && data[0] == 0x16 &&
-      data[1] == 0x03) {
+  if (!c->tls && c->commands == 0 && c->in.empty() && !c->awaiting_proxy && data[0] == 0x16 &&
+      (n == 1 || data[1] == 0x03)) {
     tls_on_plaintext_port(c);
     return;
   }

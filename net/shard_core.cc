@@ -409,8 +409,14 @@ void ShardCore::reap_stalled() {
     if (c->tls && !c->tls->established()) {
       // A handshake is bounded in time: a client that connects and stalls holds a descriptor.
       if (now_ms_ - c->created_ms >= cfg_.tls_handshake_timeout_ms) {
-        stats_->tls_handshake_timeouts.add();
-        tls_handshake_failed(c, "handshake not done within --tls-handshake-timeout");
+        if (c->close_after_flush) {
+          // Failed already, its alert (or a large flight) still not taken by a client that does
+          // not read: closed now, counted once.
+          close_conn(c, "TLS alert not read");
+        } else {
+          stats_->tls_handshake_timeouts.add();
+          tls_handshake_failed(c, "handshake not done within --tls-handshake-timeout", false);
+        }
       }
       continue;
     }

@@ -279,8 +279,9 @@ class ShardCore {
   void start_tls(Conn* c);
   // Received ciphertext: the handshake, then plaintext into on_input().
   void tls_input(Conn* c, const char* data, size_t n);
-  // Counts a failed handshake by its reason, logs it (once per episode) and closes.
-  void tls_handshake_failed(Conn* c, const std::string& why);
+  // Counts a failed handshake by its reason, logs it (once per episode) and closes: after its
+  // alert is sent, or at once (send_alert false: a timeout, whose client is not reading).
+  void tls_handshake_failed(Conn* c, const std::string& why, bool send_alert = true);
   // Logs (once per episode) and closes a TLS client: after the alert its session staged has been
   // sent (a failed handshake), or at once (a session that broke after it: nothing more is sent).
   void tls_close(Conn* c, const std::string& why, bool send_alert);

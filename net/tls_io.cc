@@ -94,6 +94,17 @@ void ShardCore::tls_input(Conn* c, const char* data, size_t n) {
         .field("tls_mode", tls_mode_name(TlsMode::kUserspace));
   }
   if (t.has_output()) mark_pending(c);  // handshake messages, session tickets, alerts
+  // A client that makes the session write (a key update requested over and over) while it
+  // reads nothing is closed once that ciphertext passes its bound: a client's own traffic never
+  // stages that much (records are made from the queue only once the last ones are sent).
+  // (Pausing its input is not enough on io_uring: a multishot receive keeps filling buffers
+  // until its cancel lands, megabytes at loopback speed.)
+  if (t.unsent() > kTlsMaxUnsentBytes) {
+    stats_->tls_session_errors.add();
+    tls_close(c, "the client makes the TLS session write more than it reads (" + std::to_string(t.unsent()) +
+                     " bytes unsent)", false);
+    return;
+  }
   if (!tls_plain_.empty()) on_input(c, tls_plain_.data(), tls_plain_.size());
   if (r == TlsSession::Result::kClosed) {
     on_peer_eof(c);  // close_notify: the end of the client's input
@@ -113,7 +124,7 @@ void ShardCore::tls_input(Conn* c, const char* data, size_t n) {
   }
 }
 
-void ShardCore::tls_handshake_failed(Conn* c, const std::string& why) {
+void ShardCore::tls_handshake_failed(Conn* c, const std::string& why, bool send_alert) {
   if (c->closing()) return;
   stats_->tls_handshake_failures.add();
   switch (c->tls->failure()) {
@@ -125,7 +136,7 @@ void ShardCore::tls_handshake_failed(Conn* c, const std::string& why) {
       break;
     default: stats_->tls_handshake_failures_other.add(); break;
   }
-  tls_close(c, "TLS handshake failed: " + why, true);
+  tls_close(c, "TLS handshake failed: " + why, send_alert);
 }
 
 void ShardCore::tls_close(Conn* c, const std::string& why, bool send_alert) {

@@ -79,6 +79,10 @@ class TlsBufferPool {
 // Plaintext bytes one send of a TLS client carries at most: a slow subscriber holds at most this
 // much ciphertext (plus record overhead) beyond its queue, which stays shared plaintext.
 inline constexpr size_t kTlsSendBytes = 64u << 10;
+// Ciphertext a session may hold unsent before its client is closed: what the session writes on
+// its own (a reply to each requested TLS 1.3 key update, alerts) while the client reads nothing
+// would otherwise grow without bound.
+inline constexpr size_t kTlsMaxUnsentBytes = kTlsSendBytes + (64u << 10);
 
 class TlsSession {
  public:
@@ -126,6 +130,8 @@ class TlsSession {
   // Bytes held for this connection beyond the SSL object (the ciphertext buffers it holds now),
   // for CLIENT LIST's memory figures.
   size_t buffered() const { return sending_.capacity() + staged_.capacity(); }
+  // Ciphertext not yet sent (the rest of the buffer in flight and the staged one), bytes.
+  size_t unsent() const { return sending_.size() - sending_off_ + staged_.size(); }
 
   // Kernel TLS (net/tls_kernel.h).
   // kUserspace, or kKernel once kernel_started().

@@ -331,6 +331,73 @@ TEST_P(TlsServerTest, QuitEndsWithCloseNotify) {
   EXPECT_EQ(await_stat("tls_connected_clients_userspace", 0), 0);
 }
 
+// A client that requests TLS 1.3 key updates over and over while reading nothing makes the
+// session write a KeyUpdate for each: it is closed once that ciphertext passes its bound (its
+// memory grew by about 40 bytes an update before: the review's finding).
+TEST_P(TlsServerTest, AKeyUpdateFloodFromAClientThatDoesNotReadStaysBounded) {
+  start();
+  auto flood = TlsClient::connect(tls_port(), false, 1024);
+  ASSERT_NE(flood, nullptr);
+  EXPECT_EQ(flood->call({"CLIENT", "SETNAME", "flood"}).str, "OK");
+  timeval tv{0, 200'000};  // a write the server no longer takes ends the flood
+  setsockopt(SSL_get_fd(flood->ssl()), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  int updates = 0;
+  for (; updates < 300'000 && std::chrono::steady_clock::now() < deadline; ++updates) {
+    if (SSL_key_update(flood->ssl(), SSL_KEY_UPDATE_REQUESTED) != 1 || SSL_do_handshake(flood->ssl()) != 1) break;
+  }
+  ERR_clear_error();
+  EXPECT_GT(updates, 2'000);  // the flood ran until the server closed it (or the time ran out)
+  // Closed, not grown: a CLIENT LIST line for it (if still listed) holds less than a megabyte.
+  auto admin = client();
+  EXPECT_EQ(await_stat("tls_session_errors", 1), 1);
+  const std::string list = admin->call({"CLIENT", "LIST"}).str;
+  EXPECT_EQ(list.find("name=flood"), std::string::npos) << list;
+  EXPECT_EQ(admin->call({"PING"}).str, "PONG");
+}
+
+// A ClientHello whose first read on the plaintext port is one byte is still recognised.
+TEST_P(TlsServerTest, AClientHelloArrivingByteByByteOnThePlaintextPortIsRecognised) {
+  start();
+  auto c = TestClient::connect(port);
+  ASSERT_NE(c, nullptr);
+  c->send_raw(std::string(1, '\x16'));
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // its own read, by design
+  c->send_raw(std::string("\x03\x01\x00\x05hello", 9));
+  EXPECT_TRUE(c->wait_closed(3000));
+  EXPECT_EQ(await_stat("tls_clients_on_plaintext_port", 1), 1);
+}
+
+// A SIGHUP reload that began before a CONFIG SET of the certificate must not swap in the older
+// context after it (the review saw 73 in 200).
+TEST_P(TlsServerTest, AReloadRacingCONFIGSETLeavesTheConfiguredCertificate) {
+  const std::string dir = test_dir() + "/race-" + GetParam();
+  mkdir(dir.c_str(), 0700);
+  TestCert a, b;
+  make_cert(&a, "localhost", &pki().ca, -1, 30, "DNS:localhost,IP:127.0.0.1");
+  make_cert(&b, "localhost", &pki().ca, -1, 31, "DNS:localhost,IP:127.0.0.1");
+  const std::string a_crt = write_pem(dir + "/a.crt", a.cert), a_key = write_pem(dir + "/a.key", a.key);
+  const std::string b_crt = write_pem(dir + "/b.crt", b.cert), b_key = write_pem(dir + "/b.key", b.key);
+  cfg.tls_cert_file = a_crt;
+  cfg.tls_key_file = a_key;
+  start();
+  auto admin = client();
+  for (int i = 0; i < 40; ++i) {
+    const bool to_b = i % 2 == 0;
+    std::thread reload([&] { broker->reload_tls(); });
+    RespValue r = admin->call({"CONFIG", "SET", "tls-cert-file", to_b ? b_crt : a_crt, "tls-key-file",
+                               to_b ? b_key : a_key});
+    reload.join();
+    ASSERT_EQ(r.str, "OK");
+    auto c = TlsClient::connect(tls_port());
+    ASSERT_NE(c, nullptr);
+    X509* peer = SSL_get1_peer_certificate(c->ssl());
+    const long got = ASN1_INTEGER_get(X509_get_serialNumber(peer));
+    X509_free(peer);
+    ASSERT_EQ(got, ASN1_INTEGER_get(X509_get_serialNumber(to_b ? b.cert : a.cert))) << "iteration " << i;
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, TlsServerTest, ::testing::ValuesIn(kBackends));
 
 }  // namespace
