@@ -27,6 +27,7 @@
 #include "net/tls_context.h"
 #include "tests/net/server_fixture.h"
 #include "tests/net/tls_pki.h"
+#include "tests/net/tls_socket_client.h"
 
 namespace fanout::test {
 namespace {
@@ -36,116 +37,13 @@ const TestPki& pki() {
   return *p;
 }
 
-// A TLS client over a loopback socket. Commands are always encrypted (the server decrypts in
-// userspace); replies are read through OpenSSL, or, with `plain_replies` (the pretend kernel),
-// straight from the socket.
-class Client {
- public:
-  static std::unique_ptr<Client> connect(int port, bool plain_replies, int version = 0, const char* suite = nullptr) {
-    auto c = std::unique_ptr<Client>(new Client());
-    c->plain_ = plain_replies;
-    c->fd_ = connect_loopback(port);
-    if (c->fd_ < 0) return nullptr;
-    c->ctx_ = SSL_CTX_new(TLS_client_method());
-    SSL_CTX_load_verify_locations(c->ctx_, pki().ca_file.c_str(), nullptr);
-    SSL_CTX_set_verify(c->ctx_, SSL_VERIFY_PEER, nullptr);
-    if (version) {
-      SSL_CTX_set_min_proto_version(c->ctx_, version);
-      SSL_CTX_set_max_proto_version(c->ctx_, version);
-    }
-    if (suite && version == TLS1_2_VERSION) SSL_CTX_set_cipher_list(c->ctx_, suite);
-    if (suite && version == TLS1_3_VERSION) SSL_CTX_set_ciphersuites(c->ctx_, suite);
-    c->ssl_ = SSL_new(c->ctx_);
-    SSL_set_fd(c->ssl_, c->fd_);
-    SSL_set1_host(c->ssl_, "localhost");
-    timeval tv{5, 0};
-    setsockopt(c->fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-    // With SO_RCVTIMEO a blocking read answers EINTR instead of restarting (signal(7)); seen here
-    // on the test's thread, which creates and tears down the shards' io_uring rings (probably
-    // their task work interrupts it): try again.
-    for (int tries = 0;; ++tries) {
-      const int r = SSL_connect(c->ssl_);
-      if (r == 1) return c;
-      if (SSL_get_error(c->ssl_, r) != SSL_ERROR_WANT_READ || errno != EINTR || tries == 100) break;
-    }
-    ERR_clear_error();
-    return nullptr;
+// The tests' TLS client (tests/net/tls_socket_client.h) on this suite's PKI; plain_replies reads
+// replies straight from the socket (the pretend kernel sends them unencrypted).
+struct Client {
+  static std::unique_ptr<TlsSocketClient> connect(int port, bool plain_replies, int version = 0,
+                                                  const char* suite = nullptr) {
+    return TlsSocketClient::connect(port, pki(), {.version = version, .suite = suite, .plain_replies = plain_replies});
   }
-  ~Client() {
-    SSL_free(ssl_);
-    SSL_CTX_free(ctx_);
-    if (fd_ >= 0) ::close(fd_);
-  }
-  void send(const std::vector<std::string>& args) {
-    const std::string b = encode_command(args);
-    size_t w;
-    ASSERT_EQ(SSL_write_ex(ssl_, b.data(), b.size(), &w), 1);
-  }
-  // One value, or false on timeout, close or error.
-  bool read(RespValue* v, int timeout_ms = 5000) {
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-    while (true) {
-      std::string err;
-      long n = parse_resp_value(buf_.data() + off_, buf_.size() - off_, v, &err);
-      if (n < 0) return false;
-      if (n > 0) {
-        off_ += static_cast<size_t>(n);
-        return true;
-      }
-      if (std::chrono::steady_clock::now() > deadline || !fill()) return false;
-    }
-  }
-  RespValue call(const std::vector<std::string>& args) {
-    send(args);
-    RespValue v;
-    EXPECT_TRUE(read(&v)) << args[0];
-    return v;
-  }
-  // True once the server has closed the connection (data before it is discarded).
-  bool wait_closed(int timeout_ms = 5000) {
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-    while (std::chrono::steady_clock::now() < deadline) {
-      if (!fill()) return closed_;
-    }
-    return false;
-  }
-  SSL* ssl() const { return ssl_; }
-  size_t bytes_read() const { return read_; }
-
- private:
-  Client() = default;
-  // Reads what arrives (up to the receive timeout); false on close, error or timeout.
-  bool fill() {
-    char tmp[65536];
-    if (plain_) {
-      const ssize_t n = ::recv(fd_, tmp, sizeof(tmp), 0);
-      if (n < 0 && errno == EINTR) return true;  // as in connect(): the caller's deadline bounds it
-      if (n <= 0) {
-        closed_ = n == 0 || errno == ECONNRESET;
-        return false;
-      }
-      buf_.append(tmp, static_cast<size_t>(n));
-      read_ += static_cast<size_t>(n);
-      return true;
-    }
-    size_t got = 0;
-    if (const int r = SSL_read_ex(ssl_, tmp, sizeof(tmp), &got); r != 1) {
-      const int e = SSL_get_error(ssl_, r);
-      if (e == SSL_ERROR_WANT_READ && errno == EINTR) return true;
-      closed_ = e == SSL_ERROR_ZERO_RETURN || e == SSL_ERROR_SYSCALL || e == SSL_ERROR_SSL;
-      ERR_clear_error();
-      return false;
-    }
-    buf_.append(tmp, got);
-    read_ += got;
-    return true;
-  }
-  bool plain_ = false, closed_ = false;
-  int fd_ = -1;
-  SSL_CTX* ctx_ = nullptr;
-  SSL* ssl_ = nullptr;
-  std::string buf_;
-  size_t off_ = 0, read_ = 0;
 };
 
 // Everything the process writes to stderr (the server's log lines) while it lives, echoed back
@@ -197,7 +95,7 @@ class KernelTlsServerTest : public BasicServerTest<std::string> {
     cfg.tls_ktls_test = 2;
     cfg.tls_session_caching = false;
   }
-  static std::string client_info(Client& c) { return c.call({"CLIENT", "INFO"}).str; }
+  static std::string client_info(TlsSocketClient& c) { return c.call({"CLIENT", "INFO"}).str; }
 };
 
 // What this machine allows (no tls module here: userspace), and INFO and CLIENT LIST saying it.
@@ -225,7 +123,7 @@ TEST_P(KernelTlsServerTest, WhereTheKernelRefusesTheKeysClientsStayInUserspace) 
   cfg.tls_ktls_test = 1;
   StderrCapture log;
   start();
-  std::vector<std::unique_ptr<Client>> subs;
+  std::vector<std::unique_ptr<TlsSocketClient>> subs;
   subs.push_back(Client::connect(tls_port(), false, TLS1_3_VERSION));
   subs.push_back(Client::connect(tls_port(), false, TLS1_2_VERSION, "ECDHE-ECDSA-CHACHA20-POLY1305"));
   for (auto& s : subs) {
@@ -264,7 +162,7 @@ TEST_P(KernelTlsServerTest, AKernelClientIsServedThroughThePlaintextSendPath) {
   auto v12 = Client::connect(tls_port(), true, TLS1_2_VERSION, "ECDHE-ECDSA-AES256-GCM-SHA384");
   ASSERT_NE(v13, nullptr);
   ASSERT_NE(v12, nullptr);
-  for (Client* c : {v13.get(), v12.get()}) {
+  for (TlsSocketClient* c : {v13.get(), v12.get()}) {
     EXPECT_EQ(c->call({"PING"}).str, "PONG");
     EXPECT_NE(client_info(*c).find("tls=kernel"), std::string::npos) << client_info(*c);
     ASSERT_EQ(c->call({"SUBSCRIBE", "ch"}).elements.size(), 3u);
@@ -273,7 +171,7 @@ TEST_P(KernelTlsServerTest, AKernelClientIsServedThroughThePlaintextSendPath) {
   for (size_t n : {size_t{1}, size_t{16'385}, size_t{1} << 20}) {
     const std::string payload(n, 'k');
     ASSERT_EQ(pub->call({"PUBLISH", "ch", payload}).integer, 2);
-    for (Client* c : {v13.get(), v12.get()}) {
+    for (TlsSocketClient* c : {v13.get(), v12.get()}) {
       RespValue m;
       ASSERT_TRUE(c->read(&m)) << n;
       EXPECT_EQ(m.elements[2].str, payload);

@@ -9,18 +9,21 @@
 #include <string>
 
 #include "net/tls_context.h"
+#include "tests/net/tls_pki.h"
 
 namespace fanout::test {
 
 // An OpenSSL client over two memory BIOs, trusting the CAs in ca_file; `version` pins the
-// protocol, `suite` the TLS 1.3 suite or the TLS 1.2 cipher; `shared`: a client context to reuse
-// (for resumption), instead of a new one.
+// protocol (0: either), `suite` the TLS 1.3 suite or the TLS 1.2 cipher ("": OpenSSL's); `shared`:
+// a client context to reuse (for resumption), instead of a new one; `cert`: a client certificate
+// to present.
 struct MemoryClient {
   SSL_CTX* ctx;
   SSL* ssl;
   BIO* in;   // what the server sent, for the client to read
   BIO* out;  // what the client wrote, for the server
-  MemoryClient(const std::string& ca_file, int version, const std::string& suite, SSL_CTX* shared = nullptr) {
+  MemoryClient(const std::string& ca_file, int version, const std::string& suite, SSL_CTX* shared = nullptr,
+               const TestCert* cert = nullptr) {
     if (shared) {
       SSL_CTX_up_ref(shared);
       ctx = shared;
@@ -28,12 +31,18 @@ struct MemoryClient {
       ctx = SSL_CTX_new(TLS_client_method());
       SSL_CTX_load_verify_locations(ctx, ca_file.c_str(), nullptr);
       SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
-      SSL_CTX_set_min_proto_version(ctx, version);
-      SSL_CTX_set_max_proto_version(ctx, version);
-      if (version == TLS1_3_VERSION) {
+      if (version) {
+        SSL_CTX_set_min_proto_version(ctx, version);
+        SSL_CTX_set_max_proto_version(ctx, version);
+      }
+      if (!suite.empty() && version == TLS1_3_VERSION) {
         EXPECT_EQ(SSL_CTX_set_ciphersuites(ctx, suite.c_str()), 1) << suite;
-      } else {
+      } else if (!suite.empty()) {
         EXPECT_EQ(SSL_CTX_set_cipher_list(ctx, suite.c_str()), 1) << suite;
+      }
+      if (cert) {
+        SSL_CTX_use_certificate(ctx, cert->cert);
+        SSL_CTX_use_PrivateKey(ctx, cert->key);
       }
     }
     ssl = SSL_new(ctx);

@@ -18,6 +18,7 @@
 #include "core/resp_value.h"
 #include "tests/net/server_fixture.h"
 #include "tests/net/tls_pki.h"
+#include "tests/net/tls_socket_client.h"
 
 namespace fanout::test {
 namespace {
@@ -27,90 +28,11 @@ const TestPki& pki() {
   return *p;
 }
 
-// A blocking OpenSSL client over a loopback socket, verifying the server as "localhost".
-class TlsClient {
- public:
-  // Null if the TCP connection or the handshake fails.
-  static std::unique_ptr<TlsClient> connect(int port, bool with_cert = false, int rcvbuf = 0) {
-    auto c = std::unique_ptr<TlsClient>(new TlsClient());
-    c->fd_ = connect_loopback(port, rcvbuf);
-    if (c->fd_ < 0) return nullptr;
-    c->ctx_ = SSL_CTX_new(TLS_client_method());
-    SSL_CTX_load_verify_locations(c->ctx_, pki().ca_file.c_str(), nullptr);
-    SSL_CTX_set_verify(c->ctx_, SSL_VERIFY_PEER, nullptr);
-    if (with_cert) {
-      SSL_CTX_use_certificate(c->ctx_, pki().client.cert);
-      SSL_CTX_use_PrivateKey(c->ctx_, pki().client.key);
-    }
-    c->ssl_ = SSL_new(c->ctx_);
-    SSL_set_fd(c->ssl_, c->fd_);
-    SSL_set1_host(c->ssl_, "localhost");
-    timeval tv{5, 0};
-    setsockopt(c->fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-    // With SO_RCVTIMEO a blocking read answers EINTR instead of restarting (signal(7)); seen here
-    // on the test's thread, which creates and tears down the shards' io_uring rings (probably
-    // their task work interrupts it): try again (SSL_read below too).
-    for (int tries = 0;; ++tries) {
-      const int r = SSL_connect(c->ssl_);
-      if (r == 1) return c;
-      if (SSL_get_error(c->ssl_, r) != SSL_ERROR_WANT_READ || errno != EINTR || tries == 100) break;
-    }
-    ERR_clear_error();
-    return nullptr;
+// The tests' TLS client (tests/net/tls_socket_client.h) on this suite's PKI.
+struct TlsClient {
+  static std::unique_ptr<TlsSocketClient> connect(int port, bool with_cert = false, int rcvbuf = 0) {
+    return TlsSocketClient::connect(port, pki(), {.with_cert = with_cert, .rcvbuf = rcvbuf});
   }
-  ~TlsClient() {
-    SSL_free(ssl_);
-    SSL_CTX_free(ctx_);
-    if (fd_ >= 0) ::close(fd_);
-  }
-  void send(const std::vector<std::string>& args) {
-    const std::string b = encode_command(args);
-    size_t w = 0, at = 0;
-    while (at < b.size()) {
-      if (SSL_write_ex(ssl_, b.data() + at, b.size() - at, &w) == 1) {
-        at += w;
-        continue;
-      }
-      ASSERT_TRUE(SSL_get_error(ssl_, 0) == SSL_ERROR_WANT_WRITE && errno == EINTR) << "TLS write failed";
-    }
-  }
-  // One value, or false on timeout, close or error.
-  bool read(RespValue* v, int timeout_ms = 5000) {
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-    while (true) {
-      std::string err;
-      long n = parse_resp_value(buf_.data() + off_, buf_.size() - off_, v, &err);
-      if (n < 0) return false;
-      if (n > 0) {
-        off_ += static_cast<size_t>(n);
-        return true;
-      }
-      if (std::chrono::steady_clock::now() > deadline) return false;
-      char tmp[65536];
-      size_t got = 0;
-      if (const int r = SSL_read_ex(ssl_, tmp, sizeof(tmp), &got); r != 1) {
-        if (SSL_get_error(ssl_, r) == SSL_ERROR_WANT_READ && errno == EINTR) continue;
-        ERR_clear_error();
-        return false;
-      }
-      buf_.append(tmp, got);
-    }
-  }
-  RespValue call(const std::vector<std::string>& args) {
-    send(args);
-    RespValue v;
-    EXPECT_TRUE(read(&v)) << args[0];
-    return v;
-  }
-  SSL* ssl() const { return ssl_; }
-
- private:
-  TlsClient() = default;
-  int fd_ = -1;
-  SSL_CTX* ctx_ = nullptr;
-  SSL* ssl_ = nullptr;
-  std::string buf_;
-  size_t off_ = 0;
 };
 
 class TlsServerTest : public BasicServerTest<std::string> {
@@ -132,7 +54,7 @@ class TlsServerTest : public BasicServerTest<std::string> {
 
 TEST_P(TlsServerTest, MessagesAroundTheRecordSizeReachTlsAndPlaintextSubscribersAlike) {
   start();
-  std::vector<std::unique_ptr<TlsClient>> tls_subs;
+  std::vector<std::unique_ptr<TlsSocketClient>> tls_subs;
   for (int i = 0; i < 4; ++i) {  // over both shards
     tls_subs.push_back(TlsClient::connect(tls_port(), i % 2 == 0));
     ASSERT_NE(tls_subs.back(), nullptr);
@@ -251,7 +173,7 @@ TEST_P(TlsServerTest, AClientOverMaxClientsOnTheTlsPortGetsNoPlaintext) {
   EXPECT_EQ(third->read_bytes(1, 3000), "");  // closed, nothing written
   EXPECT_TRUE(third->wait_closed(3000));
   b.reset();
-  std::unique_ptr<TlsClient> again;
+  std::unique_ptr<TlsSocketClient> again;
   for (int i = 0; i < 100 && !again; ++i) {
     again = TlsClient::connect(tls_port());
     if (!again) std::this_thread::sleep_for(std::chrono::milliseconds(20));

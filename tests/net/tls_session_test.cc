@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "net/tls_context.h"
+#include "tests/net/tls_memory_client.h"
 #include "tests/net/tls_pki.h"
 
 namespace fanout {
@@ -43,63 +44,13 @@ std::shared_ptr<TlsContext> server_context(const ServerConfig& cfg) {
   return ctx;
 }
 
-// An OpenSSL client over two memory BIOs.
-struct Client {
-  SSL_CTX* ctx;
-  SSL* ssl;
-  BIO* in;   // what the server sent, for the client to read
-  BIO* out;  // what the client wrote, for the server
+// The tests' in-memory OpenSSL client (tests/net/tls_memory_client.h) on this suite's PKI:
+// max_version pins the protocol (0: either), with_cert presents `cert` (the PKI's client
+// certificate if null), shared reuses a client context (for resumption).
+struct Client : test::MemoryClient {
   explicit Client(int max_version = 0, bool with_cert = false, const test::TestCert* cert = nullptr,
-                  SSL_CTX* shared = nullptr) {
-    if (shared) {
-      SSL_CTX_up_ref(shared);
-      ctx = shared;
-      init();
-      return;
-    }
-    ctx = SSL_CTX_new(TLS_client_method());
-    SSL_CTX_load_verify_locations(ctx, pki().ca_file.c_str(), nullptr);
-    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
-    if (max_version) SSL_CTX_set_max_proto_version(ctx, max_version);
-    if (with_cert) {
-      const test::TestCert& c = cert ? *cert : pki().client;
-      SSL_CTX_use_certificate(ctx, c.cert);
-      SSL_CTX_use_PrivateKey(ctx, c.key);
-    }
-    init();
-  }
-  void init() {
-    ssl = SSL_new(ctx);
-    in = BIO_new(BIO_s_mem());
-    out = BIO_new(BIO_s_mem());
-    SSL_set_bio(ssl, in, out);
-    SSL_set_connect_state(ssl);
-    SSL_set1_host(ssl, "localhost");
-  }
-  ~Client() {
-    SSL_free(ssl);
-    SSL_CTX_free(ctx);
-  }
-  std::string take_output() {
-    std::string s;
-    char buf[4096];
-    int n;
-    while ((n = BIO_read(out, buf, sizeof(buf))) > 0) s.append(buf, static_cast<size_t>(n));
-    return s;
-  }
-  void give(const std::string& s) { BIO_write(in, s.data(), static_cast<int>(s.size())); }
-  std::string read_all() {
-    std::string s;
-    char buf[16384];
-    size_t got;
-    while (SSL_read_ex(ssl, buf, sizeof(buf), &got) == 1) s.append(buf, got);
-    ERR_clear_error();
-    return s;
-  }
-  void write(const std::string& s) {
-    size_t w;
-    ASSERT_EQ(SSL_write_ex(ssl, s.data(), s.size(), &w), 1);
-  }
+                  SSL_CTX* shared = nullptr)
+      : MemoryClient(pki().ca_file, max_version, "", shared, with_cert ? (cert ? cert : &pki().client) : nullptr) {}
 };
 
 // Everything the server staged, sent in one go; returns the ciphertext, *plain the plaintext
