@@ -28,14 +28,14 @@ net="net/shard_core.cc net/input.cc net/delivery.cc net/mailboxes.cc net/command
      net/pubsub_commands.cc net/connection_commands.cc net/client_commands.cc net/transaction.cc net/info.cc net/log.cc net/socket.cc net/process_memory.cc
      net/config.cc net/acl_commands.cc net/acl_authority.cc net/read_file.cc net/figures.cc net/metrics.cc
      net/http_endpoint.cc net/http_request.cc net/listener.cc net/fanout_commands.cc net/top_channels.cc
-     net/config_settings.cc net/tls_io.cc net/tls_session.cc net/tls_context.cc"
+     net/config_settings.cc net/tls_io.cc net/tls_session.cc net/tls_context.cc net/tls_kernel.cc"
 declare -A srcs=(
   [resp_parser_fuzz]="core/resp_parser.cc"
   [glob_fuzz]="core/glob.cc"
   [proxy_protocol_fuzz]="core/proxy_protocol.cc"
   [http_request_fuzz]="net/http_request.cc"
   [dispatch_fuzz]="$core $net"
-  [tls_input_fuzz]="net/tls_session.cc net/tls_context.cc"
+  [tls_input_fuzz]="net/tls_session.cc net/tls_context.cc net/tls_kernel.cc"
 )
 declare -A dicts=([resp_parser_fuzz]=resp.dict [glob_fuzz]=glob.dict [dispatch_fuzz]=resp.dict
                   [proxy_protocol_fuzz]=proxy.dict [http_request_fuzz]=http.dict [tls_input_fuzz]=tls.dict)
