@@ -40,8 +40,12 @@ void ShardCore::on_sent(Conn* c, int res) {
     return;
   }
   c->out.send_failed();
+  on_send_error(c, -res);
+}
+
+void ShardCore::on_send_error(Conn* c, int err) {
   if (c->closing()) return;
-  switch (-res) {
+  switch (err) {
     case EAGAIN:
     case EINTR:
       mark_pending(c);
@@ -56,7 +60,7 @@ void ShardCore::on_sent(Conn* c, int res) {
       return;
     default:
       stats_->send_errors.add();
-      close_conn(c, strerror(-res));
+      close_conn(c, strerror(err));
   }
 }
 

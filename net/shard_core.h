@@ -298,6 +298,9 @@ class ShardCore {
 
   // Delivery (delivery.cc).
   void on_sent(Conn* c, int res);
+  // A send that moved nothing (err: an errno): try again, back off, or close; plaintext and TLS
+  // clients alike.
+  void on_send_error(Conn* c, int err);
   // -1 when blocked on a full mailbox, else the number of receivers. With may_wait false (inside
   // EXEC) it never blocks: rings take the message past their depth.
   int64_t publish(TopicKind kind, std::string_view channel, std::string_view payload, bool may_wait = true);

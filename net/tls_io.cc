@@ -5,9 +5,7 @@
 // once per episode, and closed.
 #include <openssl/crypto.h>
 
-#include <cerrno>
 #include <algorithm>
-#include <cstring>
 
 #include "net/log.h"
 #include "net/shard_core.h"
@@ -225,22 +223,9 @@ size_t ShardCore::kernel_tls_next_send(Conn* c, struct iovec* iov, size_t max_io
 void ShardCore::on_tls_sent(Conn* c, int res) {
   if (res < 0) {
     // The records stay where they are: the plaintext behind them is still in flight in the
-    // queue, and the rest of the buffer goes out on the next try.
-    if (c->closing()) return;
-    switch (-res) {
-      case EAGAIN:
-      case EINTR: mark_pending(c); return;
-      case ENOBUFS:
-      case ENOMEM:
-        backoff_.push_back(c);
-        backoff_until_ms_ = now_ms_ + 10;
-        return;
-      case ECANCELED: return;
-      default:
-        stats_->send_errors.add();
-        close_conn(c, strerror(-res));
-        return;
-    }
+    // queue (no send_failed()), and the rest of the buffer goes out on the next try.
+    on_send_error(c, -res);
+    return;
   }
   const size_t plain = c->tls->sent(static_cast<size_t>(res));
   if (plain > 0) {
