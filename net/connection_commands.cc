@@ -83,17 +83,6 @@ constexpr const char* kSlowlogHelp[] = {
     "    Prints this help.",
 };
 
-// Whether a CONFIG SET changes what the TLS context is built from.
-bool tls_settings_differ(const ServerConfig& a, const ServerConfig& b) {
-  return a.tls_cert_file != b.tls_cert_file || a.tls_key_file != b.tls_key_file ||
-         a.tls_key_file_pass != b.tls_key_file_pass || a.tls_ca_cert_file != b.tls_ca_cert_file ||
-         a.tls_ca_cert_dir != b.tls_ca_cert_dir || a.tls_auth_clients != b.tls_auth_clients ||
-         a.tls_protocols != b.tls_protocols || a.tls_ciphers != b.tls_ciphers ||
-         a.tls_ciphersuites != b.tls_ciphersuites || a.tls_prefer_server_ciphers != b.tls_prefer_server_ciphers ||
-         a.tls_session_caching != b.tls_session_caching || a.tls_session_cache_size != b.tls_session_cache_size ||
-         a.tls_session_cache_timeout_s != b.tls_session_cache_timeout_s;
-}
-
 }  // namespace
 
 void ShardCore::cmd_ping(Conn* c, std::span<const std::string_view> args) {
@@ -305,11 +294,15 @@ void ShardCore::config_set(Conn* c, std::span<const std::string_view> args) {
   }
   // The TLS settings, as Redis's applyTlsCfg: a new context for new connections, built from the
   // files now (on this thread, as Redis reads them on its main thread); open connections keep theirs.
-  // Any tls-* setting given rebuilds it, even with the same value: the same path with new
-  // files is how operators rotate a certificate in Redis.
+  // Any TLS setting given (by any of its names) rebuilds it, even with the same value: the same
+  // path with new files is how operators rotate a certificate in Redis. Only a CONFIG SET that
+  // names one can change what the context is built from.
   bool tls_named = false;
-  for (size_t i : to_apply) tls_named |= lowercase(args[i]).starts_with("tls-");
-  if (shared_->tls_port != 0 && (tls_named || tls_settings_differ(next, shared_->config))) {
+  for (size_t i : to_apply) {
+    const Setting* s = find_setting(args[i]);
+    tls_named |= s != nullptr && std::string_view(s->name).starts_with("tls-");
+  }
+  if (shared_->tls_port != 0 && tls_named) {
     std::string err, warning;
     std::shared_ptr<TlsContext> tls = TlsContext::build(next, &err, &warning);
     if (!tls) {
