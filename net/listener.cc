@@ -119,10 +119,11 @@ void Listener::release() {
   if (holders.fetch_sub(1, std::memory_order_acq_rel) == 1) stop_listening(fd);
 }
 
-Listener* ListenerSet::add(int fd, Protocol protocol, std::string endpoint) {
+Listener* ListenerSet::add(int fd, Protocol protocol, std::string endpoint, bool tls) {
   auto l = std::make_unique<Listener>();
   l->fd = fd;
   l->protocol = protocol;
+  l->tls = tls;
   l->endpoint = std::move(endpoint);
   all_.push_back(std::move(l));
   return all_.back().get();
@@ -191,14 +192,12 @@ bool ListenerSet::open_tcp(const std::vector<Planned>& planned, const char* flag
     *bound_port = local_port(fd);
     set_port(&p.addr, *bound_port);
     const std::string endpoint = (tls ? "tls://" : "") + format_endpoint(address_text(p.addr), *bound_port);
-    per_shard_[0].push_back(add(fd, protocol, endpoint));
-    per_shard_[0].back()->tls = tls;
+    per_shard_[0].push_back(add(fd, protocol, endpoint, tls));
     // The other shards join its SO_REUSEPORT group.
     for (int s = 1; s < nshards; ++s) {
       fd = listen_tcp(p.addr, kBacklog, /*join=*/true, err);
       if (fd < 0) return false;
-      per_shard_[s].push_back(add(fd, protocol, endpoint));
-      per_shard_[s].back()->tls = tls;
+      per_shard_[s].push_back(add(fd, protocol, endpoint, tls));
     }
   }
   return true;

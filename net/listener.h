@@ -87,7 +87,7 @@ class ListenerSet {
  private:
   bool open_tcp(const std::vector<Planned>& planned, const char* flag, int port, Protocol protocol,
                 int* bound_port, std::string* err, bool tls = false);
-  Listener* add(int fd, Protocol protocol, std::string endpoint);
+  Listener* add(int fd, Protocol protocol, std::string endpoint, bool tls = false);
 
   std::vector<std::unique_ptr<Listener>> all_;
   std::vector<std::vector<Listener*>> per_shard_;
