@@ -1,5 +1,6 @@
 #include "net/tls_context.h"
 
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -12,6 +13,7 @@
 #include <cstring>
 
 #include "core/ascii.h"
+#include "net/tls_session.h"
 
 #ifndef TCP_ULP
 #define TCP_ULP 31
@@ -144,6 +146,8 @@ std::shared_ptr<TlsContext> TlsContext::build(const ServerConfig& cfg, std::stri
   // Read and write buffers are given back while a connection is idle: thousands of idle TLS
   // subscribers then cost no record buffers.
   SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+  // TLS 1.3's server traffic secret, for the record writer's key updates (net/tls_record.h).
+  SSL_CTX_set_keylog_callback(ctx, TlsSession::keylog);
   if (cfg.tls_session_caching) {
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_SERVER);
     SSL_CTX_sess_set_cache_size(ctx, static_cast<long>(cfg.tls_session_cache_size));

@@ -83,8 +83,9 @@ void ShardCore::tls_input(Conn* c, const char* data, size_t n) {
     stats_->tls_handshakes.add();
     if (t.resumed()) stats_->tls_resumptions.add();
     c->last_input_ms = now_ms_;
-    std::string mode = t.kernel_pending() ? "the kernel takes over sending once the handshake's records are sent"
-                                          : "records encrypted in userspace";
+    std::string mode = !t.kernel_pending() ? "records written by OpenSSL in userspace"
+                       : t.kernel_allowed() ? "the kernel takes over sending once the handshake's records are sent"
+                                            : "records written by Fanout in userspace";
     if (*t.kernel_absent_reason() != '\0') mode = mode + " (" + t.kernel_absent_reason() + ")";
     LOG_DEBUG("TLS handshake done: %s%s, %s", t.describe().c_str(), t.resumed() ? " (resumed)" : "", mode.c_str())
         .field("shard", id_)
@@ -175,7 +176,10 @@ size_t ShardCore::tls_next_send(Conn* c, struct iovec* iov, size_t max_iov) {
   if (!t.has_output()) {
     if (!t.established()) return 0;
     // Every ciphertext byte is sent: the moment the kernel may take over (once per connection).
-    if (t.kernel_pending()) tls_start_kernel(c);
+    if (t.kernel_pending() && t.kernel_allowed()) tls_start_kernel(c);
+    // Otherwise (or when the kernel refused them) the keys go to Fanout's record writer; should
+    // that fail too, OpenSSL, whose state is untouched, keeps writing the records.
+    if (t.kernel_pending()) t.start_records(cfg_.tls_ktls_test_key_limit);
     if (t.mode() == TlsMode::kKernel) return kernel_tls_next_send(c, iov, max_iov);
     // Step 2 of the queue's lifecycle: the entries stay in flight until their records are sent.
     const size_t n = c->out.fill(iov, max_iov, std::min(cfg_.max_send_bytes, kTlsSendBytes));

@@ -27,8 +27,12 @@ struct TlsBio {
   static int write(BIO* b, const char* data, size_t n, size_t* written) {
     auto* s = static_cast<TlsSession*>(BIO_get_data(b));
     *written = n;
-    if (s->kernel_ == TlsSession::Kernel::kOn) {
-      if (s->kernel_dropped_type_ == 0) s->kernel_dropped_type_ = -1;  // the msg callback names it
+    if (s->kernel_ == TlsSession::Kernel::kOn || s->kernel_ == TlsSession::Kernel::kRecords) {
+      if (s->key_update_write_expected_) {
+        s->key_update_write_expected_ = false;  // OpenSSL's KeyUpdate, named already
+      } else if (s->kernel_dropped_type_ == 0) {
+        s->kernel_dropped_type_ = -1;  // the msg callback names it
+      }
       return 1;
     }
     if (s->kernel_ == TlsSession::Kernel::kCaptured) s->kernel_after_.feed(data, n);
@@ -57,8 +61,31 @@ struct TlsBio {
     if (write_p && content_type == SSL3_RT_ALERT && len == 2 && p[1] == SSL_AD_NO_RENEGOTIATION) {
       s->renegotiation_ = true;
     }
-    if (write_p && s->kernel_ == TlsSession::Kernel::kOn && content_type != SSL3_RT_HEADER &&
-        content_type != SSL3_RT_INNER_CONTENT_TYPE && s->kernel_dropped_type_ <= 0) {
+    // RFC 8446 section 4.6.3: a KeyUpdate, whose request_update is update_requested (1) when the
+    // client asks for ours. Each costs a key derivation or two: more than kMaxKeyUpdatesWithoutData
+    // from a client that sends no application data between them fail the session.
+    if (!write_p && content_type == SSL3_RT_HANDSHAKE && len >= 5 && p[0] == SSL3_MT_KEY_UPDATE) {
+      if (p[4] == 1) s->key_update_requested_ = true;
+      if (++s->key_updates_without_data_ > kMaxKeyUpdatesWithoutData) s->key_update_flood_ = true;
+    }
+    if (!write_p && content_type == SSL3_RT_INNER_CONTENT_TYPE && len == 1 && p[0] == SSL3_RT_APPLICATION_DATA) {
+      s->key_updates_without_data_ = 0;
+    }
+    const bool dropped = s->kernel_ == TlsSession::Kernel::kOn || s->kernel_ == TlsSession::Kernel::kRecords;
+    if (write_p && dropped && content_type != SSL3_RT_HEADER && content_type != SSL3_RT_INNER_CONTENT_TYPE &&
+        s->kernel_dropped_type_ <= 0) {
+      // OpenSSL's own answer to a requested key update: the record writer sends one instead.
+      // OpenSSL names a record before or after writing it, depending on the path: if its write
+      // came first, the unnamed record just dropped is this KeyUpdate; if not, the next write is.
+      if (s->kernel_ == TlsSession::Kernel::kRecords && content_type == SSL3_RT_HANDSHAKE && len > 0 &&
+          p[0] == SSL3_MT_KEY_UPDATE) {
+        if (s->kernel_dropped_type_ == -1) {
+          s->kernel_dropped_type_ = 0;
+        } else {
+          s->key_update_write_expected_ = true;
+        }
+        return;
+      }
       s->kernel_dropped_type_ = content_type;
       if (content_type == SSL3_RT_HANDSHAKE && len > 0) s->kernel_dropped_handshake_ = p[0];
     }
@@ -177,14 +204,40 @@ TlsSession::TlsSession(SSL_CTX* ctx, TlsBufferPool* pool, bool offer_kernel) : s
   SSL_set_accept_state(ssl_);
   SSL_set_msg_callback(ssl_, TlsBio::on_message);
   SSL_set_msg_callback_arg(ssl_, this);
-  if (offer_kernel) {
-    SSL_set_options(ssl_, SSL_OP_ENABLE_KTLS);
-    kernel_ = Kernel::kOffered;
+  SSL_set_app_data(ssl_, this);  // for keylog()
+  // The write keys are asked for always: the kernel or the record writer takes them.
+  SSL_set_options(ssl_, SSL_OP_ENABLE_KTLS);
+  kernel_ = Kernel::kOffered;
+  kernel_allowed_ = offer_kernel;
+}
+
+void TlsSession::keylog(const SSL* ssl, const char* line) {
+  // "SERVER_TRAFFIC_SECRET_0 <client random, hex> <secret, hex>" (the NSS key log format).
+  static constexpr char kLabel[] = "SERVER_TRAFFIC_SECRET_0 ";
+  if (std::strncmp(line, kLabel, sizeof(kLabel) - 1) != 0) return;
+  auto* s = static_cast<TlsSession*>(SSL_get_app_data(ssl));
+  if (s == nullptr) return;
+  const char* hex = std::strchr(line + sizeof(kLabel) - 1, ' ');
+  if (hex == nullptr) return;
+  ++hex;
+  size_t n = 0;
+  auto nibble = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  for (; hex[0] != '\0' && hex[1] != '\0' && n < sizeof(s->secret_); hex += 2) {
+    const int hi = nibble(hex[0]), lo = nibble(hex[1]);
+    if (hi < 0 || lo < 0) break;
+    s->secret_[n++] = static_cast<unsigned char>(hi << 4 | lo);
   }
+  s->secret_len_ = n;
 }
 
 TlsSession::~TlsSession() {
   OPENSSL_cleanse(&kernel_info_, sizeof(kernel_info_));
+  OPENSSL_cleanse(secret_, sizeof(secret_));
   SSL_free(ssl_);
   pool_->put(std::move(sending_));
   pool_->put(std::move(staged_));
@@ -246,7 +299,12 @@ TlsSession::Result TlsSession::receive(const char* data, size_t n, std::string* 
     fail(TlsFailure::kRenegotiation, "the client asked to renegotiate (refused)");
     result = Result::kError;
   }
-  if (kernel_ == Kernel::kOn) {
+  if (key_update_flood_) {
+    fail(TlsFailure::kOther, "the client sent more than " + std::to_string(kMaxKeyUpdatesWithoutData) +
+                                 " TLS key updates without data between them");
+    result = Result::kError;
+  }
+  if (kernel_ == Kernel::kOn || kernel_ == Kernel::kRecords) {
     check_kernel_after_receive();
     if (failure_ != TlsFailure::kNone) result = Result::kError;
   }
@@ -258,6 +316,22 @@ TlsSession::Result TlsSession::receive(const char* data, size_t n, std::string* 
 void TlsSession::encrypt(const struct iovec* iov, size_t n, size_t bytes, std::string* pack) {
   if (kernel_ == Kernel::kOn) std::abort();  // the kernel encrypts: the shard sends the plaintext
   ERR_clear_error();
+  if (kernel_ == Kernel::kRecords) {
+    if (failure_ != TlsFailure::kNone || bytes == 0) return;
+    if (staged_.empty() && staged_.capacity() < TlsBufferPool::kMinKept) staged_ = pool_->get();
+    std::string why;
+    // RFC 8446 section 5.5: a key that has encrypted its share is replaced first (TLS 1.3).
+    if (records_.key_exhausted(bytes) && !records_.update_key(&staged_, &why)) {
+      fail(TlsFailure::kOther, "the TLS key reached its limit (RFC 8446 section 5.5) and cannot be updated: " + why);
+      return;
+    }
+    if (!records_.seal(iov, n, bytes, &staged_)) {
+      fail(TlsFailure::kOther, "encrypting a record failed: " + take_openssl_errors());
+      return;
+    }
+    staged_plain_ += bytes;
+    return;
+  }
   const char* from;
   if (n == 1) {
     from = static_cast<const char*>(iov[0].iov_base);  // already contiguous
@@ -279,7 +353,7 @@ struct iovec TlsSession::next_output() {
   if (sending_off_ == sending_.size()) {
     // Step 2: the staged bytes become the buffer in flight; the session writes into the other.
     pool_->put(std::move(sending_));
-    sending_ = std::string();
+    sending_ = TlsBuffer();
     sending_off_ = 0;
     std::swap(sending_, staged_);
     sending_plain_ = staged_plain_;
@@ -295,7 +369,7 @@ size_t TlsSession::sent(size_t n) {
   sending_plain_ = 0;
   sending_off_ = 0;
   pool_->put(std::move(sending_));  // an idle subscriber keeps no buffer
-  sending_ = std::string();
+  sending_ = TlsBuffer();
   return plain;
 }
 
@@ -303,6 +377,12 @@ bool TlsSession::close_notify() {
   // On kernel TLS OpenSSL's alert would carry a sequence number the kernel has used: not sent.
   if (close_notify_ || !established_ || failure_ != TlsFailure::kNone || kernel_ == Kernel::kOn) return false;
   close_notify_ = true;
+  if (kernel_ == Kernel::kRecords) {
+    // An alert {warning (1), close_notify (0)} (RFC 8446 section 6), in a record of our own.
+    static const unsigned char kCloseNotify[] = {SSL3_AL_WARNING, SSL_AD_CLOSE_NOTIFY};
+    if (staged_.empty() && staged_.capacity() < TlsBufferPool::kMinKept) staged_ = pool_->get();
+    return records_.seal_one(SSL3_RT_ALERT, kCloseNotify, sizeof(kCloseNotify), &staged_) && has_output();
+  }
   ERR_clear_error();
   SSL_shutdown(ssl_);  // writes the alert into the staged buffer; the peer's is not waited for
   ERR_clear_error();
@@ -310,10 +390,21 @@ bool TlsSession::close_notify() {
 }
 
 void TlsSession::check_kernel_after_receive() {
+  if (kernel_ == Kernel::kRecords && key_update_requested_) {
+    // RFC 8446 section 4.6.3: our KeyUpdate goes before our next application record; requests
+    // that arrive together are answered by one update.
+    key_update_requested_ = false;
+    if (staged_.empty() && staged_.capacity() < TlsBufferPool::kMinKept) staged_ = pool_->get();
+    std::string why;
+    if (!records_.update_key(&staged_, &why)) {
+      fail(TlsFailure::kOther, "the client requested a TLS key update, which failed: " + why);
+      return;
+    }
+  }
   // RFC 8446 section 4.6.3: a KeyUpdate with update_requested obliges us to update our sending
   // key before our next record; the kernel's key cannot change (OpenSSL would send the reply with
   // its next SSL_write, which kernel mode never makes).
-  if (SSL_get_key_update_type(ssl_) != SSL_KEY_UPDATE_NONE) {
+  if (kernel_ == Kernel::kOn && SSL_get_key_update_type(ssl_) != SSL_KEY_UPDATE_NONE) {
     fail(TlsFailure::kKernel, "the client requested a TLS 1.3 key update, which kernel TLS cannot make "
                               "(its sending key is fixed): closing");
     return;
@@ -329,6 +420,11 @@ void TlsSession::check_kernel_after_receive() {
                                                                       : "a handshake message";
       break;
     default: break;
+  }
+  if (kernel_ == Kernel::kRecords) {
+    fail(TlsFailure::kOther, "OpenSSL had " + what + " to send after Fanout's record writer took over sending: "
+                             "closing");
+    return;
   }
   fail(TlsFailure::kKernel, "OpenSSL had " + what + " to send after the kernel took over sending; only "
                             "application data goes through kernel TLS here: closing");
@@ -360,19 +456,42 @@ void TlsSession::kernel_started(uint64_t limit_bytes) {
   OPENSSL_cleanse(&kernel_info_, sizeof(kernel_info_));
   pool_->put(std::move(sending_));  // neither buffer is used again
   pool_->put(std::move(staged_));
-  sending_ = std::string();
-  staged_ = std::string();
+  sending_ = TlsBuffer();
+  staged_ = TlsBuffer();
 }
 
 void TlsSession::kernel_declined() {
-  kernel_ = Kernel::kDeclined;
+  kernel_allowed_ = false;  // the keys stay captured, for start_records()
+}
+
+bool TlsSession::start_records(uint64_t key_limit_bytes) {
+  KernelTlsInfo info{};
+  size_t size = 0;
+  std::string why;
+  bool ok = kernel_keys(&info, &size, &why);
+  if (ok) {
+    const SSL_CIPHER* c = SSL_get_current_cipher(ssl_);
+    const EVP_MD* md = c != nullptr ? SSL_CIPHER_get_handshake_digest(c) : nullptr;
+    ok = records_.start(info, secret_len_ > 0 ? secret_ : nullptr, secret_len_, md, &why);
+  }
+  OPENSSL_cleanse(&info, sizeof(info));
   OPENSSL_cleanse(&kernel_info_, sizeof(kernel_info_));
+  OPENSSL_cleanse(secret_, sizeof(secret_));
+  secret_len_ = 0;
+  if (!ok) {
+    kernel_ = Kernel::kDeclined;
+    return false;
+  }
+  if (key_limit_bytes != 0) records_.set_key_limit(key_limit_bytes);
+  records_.charge_records(kernel_after_.records(), kernel_after_.bytes());
+  kernel_ = Kernel::kRecords;
+  return true;
 }
 
 const char* TlsSession::kernel_absent_reason() const {
   switch (kernel_) {
     case Kernel::kOffered: return "OpenSSL offered no keys for the kernel: the cipher or version is not one kTLS takes here";
-    case Kernel::kDeclined: return "the kernel did not take the keys";
+    case Kernel::kDeclined: return "the keys could not be used: OpenSSL writes the records";
     default: return "";
   }
 }

@@ -14,11 +14,15 @@
 // The plaintext bytes behind each buffer are carried along, so the queue completes a message only
 // when its last ciphertext byte has left (sent() returns them).
 //
-// Kernel TLS (net/tls_kernel.h): a session created with offer_kernel captures the write keys
-// OpenSSL offers its BIO; once established with nothing left to send, the shard hands them to the
-// kernel (kernel_keys, then kernel_started or kernel_declined). From kernel_started on, the session
-// only decrypts: the queue's plaintext goes to the socket, encrypt() and the buffers are unused,
-// and anything OpenSSL writes is dropped and fails the session.
+// After the handshake, OpenSSL no longer writes the records. Every session captures the write keys
+// OpenSSL offers its BIO for kernel TLS (net/tls_kernel.h); once established with nothing left to
+// send, the shard either hands them to the kernel (kernel_keys, then kernel_started or
+// kernel_declined), when this kernel takes them, or to Fanout's own record writer
+// (start_records, net/tls_record.h), which encrypts the queue's frames in place in the staged
+// buffer. From then on OpenSSL only decrypts and reads handshake messages: anything it writes is
+// dropped (its sequence number is stale) and fails the session, except its answer to a requested
+// key update, which the record writer sends itself. A session whose cipher neither takes (AES-CCM,
+// TLS 1.2 CBC) keeps OpenSSL's SSL_write.
 //
 // Owns: the SSL object (which holds a reference to its context) and both buffers.
 // Thread: the connection's shard only (OpenSSL's error queue is per thread).
@@ -35,6 +39,7 @@
 
 #include "net/tls_context.h"
 #include "net/tls_kernel.h"
+#include "net/tls_record.h"
 
 namespace fanout {
 
@@ -54,13 +59,13 @@ const char* tls_failure_name(TlsFailure f);
 // send, so thousands of idle TLS subscribers hold none. Thread: its shard only.
 class TlsBufferPool {
  public:
-  std::string get() {
+  TlsBuffer get() {
     if (free_.empty()) return {};
-    std::string b = std::move(free_.back());
+    TlsBuffer b = std::move(free_.back());
     free_.pop_back();
     return b;
   }
-  void put(std::string&& b) {
+  void put(TlsBuffer&& b) {
     // Burst-sized buffers are freed, and so is anything past what a busy shard reuses.
     if (b.capacity() < kMinKept || b.capacity() > kMaxKept || free_.size() >= kMaxCached) return;
     b.clear();
@@ -70,10 +75,10 @@ class TlsBufferPool {
 
   static constexpr size_t kMinKept = 4096;        // bytes of capacity: smaller ones are not worth it
   static constexpr size_t kMaxKept = 256u << 10;  // bytes of capacity
-  static constexpr size_t kMaxCached = 256;        // buffers
+  static constexpr size_t kMaxCached = 2048;        // buffers
 
  private:
-  std::vector<std::string> free_;
+  std::vector<TlsBuffer> free_;
 };
 
 // Plaintext bytes one send of a TLS client carries at most: a slow subscriber holds at most this
@@ -83,12 +88,18 @@ inline constexpr size_t kTlsSendBytes = 64u << 10;
 // its own (a reply to each requested TLS 1.3 key update, alerts) while the client reads nothing
 // would otherwise grow without bound.
 inline constexpr size_t kTlsMaxUnsentBytes = kTlsSendBytes + (64u << 10);
+// TLS 1.3 KeyUpdates (RFC 8446 section 4.6.3) a client may send with no application data between
+// them: each costs the server a key derivation or two (and an answer when requested), and no
+// client needs more than a few; a flood past this fails the session (counted in
+// tls_session_errors).
+inline constexpr int kMaxKeyUpdatesWithoutData = 32;
 
 class TlsSession {
  public:
   // A server session on ctx, taking its buffers from `pool` (the shard's, which outlives it).
-  // offer_kernel: ask OpenSSL for the write keys (SSL_OP_ENABLE_KTLS), for kernel TLS; only when
-  // this kernel can take them (probe_kernel_tls) or a test says so.
+  // offer_kernel: the keys may go to the kernel (probe_kernel_tls found the module, or a test says
+  // so); otherwise they go to the record writer. ctx must have been built by build_tls_context
+  // (its key-log callback gives TLS 1.3 sessions the secret key updates need).
   // Thread: the shard that owns the connection.
   TlsSession(SSL_CTX* ctx, TlsBufferPool* pool, bool offer_kernel = false);
   ~TlsSession();
@@ -104,8 +115,10 @@ class TlsSession {
   Result receive(const char* data, size_t n, std::string* plain);
 
   // Encrypts `bytes` bytes of plaintext described by n iovecs into records in the staged buffer.
-  // Only once established() and while !has_output(). `pack`: the shard's scratch buffer the
-  // iovecs are copied into so that records are full (reused; its capacity stays).
+  // Only once established() and while !has_output(). With the record writer: straight from the
+  // iovecs; with OpenSSL: `pack` is the shard's scratch buffer the iovecs are copied into so that
+  // records are full (reused; its capacity stays). A failure (EVP, or a TLS 1.2 AES-GCM key at its
+  // limit) fails the session: the next receive() or failure() reports it.
   void encrypt(const struct iovec* iov, size_t n, size_t bytes, std::string* pack);
 
   // Ciphertext waits to be sent.
@@ -133,11 +146,26 @@ class TlsSession {
   // Ciphertext not yet sent (the rest of the buffer in flight and the staged one), bytes.
   size_t unsent() const { return sending_.size() - sending_off_ + staged_.size(); }
 
-  // Kernel TLS (net/tls_kernel.h).
+  // Kernel TLS (net/tls_kernel.h) and the record writer (net/tls_record.h).
   // kUserspace, or kKernel once kernel_started().
   TlsMode mode() const { return kernel_ == Kernel::kOn ? TlsMode::kKernel : TlsMode::kUserspace; }
   // OpenSSL gave the keys of a cipher the kernel takes and the switch is still to be decided.
   bool kernel_pending() const { return kernel_ == Kernel::kCaptured; }
+  // The keys may go to the kernel (offer_kernel), else they go to the record writer.
+  bool kernel_allowed() const { return kernel_allowed_; }
+  // Fanout's record writer writes the application records (after start_records()).
+  bool own_records() const { return kernel_ == Kernel::kRecords; }
+  // Hands the keys to the record writer: only while kernel_pending(), established and
+  // !has_output(), as kernel_keys(). False (OpenSSL keeps writing, for good) when the keys cannot
+  // be used (a key update owed before the switch, EVP failure). key_limit_bytes: what one AES-GCM
+  // key may encrypt before it is updated (0: RFC 8446 section 5.5's limit; tests set less).
+  bool start_records(uint64_t key_limit_bytes);
+  // Key updates the record writer has made (the client's requests and the key limit's).
+  uint64_t key_updates() const { return records_.key_updates(); }
+  // OpenSSL's key-log callback (SSL_CTX_set_keylog_callback; lines in the NSS key log format):
+  // keeps a TLS 1.3 session's SERVER_TRAFFIC_SECRET_0 for its record writer's key updates.
+  // Thread: the session's shard (OpenSSL calls it inside that session's handshake).
+  static void keylog(const SSL* ssl, const char* line);
   // The keys for setsockopt(SOL_TLS, TLS_TX), moved past every record written under them so far,
   // into *info (*size: the bytes TLS_TX reads). Only while kernel_pending(), established and
   // !has_output(). False with *why when the switch must not happen (a key update is owed to the
@@ -147,8 +175,9 @@ class TlsSession {
   // The kernel took the keys: from now on the session only decrypts. limit_bytes: what the key
   // may encrypt (KernelTlsBudget; 0: the cipher's limit).
   void kernel_started(uint64_t limit_bytes);
-  // The kernel refused them (or kernel_keys said no): the session stays in userspace for good,
-  // and OpenSSL, which never stopped encrypting, carries on.
+  // The kernel refused them (or kernel_keys said no): the session stays in userspace, its keys
+  // still captured for start_records() (OpenSSL, which never stopped encrypting, carries on if
+  // that fails too).
   void kernel_declined();
   // Kernel mode: charges a send of `bytes` plaintext bytes to the key; false when that would pass
   // its limit (the connection must close before sending).
@@ -160,7 +189,8 @@ class TlsSession {
 
  private:
   friend struct TlsBio;
-  enum class Kernel : uint8_t { kNotOffered, kOffered, kCaptured, kOn, kDeclined };
+  // kRecords: the record writer took the keys; kDeclined: OpenSSL writes the records for good.
+  enum class Kernel : uint8_t { kNotOffered, kOffered, kCaptured, kOn, kRecords, kDeclined };
   bool handshake();
   void check_kernel_after_receive();
   void fail(TlsFailure why, std::string text);
@@ -176,7 +206,7 @@ class TlsSession {
   // What the BIO reads from during receive().
   const char* in_ = nullptr;
   size_t in_len_ = 0;
-  std::string sending_, staged_;
+  TlsBuffer sending_, staged_;
   size_t sending_off_ = 0;
   size_t sending_plain_ = 0, staged_plain_ = 0;
   // Kernel TLS: the keys OpenSSL offered (wiped when freed), the records written under them since,
@@ -187,6 +217,16 @@ class TlsSession {
   KernelTlsBudget budget_;
   int kernel_dropped_type_ = 0;
   int kernel_dropped_handshake_ = -1;  // its handshake message type, if it was one
+  bool kernel_allowed_ = false;
+  // The record writer, the TLS 1.3 secret it starts from (wiped once handed over) and a
+  // KeyUpdate with update_requested read from the client, still to be answered.
+  TlsRecordWriter records_;
+  unsigned char secret_[64] = {};
+  size_t secret_len_ = 0;
+  bool key_update_requested_ = false;
+  bool key_update_write_expected_ = false;  // OpenSSL named its KeyUpdate before writing it
+  int key_updates_without_data_ = 0;  // KeyUpdates read since the client's last application data
+  bool key_update_flood_ = false;
 };
 
 }  // namespace fanout

@@ -6,12 +6,16 @@
 // setsockopt(TLS_TX) are right, for TLS 1.3 and 1.2 with AES-128-GCM, AES-256-GCM and
 // ChaCha20-Poly1305. Then: ciphers the kernel does not take, the fallback to userspace when the
 // kernel refuses the keys, key updates, what OpenSSL writes after the switch, and the helpers.
+// The same keys feed Fanout's own record writer (net/tls_record.h) where the kernel does not take
+// them: its records, its key updates (asked for by the client, and at the key's limit) and its
+// close_notify are checked by the same client.
 #include "net/tls_kernel.h"
 
 #include <gtest/gtest.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 
+#include <algorithm>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -56,13 +60,15 @@ struct Client : test::MemoryClient {
       : MemoryClient(pki().ca_file, version, suite, shared) {}
 };
 
-std::string drain(TlsSession& s) {
+std::string drain(TlsSession& s, size_t* plain = nullptr) {
   std::string out;
+  size_t done = 0;
   while (s.has_output()) {
     struct iovec v = s.next_output();
     out.append(static_cast<const char*>(v.iov_base), v.iov_len);
-    s.sent(v.iov_len);
+    done += s.sent(v.iov_len);
   }
+  if (plain) *plain = done;
   return out;
 }
 
@@ -190,12 +196,13 @@ TEST(KernelTlsTest, AResumedSessionGetsKernelKeys) {
 TEST(KernelTlsTest, NotOfferedOrACipherTheKernelDoesNotTakeStaysInUserspace) {
   auto ctx = server_context("ECDHE-ECDSA-AES128-CCM:ECDHE-ECDSA-AES128-GCM-SHA256");
   {
+    // Not offered to the kernel: the keys are still taken, for the record writer.
     TlsSession s(ctx->ctx(), &pool, false);
     Client c(TLS1_3_VERSION, "TLS_AES_128_GCM_SHA256");
     handshake(c, s);
-    EXPECT_FALSE(s.kernel_pending());
+    EXPECT_TRUE(s.kernel_pending());
+    EXPECT_FALSE(s.kernel_allowed());
     EXPECT_EQ(s.mode(), TlsMode::kUserspace);
-    EXPECT_STREQ(s.kernel_absent_reason(), "");
   }
   {
     // AES-128-CCM: OpenSSL 3.0 offers it for TLS 1.2, Fanout keeps it in userspace.
@@ -226,13 +233,19 @@ TEST(KernelTlsTest, WhenTheKernelRefusesTheKeysTheSessionStaysInUserspace) {
     std::string why;
     ASSERT_TRUE(s.kernel_keys(&info, &size, &why)) << why;
     s.kernel_declined();
-    EXPECT_FALSE(s.kernel_pending());
+    EXPECT_FALSE(s.kernel_allowed());
     EXPECT_EQ(s.mode(), TlsMode::kUserspace);
     std::string reply(20'000, 'r'), pack;
     struct iovec v{reply.data(), reply.size()};
     s.encrypt(&v, 1, reply.size(), &pack);
     c.give(drain(s));
     std::string err;
+    EXPECT_EQ(c.read_all(&err), reply) << version << " " << err;
+    // Then the record writer takes the keys, after OpenSSL's records.
+    ASSERT_TRUE(s.kernel_pending());
+    ASSERT_TRUE(s.start_records(0));
+    s.encrypt(&v, 1, reply.size(), &pack);
+    c.give(drain(s));
     EXPECT_EQ(c.read_all(&err), reply) << version << " " << err;
   }
 }
@@ -405,6 +418,195 @@ TEST(KernelTlsTest, TheKeyBudgetStopsBeforeItsLimit) {
   while (small.charge(1000) && sends < 1000) ++sends;
   EXPECT_LE(small.used(), 100'000u);
   EXPECT_GT(small.used(), 100'000u - 1032);
+}
+
+// The record writer (net/tls_record.h) --------------------------------------------------------
+
+// Plaintext in pieces of every awkward size: empty iovecs, single bytes, pieces that straddle the
+// 16 KiB record boundary; `total` bytes in all.
+struct Pieces {
+  std::string bytes;
+  std::vector<struct iovec> iov;
+  explicit Pieces(size_t total, unsigned seed = 1) {
+    bytes.resize(total);
+    for (size_t i = 0; i < total; ++i) bytes[i] = static_cast<char>(i * 31 + seed);
+    static const size_t kSizes[] = {0, 1, 7, 64, 0, 1000, 16'383, 5, 16'385, 300};
+    for (size_t at = 0, k = 0; at < total; ++k) {
+      const size_t n = std::min(kSizes[k % 10], total - at);
+      iov.push_back({bytes.data() + at, n});
+      at += n;
+    }
+    iov.push_back({bytes.data() + total, 0});
+  }
+};
+
+// Every cipher the keys come in, both versions: the writer's records, made straight from many
+// iovecs, follow OpenSSL's own (TLS 1.3's session tickets, TLS 1.2's Finished, and here a first
+// reply OpenSSL encrypts before the switch) and decrypt at the client, across records and calls;
+// its close_notify ends the client's reading cleanly; receiving is unchanged.
+TEST_P(KernelKeysTest, TheRecordWritersRecordsDecryptAtTheClient) {
+  const Suite& p = GetParam();
+  auto ctx = server_context();
+  TlsSession s(ctx->ctx(), &pool, false);
+  Client c(p.version, p.suite);
+  handshake(c, s);
+  ASSERT_TRUE(s.kernel_pending());
+  ASSERT_FALSE(s.kernel_allowed());
+  ASSERT_TRUE(s.start_records(0));
+  EXPECT_TRUE(s.own_records());
+  EXPECT_EQ(s.mode(), TlsMode::kUserspace);
+  std::string err, pack;
+  for (size_t total : {size_t{1}, size_t{16'384}, size_t{16'385}, size_t{65'536}, size_t{100'003}}) {
+    Pieces in(total, static_cast<unsigned>(total));
+    s.encrypt(in.iov.data(), in.iov.size(), total, &pack);
+    size_t plain = 0;
+    const std::string wire = drain(s, &plain);
+    EXPECT_EQ(plain, total);
+    EXPECT_EQ(records_of(wire).size(), (total + 16'383) / 16'384);  // full records
+    c.give(wire);
+    EXPECT_EQ(c.read_all(&err), in.bytes) << total << " " << err;
+  }
+  std::string got;
+  c.write("*1\r\n$4\r\nPING\r\n");
+  const std::string bytes = c.take_output();
+  EXPECT_EQ(s.receive(bytes.data(), bytes.size(), &got), TlsSession::Result::kOk) << s.error();
+  EXPECT_EQ(got, "*1\r\n$4\r\nPING\r\n");
+  EXPECT_TRUE(s.close_notify());
+  c.give(drain(s));
+  EXPECT_EQ(c.read_all(&err), "");
+  EXPECT_EQ(SSL_get_shutdown(c.ssl) & SSL_RECEIVED_SHUTDOWN, SSL_RECEIVED_SHUTDOWN) << err;
+  EXPECT_EQ(s.failure(), TlsFailure::kNone) << s.error();
+}
+
+// RFC 8446 section 4.6.3: a KeyUpdate the client requests is answered by one of ours before our
+// next record, under the old key, then our records use the next key (section 7.2), again and
+// again; requests that arrive together get one answer; an update of the client's key alone gets
+// none. Each TLS 1.3 suite (their hashes differ: SHA-256, SHA-384).
+TEST(TlsRecordWriterTest, RequestedKeyUpdatesAreAnsweredAndTheSessionGoesOn) {
+  auto ctx = server_context();
+  for (const char* suite : {"TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384", "TLS_CHACHA20_POLY1305_SHA256"}) {
+    SCOPED_TRACE(suite);
+    TlsSession s(ctx->ctx(), &pool, false);
+    Client c(TLS1_3_VERSION, suite);
+    handshake(c, s);
+    ASSERT_TRUE(s.start_records(0));
+    std::string pack, err;
+    uint64_t updates = 0;
+    for (int round = 0; round < 6; ++round) {
+      const int requests = round == 4 ? 0 : round == 2 ? 3 : 1;
+      for (int i = 0; i < requests; ++i) {
+        ASSERT_EQ(SSL_key_update(c.ssl, SSL_KEY_UPDATE_REQUESTED), 1);
+        c.write("*1\r\n$4\r\nPING\r\n");
+      }
+      if (round == 4) {
+        ASSERT_EQ(SSL_key_update(c.ssl, SSL_KEY_UPDATE_NOT_REQUESTED), 1);
+        c.write("*1\r\n$4\r\nPING\r\n");
+      }
+      const std::string bytes = c.take_output();
+      std::string plain;
+      ASSERT_EQ(s.receive(bytes.data(), bytes.size(), &plain), TlsSession::Result::kOk) << s.error();
+      if (requests > 0) ++updates;
+      EXPECT_EQ(s.key_updates(), updates) << round;
+      EXPECT_EQ(s.has_output(), requests > 0);
+      Pieces reply(20'000 + round);
+      s.encrypt(reply.iov.data(), reply.iov.size(), reply.bytes.size(), &pack);
+      c.give(drain(s));
+      EXPECT_EQ(c.read_all(&err), reply.bytes) << round << " " << err;
+    }
+  }
+}
+
+// RFC 8446 section 5.5: a TLS 1.3 AES-GCM key that has encrypted its share is replaced by a key
+// update of our own, and the client reads on; TLS 1.2 cannot update, so the session fails before
+// the key passes its limit. (The limit is made small here; it is about 389 GB.)
+TEST(TlsRecordWriterTest, AKeyAtItsLimitIsUpdatedOnTls13AndEndsTls12) {
+  auto ctx = server_context();
+  {
+    TlsSession s(ctx->ctx(), &pool, false);
+    Client c(TLS1_3_VERSION, "TLS_AES_256_GCM_SHA384");
+    handshake(c, s);
+    ASSERT_TRUE(s.start_records(100'000));
+    std::string pack, err;
+    for (int i = 0; i < 10; ++i) {
+      Pieces reply(30'000, static_cast<unsigned>(i));
+      s.encrypt(reply.iov.data(), reply.iov.size(), reply.bytes.size(), &pack);
+      c.give(drain(s));
+      ASSERT_EQ(c.read_all(&err), reply.bytes) << i << " " << err;
+    }
+    EXPECT_GE(s.key_updates(), 2u);
+    EXPECT_LE(s.key_updates(), 4u);
+  }
+  {
+    TlsSession s(ctx->ctx(), &pool, false);
+    Client c(TLS1_2_VERSION, "ECDHE-ECDSA-AES128-GCM-SHA256");
+    handshake(c, s);
+    ASSERT_TRUE(s.start_records(100'000));
+    std::string pack, err;
+    std::string sent;
+    for (int i = 0; i < 10 && s.failure() == TlsFailure::kNone; ++i) {
+      Pieces reply(30'000, static_cast<unsigned>(i));
+      s.encrypt(reply.iov.data(), reply.iov.size(), reply.bytes.size(), &pack);
+      if (s.failure() == TlsFailure::kNone) sent += reply.bytes;
+      c.give(drain(s));
+    }
+    EXPECT_EQ(s.failure(), TlsFailure::kOther);
+    EXPECT_NE(s.error().find("limit"), std::string::npos) << s.error();
+    EXPECT_EQ(c.read_all(&err), sent) << err;  // everything before the limit, nothing past it
+    EXPECT_LT(sent.size(), 100'000u);
+  }
+}
+
+// What OpenSSL writes after the writer took over is dropped, as on kernel TLS: a forged record's
+// alert, a renegotiation's no_renegotiation alert; the session fails with nothing staged.
+TEST(TlsRecordWriterTest, NothingOpenSslWritesAfterTheSwitchIsEverStaged) {
+  auto ctx = server_context();
+  {
+    TlsSession s(ctx->ctx(), &pool, false);
+    Client c(TLS1_3_VERSION, "TLS_AES_128_GCM_SHA256");
+    handshake(c, s);
+    ASSERT_TRUE(s.start_records(0));
+    c.write("*1\r\n$4\r\nPING\r\n");
+    std::string bytes = c.take_output();
+    bytes[bytes.size() - 3] ^= 1;
+    std::string plain;
+    EXPECT_EQ(s.receive(bytes.data(), bytes.size(), &plain), TlsSession::Result::kError);
+    EXPECT_FALSE(s.has_output());
+  }
+  {
+    TlsSession s(ctx->ctx(), &pool, false);
+    Client c(TLS1_2_VERSION, "ECDHE-ECDSA-AES128-GCM-SHA256");
+    handshake(c, s);
+    ASSERT_TRUE(s.start_records(0));
+    ASSERT_EQ(SSL_renegotiate(c.ssl), 1);
+    SSL_do_handshake(c.ssl);
+    const std::string hello = c.take_output();
+    std::string plain;
+    EXPECT_EQ(s.receive(hello.data(), hello.size(), &plain), TlsSession::Result::kError);
+    EXPECT_EQ(s.failure(), TlsFailure::kRenegotiation);
+    EXPECT_FALSE(s.has_output());
+  }
+}
+
+// A key update requested before the switch: OpenSSL owes the reply, so the writer refuses the
+// keys and OpenSSL writes on (its KeyUpdate, then the reply under its new key).
+TEST(TlsRecordWriterTest, AKeyUpdateOwedBeforeTheSwitchKeepsOpenSslWriting) {
+  auto ctx = server_context();
+  TlsSession s(ctx->ctx(), &pool, false);
+  Client c(TLS1_3_VERSION, "TLS_AES_128_GCM_SHA256");
+  handshake(c, s);
+  ASSERT_EQ(SSL_key_update(c.ssl, SSL_KEY_UPDATE_REQUESTED), 1);
+  c.write("*1\r\n$4\r\nPING\r\n");
+  const std::string bytes = c.take_output();
+  std::string plain;
+  ASSERT_EQ(s.receive(bytes.data(), bytes.size(), &plain), TlsSession::Result::kOk);
+  EXPECT_FALSE(s.start_records(0));
+  EXPECT_FALSE(s.own_records());
+  EXPECT_FALSE(s.kernel_pending());
+  std::string reply = "+PONG\r\n", pack;
+  struct iovec v{reply.data(), reply.size()};
+  s.encrypt(&v, 1, reply.size(), &pack);
+  c.give(drain(s));
+  EXPECT_EQ(c.read_all(), reply);
 }
 
 }  // namespace
