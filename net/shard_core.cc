@@ -394,6 +394,7 @@ void ShardCore::reap_stalled() {
   next_reap_ms_ = now_ms_ + 1000;
   end_episodes();
   sample_second();
+  tls_buffers_.trim();
   const int64_t idle_ms = static_cast<int64_t>(cfg_.idle_timeout_s) * 1000;
   const int64_t request_ms = static_cast<int64_t>(cfg_.request_timeout_s) * 1000;
   // One walk over the clients a second: INFO's largest client buffers and blocked clients (as

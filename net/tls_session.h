@@ -56,29 +56,46 @@ enum class TlsFailure : uint8_t {
 const char* tls_failure_name(TlsFailure f);
 
 // Ciphertext buffers a shard's sessions share: a session holds one only while it has records to
-// send, so thousands of idle TLS subscribers hold none. Thread: its shard only.
+// send, so thousands of idle TLS subscribers hold none. A busy shard has up to one out per client
+// whose send is unfinished; the pool keeps what comes back (up to kMaxCachedBytes) so that the
+// next round does not allocate afresh (freed and reallocated buffers page-faulted: measured), and
+// trim() gives back, once a second, what sat unused all that second. Thread: its shard only.
 class TlsBufferPool {
  public:
   TlsBuffer get() {
     if (free_.empty()) return {};
     TlsBuffer b = std::move(free_.back());
     free_.pop_back();
+    bytes_ -= b.capacity();
+    if (free_.size() < low_) low_ = free_.size();
     return b;
   }
   void put(TlsBuffer&& b) {
     // Burst-sized buffers are freed, and so is anything past what a busy shard reuses.
-    if (b.capacity() < kMinKept || b.capacity() > kMaxKept || free_.size() >= kMaxCached) return;
+    if (b.capacity() < kMinKept || b.capacity() > kMaxKept || bytes_ + b.capacity() > kMaxCachedBytes) return;
     b.clear();
+    bytes_ += b.capacity();
     free_.push_back(std::move(b));
   }
+  // Frees the buffers no get() needed since the last trim (the fewest cached meanwhile). Called
+  // once a second by the shard.
+  void trim() {
+    const size_t n = low_ < free_.size() ? low_ : free_.size();
+    for (size_t i = 0; i < n; ++i) bytes_ -= free_[i].capacity();
+    free_.erase(free_.begin(), free_.begin() + static_cast<std::ptrdiff_t>(n));  // the least recently used
+    low_ = free_.size();
+  }
   size_t cached() const { return free_.size(); }
+  size_t cached_bytes() const { return bytes_; }
 
-  static constexpr size_t kMinKept = 4096;        // bytes of capacity: smaller ones are not worth it
-  static constexpr size_t kMaxKept = 256u << 10;  // bytes of capacity
-  static constexpr size_t kMaxCached = 2048;        // buffers
+  static constexpr size_t kMinKept = 4096;               // bytes of capacity: smaller ones are not worth it
+  static constexpr size_t kMaxKept = 256u << 10;         // bytes of capacity
+  static constexpr size_t kMaxCachedBytes = 32u << 20;   // bytes, all cached buffers
 
  private:
   std::vector<TlsBuffer> free_;
+  size_t bytes_ = 0;  // capacity of the cached buffers
+  size_t low_ = 0;    // the fewest cached since the last trim()
 };
 
 // Plaintext bytes one send of a TLS client carries at most: a slow subscriber holds at most this

@@ -192,6 +192,36 @@ TEST(TlsSessionTest, ManySmallFramesArePackedIntoFullRecords) {
 
 // Output the session makes while a buffer is in flight (here: the alert refusing a renegotiation)
 // goes to the other buffer and never moves the one being sent.
+// The shard's ciphertext buffers: kept when they come back, within the byte bound; what sat
+// unused for a whole trim period is given back, what was used stays.
+TEST(TlsBufferPoolTest, KeepsWhatComesBackWithinItsBoundAndTrimsWhatSatUnused) {
+  TlsBufferPool p;
+  auto buffer = [](size_t cap) {
+    TlsBuffer b;
+    b.reserve(cap);
+    return b;
+  };
+  p.put(buffer(100));  // too small to keep
+  p.put(buffer(TlsBufferPool::kMaxKept + 1));  // a burst's: freed
+  EXPECT_EQ(p.cached(), 0u);
+  const size_t each = 64u << 10;
+  for (size_t i = 0; i < TlsBufferPool::kMaxCachedBytes / each + 10; ++i) p.put(buffer(each));
+  EXPECT_EQ(p.cached(), TlsBufferPool::kMaxCachedBytes / each);
+  EXPECT_EQ(p.cached_bytes(), TlsBufferPool::kMaxCachedBytes);
+  p.trim();  // starts the first period: nothing was measured yet
+  std::vector<TlsBuffer> out;
+  for (int i = 0; i < 100; ++i) out.push_back(p.get());  // a second that needed 100 of them
+  EXPECT_EQ(out.back().capacity(), each);
+  EXPECT_EQ(out.back().size(), 0u);
+  for (auto& b : out) p.put(std::move(b));
+  p.trim();  // all - 100 sat unused all period: given back
+  EXPECT_EQ(p.cached(), 100u);
+  EXPECT_EQ(p.cached_bytes(), 100 * each);
+  p.trim();  // a period with no get() at all
+  EXPECT_EQ(p.cached(), 0u);
+  EXPECT_EQ(p.cached_bytes(), 0u);
+}
+
 TEST(TlsSessionTest, OutputMadeDuringASendDoesNotMoveTheBufferInFlight) {
   auto ctx = server_context(tls_config());
   TlsSession s(ctx->ctx(), &pool);
