@@ -71,6 +71,12 @@ struct TlsBio {
     if (!write_p && content_type == SSL3_RT_INNER_CONTENT_TYPE && len == 1 && p[0] == SSL3_RT_APPLICATION_DATA) {
       s->key_updates_without_data_ = 0;
     }
+    // OpenSSL sends a KeyUpdate it owes at its next write or read, and moves to its next key
+    // without offering that key to the BIO: captured keys are stale from then on.
+    if (write_p && content_type == SSL3_RT_HANDSHAKE && len > 0 && p[0] == SSL3_MT_KEY_UPDATE &&
+        s->kernel_ == TlsSession::Kernel::kCaptured) {
+      s->keys_stale_ = true;
+    }
     const bool dropped = s->kernel_ == TlsSession::Kernel::kOn || s->kernel_ == TlsSession::Kernel::kRecords;
     if (write_p && dropped && content_type != SSL3_RT_HEADER && content_type != SSL3_RT_INNER_CONTENT_TYPE &&
         s->kernel_dropped_type_ <= 0) {
@@ -437,6 +443,10 @@ bool TlsSession::kernel_keys(KernelTlsInfo* info, size_t* size, std::string* why
   }
   if (SSL_get_key_update_type(ssl_) != SSL_KEY_UPDATE_NONE) {
     *why = "the client requested a key update before the switch (sent in userspace)";
+    return false;
+  }
+  if (keys_stale_) {
+    *why = "OpenSSL updated its key before the switch";
     return false;
   }
   if (kernel_after_.mid_record()) {  // OpenSSL writes whole records: never expected

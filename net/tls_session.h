@@ -244,6 +244,7 @@ class TlsSession {
   bool key_update_write_expected_ = false;  // OpenSSL named its KeyUpdate before writing it
   int key_updates_without_data_ = 0;  // KeyUpdates read since the client's last application data
   bool key_update_flood_ = false;
+  bool keys_stale_ = false;  // OpenSSL moved past the captured keys (a KeyUpdate before the switch)
 };
 
 }  // namespace fanout

@@ -609,5 +609,43 @@ TEST(TlsRecordWriterTest, AKeyUpdateOwedBeforeTheSwitchKeepsOpenSslWriting) {
   EXPECT_EQ(c.read_all(), reply);
 }
 
+// A key update requested before the switch and then sent by OpenSSL (it sends one it owes when it
+// next reads a handshake message) moves OpenSSL to its next key, which it does
+// not offer to the BIO: the captured keys are stale, so neither the kernel nor the writer may take
+// them, and OpenSSL writes on, its records readable.
+TEST(TlsRecordWriterTest, KeysOpenSslMovedPastBeforeTheSwitchAreNeverUsed) {
+  auto ctx = server_context();
+  for (bool kernel : {false, true}) {
+    SCOPED_TRACE(kernel ? "kernel" : "writer");
+    TlsSession s(ctx->ctx(), &pool, kernel);
+    Client c(TLS1_3_VERSION, "TLS_AES_128_GCM_SHA256");
+    handshake(c, s);
+    std::string plain;
+    ASSERT_EQ(SSL_key_update(c.ssl, SSL_KEY_UPDATE_REQUESTED), 1);
+    c.write("*1\r\n$4\r\nPING\r\n");
+    std::string bytes = c.take_output();
+    ASSERT_EQ(s.receive(bytes.data(), bytes.size(), &plain), TlsSession::Result::kOk) << s.error();
+    // OpenSSL writes the update it owes when it next reads a handshake message (another update).
+    ASSERT_EQ(SSL_key_update(c.ssl, SSL_KEY_UPDATE_NOT_REQUESTED), 1);
+    c.write("*1\r\n$4\r\nPING\r\n");
+    bytes = c.take_output();
+    ASSERT_EQ(s.receive(bytes.data(), bytes.size(), &plain), TlsSession::Result::kOk) << s.error();
+    c.give(drain(s));  // whatever OpenSSL wrote meanwhile (its KeyUpdate)
+    KernelTlsInfo info;
+    size_t size;
+    std::string why;
+    EXPECT_FALSE(s.kernel_keys(&info, &size, &why));
+    EXPECT_NE(why.find("key"), std::string::npos) << why;
+    if (kernel) s.kernel_declined();
+    EXPECT_FALSE(s.start_records(0));
+    std::string reply(30'000, 'k'), pack;
+    struct iovec v{reply.data(), reply.size()};
+    s.encrypt(&v, 1, reply.size(), &pack);
+    c.give(drain(s));
+    std::string err;
+    EXPECT_EQ(c.read_all(&err), reply) << err;
+  }
+}
+
 }  // namespace
 }  // namespace fanout
