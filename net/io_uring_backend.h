@@ -142,6 +142,9 @@ class IoUringBackend {
   uint64_t wake_buf_ = 0;
   bool wake_armed_ = false;
   uint64_t inflight_ = 0;  // ops whose final completion has not arrived (for finish())
+  // Bytes of the sends queued since the last submit; past kEarlySubmitBytes, send() submits.
+  size_t unsubmitted_bytes_ = 0;
+  static constexpr size_t kEarlySubmitBytes = 1u << 20;
 
   struct io_uring_buf_ring* br_ = nullptr;
   unsigned nbufs_ = 0;
