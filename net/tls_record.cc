@@ -46,6 +46,23 @@ bool expand_label(const EVP_MD* md, const unsigned char* secret, size_t secret_l
   return ok;
 }
 
+// The AEADs, fetched once (OpenSSL's crypto(7), "Explicit fetching": EVP_aes_128_gcm() and the
+// like make every EVP_EncryptInit_ex fetch the implementation again). Shared by every shard:
+// fetched EVP_CIPHERs are immutable and reference-counted; never freed.
+const EVP_CIPHER* fetched(const char* name) { return EVP_CIPHER_fetch(nullptr, name, nullptr); }
+const EVP_CIPHER* aes_128_gcm() {
+  static const EVP_CIPHER* c = fetched("AES-128-GCM");
+  return c;
+}
+const EVP_CIPHER* aes_256_gcm() {
+  static const EVP_CIPHER* c = fetched("AES-256-GCM");
+  return c;
+}
+const EVP_CIPHER* chacha20_poly1305() {
+  static const EVP_CIPHER* c = fetched("ChaCha20-Poly1305");
+  return c;
+}
+
 }  // namespace
 
 TlsRecordWriter::~TlsRecordWriter() { wipe(); }
@@ -77,21 +94,21 @@ bool TlsRecordWriter::start(const KernelTlsInfo& info, const unsigned char* secr
   unsigned char iv[12];
   switch (info.base.cipher_type) {
     case TLS_CIPHER_AES_GCM_128:
-      cipher = EVP_aes_128_gcm();
+      cipher = aes_128_gcm();
       key = info.gcm128.key;
       seq = info.gcm128.rec_seq;
       std::memcpy(iv, info.gcm128.salt, 4);
       std::memcpy(iv + 4, info.gcm128.iv, 8);
       break;
     case TLS_CIPHER_AES_GCM_256:
-      cipher = EVP_aes_256_gcm();
+      cipher = aes_256_gcm();
       key = info.gcm256.key;
       seq = info.gcm256.rec_seq;
       std::memcpy(iv, info.gcm256.salt, 4);
       std::memcpy(iv + 4, info.gcm256.iv, 8);
       break;
     case TLS_CIPHER_CHACHA20_POLY1305:
-      cipher = EVP_chacha20_poly1305();
+      cipher = chacha20_poly1305();
       key = info.chacha.key;
       seq = info.chacha.rec_seq;
       std::memcpy(iv, info.chacha.iv, 12);
@@ -99,6 +116,10 @@ bool TlsRecordWriter::start(const KernelTlsInfo& info, const unsigned char* secr
     default:
       *why = "a cipher Fanout does not write records for";
       return false;
+  }
+  if (cipher == nullptr) {
+    *why = "OpenSSL's default provider has no such cipher";
+    return false;
   }
   explicit_nonce_ = !tls13_ && info.base.cipher_type != TLS_CIPHER_CHACHA20_POLY1305;
   key_len_ = static_cast<size_t>(EVP_CIPHER_get_key_length(cipher));
