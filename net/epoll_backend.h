@@ -54,6 +54,8 @@ class EpollBackend {
   void recv(int fd, ConnId id);
   void stop_recv(int fd, ConnId id);
   void send(int fd, ConnId id, const struct iovec* iov, int n, size_t bytes);
+  // Nothing to do: epoll's sends are made when asked (io_uring's queue them; see there).
+  void submit_queued() {}
   void cancel(int fd, ConnId id);
   // Blocks for up to timeout_ms (-1: forever; 0 when completions are already due).
   void wait(int timeout_ms);

@@ -142,7 +142,6 @@ void IoUringBackend::submit_now() {
     c_->io_uring_enter_calls.add();
     int r = io_uring_submit(&ring_);
     if (io_uring_sq_ready(&ring_) == 0) {
-      unsubmitted_bytes_ = 0;
       staging_.release(0);  // SendStaging step 6: every entry was consumed
       return;
     }
@@ -157,17 +156,15 @@ void IoUringBackend::submit_now() {
   std::abort();
 }
 
+void IoUringBackend::submit_queued() {
+  if (io_uring_sq_ready(&ring_) > 0) submit_now();
+}
+
 void IoUringBackend::send(int fd, ConnId id, const struct iovec* iov, int n, size_t bytes) {
   // SendStaging's lifecycle, steps 1-4; steps 5 and 6 are in submit_now() and wait().
   const size_t count = static_cast<size_t>(n);
-  // 1. Room: submitting here strands nothing, since nothing of this send is staged yet. A flush
-  // that has queued kEarlySubmitBytes already submits them first, so that the kernel (and on
-  // loopback the peers) start on them while the shard prepares the rest: with TLS, preparing is
-  // encrypting, and a flush to 1,000 subscribers at 1 KiB held back 32 MB of ciphertext, each
-  // side idle a third of the time while the other worked.
-  if (io_uring_sq_space_left(&ring_) == 0 || !staging_.has_room(count) || unsubmitted_bytes_ >= kEarlySubmitBytes) {
-    submit_now();
-  }
+  // 1. Room: submitting here strands nothing, since nothing of this send is staged yet.
+  if (io_uring_sq_space_left(&ring_) == 0 || !staging_.has_room(count)) submit_now();
   // 2. Take the entry. From here to step 4 nothing submits.
   struct io_uring_sqe* s = io_uring_get_sqe(&ring_);
   // 3. Stage the header and iovecs.
@@ -177,7 +174,6 @@ void IoUringBackend::send(int fd, ConnId id, const struct iovec* iov, int n, siz
   set_fd_target(s, fd, id);
   s->user_data = op_tag(kSendOp, id);
   own(fd, id).send_bytes = static_cast<uint32_t>(bytes);
-  unsubmitted_bytes_ += bytes;
   ++inflight_;
   c_->sends_submitted.add();
 }
@@ -307,7 +303,6 @@ void IoUringBackend::wait(int timeout_ms) {
   }
   // -ETIME, -EINTR and -EBUSY all mean: dispatch what is there and go round again.
   staging_.release(io_uring_sq_ready(&ring_));  // SendStaging step 6
-  if (io_uring_sq_ready(&ring_) == 0) unsubmitted_bytes_ = 0;
   if (io_uring_cq_has_overflow(&ring_)) c_->cq_overflows.add();
 }
 

@@ -76,6 +76,10 @@ class IoUringBackend {
   void recv(int fd, ConnId id);
   void stop_recv(int fd, ConnId id);
   void send(int fd, ConnId id, const struct iovec* iov, int n, size_t bytes);
+  // Submits the operations queued so far now, instead of at the next wait(): the shard calls it
+  // during a flush whose sends took long to prepare (TLS encryption), so that the kernel and the
+  // peers start on them meanwhile. One io_uring_enter if anything is queued.
+  void submit_queued();
   void cancel(int fd, ConnId id);
   void wait(int timeout_ms);
   template <class Sink>
@@ -142,9 +146,6 @@ class IoUringBackend {
   uint64_t wake_buf_ = 0;
   bool wake_armed_ = false;
   uint64_t inflight_ = 0;  // ops whose final completion has not arrived (for finish())
-  // Bytes of the sends queued since the last submit; past kEarlySubmitBytes, send() submits.
-  size_t unsubmitted_bytes_ = 0;
-  static constexpr size_t kEarlySubmitBytes = 1u << 20;
 
   struct io_uring_buf_ring* br_ = nullptr;
   unsigned nbufs_ = 0;

@@ -82,6 +82,8 @@ class Shard final : public ShardCore {
   std::vector<Listener*> listeners_;  // a listener's index is its token on the backend
   std::vector<bool> accepting_;
   std::vector<struct iovec> iov_;
+  size_t tls_unsubmitted_ = 0;  // bytes of TLS sends this flush has queued since the last submit
+  static constexpr size_t kEarlySubmitTlsBytes = 1u << 20;
 };
 
 template <class Backend>
@@ -130,7 +132,17 @@ void Shard<Backend>::flush() {
     c->send_inflight = true;
     ++c->ops;
     backend_.send(c->fd, c->id(), iov_.data(), static_cast<int>(n), bytes);
+    // TLS sends are encrypted as they are prepared: on io_uring, a flush that has prepared
+    // kEarlySubmitTlsBytes of them hands them to the kernel before encrypting more, so that the
+    // peers read while the shard encrypts (a flush to 1,000 subscribers at 1 KiB held back 32 MB
+    // and each side sat idle a third of the time: 0.47 -> 0.58-0.62 M deliveries/s). Plaintext sends
+    // are cheap to prepare and wait for the iteration's one submit (early submits cost them 10%).
+    if (c->tls && (tls_unsubmitted_ += bytes) >= kEarlySubmitTlsBytes) {
+      tls_unsubmitted_ = 0;
+      backend_.submit_queued();
+    }
   });
+  tls_unsubmitted_ = 0;
 }
 
 template <class Backend>

@@ -66,6 +66,7 @@ class FakeBackend {
   void stop_recv(int fd, ConnId id) {
     if (PendingOp* op = find(Op::kRecv, id)) op->stop = true;
   }
+  void submit_queued() {}
   void send(int fd, ConnId id, const struct iovec* iov, int n, size_t bytes) {
     FUZZ_CHECK(open_fd(fd));
     FUZZ_CHECK(find(Op::kSend, id) == nullptr);  // one send at a time
