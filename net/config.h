@@ -101,7 +101,7 @@ struct ServerConfig {
   // then decides); 2 offers it and pretends the kernel took the keys without asking it, so the
   // connection then sends its plaintext as is (only a test client expecting that may connect).
   int tls_ktls_test = 0;
-  uint64_t tls_ktls_test_key_limit = 0;  // tests: bytes a kernel key may encrypt (0: the cipher's)
+  uint64_t tls_test_key_limit = 0;  // tests: bytes one key may encrypt, on kernel TLS or the record writer (0: the cipher's)
   std::string log_level = "info";          // debug|info|warn|error (Redis's loglevel, mapped)
   std::string log_format = "text";         // text (key=value) or json: one line per event
   // Not settings: where the configuration came from.

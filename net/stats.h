@@ -94,7 +94,10 @@ struct BackendCounters {
   X(tls_handshake_timeouts, Counter, "TLS handshakes not done within --tls-handshake-timeout")       \
   X(tls_handshake_failures_other, Counter, "TLS handshakes failed otherwise (the client left, a bad record)") \
   X(tls_renegotiations_refused, Counter, "TLS clients closed for asking to renegotiate")             \
-  X(tls_session_errors, Counter, "established TLS clients closed for a bad record")                 \
+  X(tls_session_errors, Counter,                                                                     \
+    "established TLS clients closed for a bad record, a key-update flood or a TLS 1.2 key at its limit") \
+  X(tls_key_updates, Counter,                                                                        \
+    "TLS 1.3 sending keys Fanout's record writer updated (asked by the client, or at the key's limit)") \
   X(tls_clients_on_plaintext_port, Counter, "clients closed for beginning a TLS handshake on a plaintext port")                 \
   X(tls_kernel_fallbacks, Counter,                                                                   \
     "TLS clients offered kernel TLS that stayed in userspace (the kernel refused the keys)")         \

@@ -54,7 +54,7 @@ void ShardCore::tls_start_kernel(Conn* c) {
     }
     return;
   }
-  t.kernel_started(cfg_.tls_ktls_test_key_limit);
+  t.kernel_started(cfg_.tls_test_key_limit);
   stats_->tls_userspace_clients.sub();
   stats_->tls_kernel_clients.add();
   LOG_DEBUG("TLS sending handed to the kernel: %s (%s)%s", t.describe().c_str(), cipher,
@@ -78,7 +78,9 @@ void ShardCore::tls_input(Conn* c, const char* data, size_t n) {
   TlsSession& t = *c->tls;
   const bool was_established = t.established();
   tls_plain_.clear();
+  const uint64_t updates = t.key_updates();
   const TlsSession::Result r = t.receive(data, n, &tls_plain_);
+  stats_->tls_key_updates.add(t.key_updates() - updates);
   if (!was_established && t.established()) {
     stats_->tls_handshakes.add();
     if (t.resumed()) stats_->tls_resumptions.add();
@@ -179,14 +181,16 @@ size_t ShardCore::tls_next_send(Conn* c, struct iovec* iov, size_t max_iov) {
     if (t.kernel_pending() && t.kernel_allowed()) tls_start_kernel(c);
     // Otherwise (or when the kernel refused them) the keys go to Fanout's record writer; should
     // that fail too, OpenSSL, whose state is untouched, keeps writing the records.
-    if (t.kernel_pending()) t.start_records(cfg_.tls_ktls_test_key_limit);
+    if (t.kernel_pending()) t.start_records(cfg_.tls_test_key_limit);
     if (t.mode() == TlsMode::kKernel) return kernel_tls_next_send(c, iov, max_iov);
     // Step 2 of the queue's lifecycle: the entries stay in flight until their records are sent.
     const size_t n = c->out.fill(iov, max_iov, std::min(cfg_.max_send_bytes, kTlsSendBytes));
     if (n == 0) return 0;
     size_t bytes = 0;
     for (size_t i = 0; i < n; ++i) bytes += iov[i].iov_len;
+    const uint64_t updates = t.key_updates();
     t.encrypt(iov, n, bytes, &tls_pack_);
+    stats_->tls_key_updates.add(t.key_updates() - updates);
     // The pack buffer is the shard's: a burst to one client does not keep its size for ever.
     if (tls_pack_.capacity() > (1u << 20)) std::string().swap(tls_pack_);
     if (t.failure() != TlsFailure::kNone || !t.has_output()) {

@@ -207,7 +207,7 @@ TEST_P(KernelTlsServerTest, ARequestedKeyUpdateClosesAKernelClientOnlyThatOne) {
 // received no more than that; a plaintext subscriber gets every message.
 TEST_P(KernelTlsServerTest, AKernelKeyIsClosedBeforeItsLimit) {
   pretend_kernel();
-  cfg.tls_ktls_test_key_limit = 300'000;
+  cfg.tls_test_key_limit = 300'000;
   StderrCapture log;
   start();
   auto sub = Client::connect(tls_port(), true);

@@ -279,11 +279,62 @@ TEST_P(TlsServerTest, KeyUpdatesAreAnsweredAndAFloodOfThemIsClosed) {
   ERR_clear_error();
   EXPECT_GT(updates, kMaxKeyUpdatesWithoutData);
   auto admin = client();
+  // One answer for each requested update of the well-behaved client (each came with its PING).
+  EXPECT_GE(stat("tls_key_updates"), 3 * kMaxKeyUpdatesWithoutData / 2);
   EXPECT_EQ(await_stat("tls_session_errors", 1), 1);
   const std::string list = admin->call({"CLIENT", "LIST"}).str;
   EXPECT_EQ(list.find("name=flood"), std::string::npos) << list;
   EXPECT_EQ(admin->call({"PING"}).str, "PONG");
   EXPECT_EQ(ok->call({"PING"}).str, "PONG");
+}
+
+// A key that has encrypted what it may (lowered here to 300 KB; RFC 8446 section 5.5 for AES-GCM):
+// Fanout's record writer updates it on TLS 1.3 and the subscriber reads every message on, with
+// each cipher; TLS 1.2 cannot update a key, so that subscriber is closed before the limit, having
+// received no more than it.
+TEST_P(TlsServerTest, AKeyAtItsLimitIsUpdatedOnTls13AndClosedOnTls12) {
+  cfg.tls_test_key_limit = 300'000;
+  start();
+  std::vector<std::unique_ptr<TlsSocketClient>> subs;
+  for (const char* suite : {"TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384", "TLS_CHACHA20_POLY1305_SHA256"}) {
+    subs.push_back(TlsSocketClient::connect(tls_port(), pki(), {.version = TLS1_3_VERSION, .suite = suite}));
+  }
+  auto tls12 = TlsSocketClient::connect(tls_port(), pki(), {.version = TLS1_2_VERSION, .suite = "ECDHE-ECDSA-AES128-GCM-SHA256"});
+  ASSERT_NE(tls12, nullptr);
+  for (auto& s : subs) {
+    ASSERT_NE(s, nullptr);
+    ASSERT_EQ(s->call({"SUBSCRIBE", "ch"}).elements.size(), 3u);
+  }
+  ASSERT_EQ(tls12->call({"SUBSCRIBE", "ch"}).elements.size(), 3u);
+  auto pub = client();
+  int tls12_received = 0;
+  bool tls12_closed = false;
+  for (int i = 0; i < 100; ++i) {
+    const std::string payload(8'000, static_cast<char>('a' + i % 26));
+    pub->call({"PUBLISH", "ch", payload});
+    for (auto& s : subs) {
+      RespValue m;
+      ASSERT_TRUE(s->read(&m, 5000)) << i;
+      ASSERT_EQ(m.elements.size(), 3u);
+      EXPECT_EQ(m.elements[2].str, payload) << i;
+    }
+    if (tls12_closed) continue;
+    RespValue m;
+    if (tls12->read(&m, 2000)) {
+      ++tls12_received;
+    } else {
+      tls12_closed = true;
+    }
+  }
+  EXPECT_TRUE(tls12_closed);
+  EXPECT_LE(tls12->bytes_read(), 300'000u);
+  EXPECT_GE(tls12_received, 30);
+  EXPECT_EQ(await_stat("tls_session_errors", 1), 1);
+  // About 800 KB each, a key per 300 KB: two or three updates per TLS 1.3 subscriber.
+  const int64_t updates = stat("tls_key_updates");
+  EXPECT_GE(updates, 6);
+  EXPECT_LE(updates, 9);
+  for (auto& s : subs) EXPECT_EQ(s->call({"PING"}).elements.size(), 2u);  // subscribed: ["pong", ""]
 }
 
 // A ClientHello whose first read on the plaintext port is one byte is still recognised.
