@@ -92,20 +92,20 @@ bool TlsRecordWriter::start(const KernelTlsInfo& info, const unsigned char* secr
   const unsigned char* key = nullptr;
   const unsigned char* seq = nullptr;
   unsigned char iv[12];
+  // AES-GCM's 12-byte IV is Linux's salt (4 bytes) then its iv (8).
+  auto gcm = [&](const auto& g, const EVP_CIPHER* c) {
+    cipher = c;
+    key = g.key;
+    seq = g.rec_seq;
+    std::memcpy(iv, g.salt, 4);
+    std::memcpy(iv + 4, g.iv, 8);
+  };
   switch (info.base.cipher_type) {
     case TLS_CIPHER_AES_GCM_128:
-      cipher = aes_128_gcm();
-      key = info.gcm128.key;
-      seq = info.gcm128.rec_seq;
-      std::memcpy(iv, info.gcm128.salt, 4);
-      std::memcpy(iv + 4, info.gcm128.iv, 8);
+      gcm(info.gcm128, aes_128_gcm());
       break;
     case TLS_CIPHER_AES_GCM_256:
-      cipher = aes_256_gcm();
-      key = info.gcm256.key;
-      seq = info.gcm256.rec_seq;
-      std::memcpy(iv, info.gcm256.salt, 4);
-      std::memcpy(iv + 4, info.gcm256.iv, 8);
+      gcm(info.gcm256, aes_256_gcm());
       break;
     case TLS_CIPHER_CHACHA20_POLY1305:
       cipher = chacha20_poly1305();

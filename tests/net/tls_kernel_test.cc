@@ -284,67 +284,78 @@ TEST(KernelTlsTest, ARequestedKeyUpdateFailsAKernelSessionAnUnrequestedOneDoesNo
   }
 }
 
-// A key update requested before the switch: OpenSSL owes the reply, which only userspace can
-// send, so the switch is refused and the session stays in userspace.
-TEST(KernelTlsTest, AKeyUpdateOwedBeforeTheSwitchKeepsTheSessionInUserspace) {
+// A key update requested before the switch: OpenSSL owes the reply, so neither the kernel nor the
+// record writer may take the keys, and OpenSSL writes on (its KeyUpdate, then the reply under its
+// new key).
+TEST(KernelTlsTest, AKeyUpdateOwedBeforeTheSwitchKeepsOpenSslWriting) {
   auto ctx = server_context();
-  TlsSession s(ctx->ctx(), &pool, true);
-  Client c(TLS1_3_VERSION, "TLS_AES_128_GCM_SHA256");
-  handshake(c, s);
-  ASSERT_EQ(SSL_key_update(c.ssl, SSL_KEY_UPDATE_REQUESTED), 1);
-  c.write("*1\r\n$4\r\nPING\r\n");
-  const std::string bytes = c.take_output();
-  std::string plain;
-  ASSERT_EQ(s.receive(bytes.data(), bytes.size(), &plain), TlsSession::Result::kOk);
-  KernelTlsInfo info;
-  size_t size;
-  std::string why;
-  EXPECT_FALSE(s.kernel_keys(&info, &size, &why));
-  EXPECT_NE(why.find("key update"), std::string::npos) << why;
-  s.kernel_declined();
-  std::string reply = "+PONG\r\n", pack;
-  struct iovec v{reply.data(), reply.size()};
-  s.encrypt(&v, 1, reply.size(), &pack);  // OpenSSL's KeyUpdate, then the reply under the new key
-  c.give(drain(s));
-  EXPECT_EQ(c.read_all(), reply);
-}
-
-// Whatever OpenSSL writes after the switch (here: the alert for a forged record, the
-// no_renegotiation alert) is encrypted with a sequence number the kernel has used: dropped, never
-// staged, and the session fails.
-TEST(KernelTlsTest, NothingOpenSslWritesAfterTheSwitchIsEverStaged) {
-  auto ctx = server_context();
-  {
-    TlsSession s(ctx->ctx(), &pool, true);
+  for (bool kernel : {true, false}) {
+    SCOPED_TRACE(kernel ? "kernel" : "writer");
+    TlsSession s(ctx->ctx(), &pool, kernel);
     Client c(TLS1_3_VERSION, "TLS_AES_128_GCM_SHA256");
     handshake(c, s);
-    KernelTlsInfo info;
-    size_t size;
-    std::string why;
-    ASSERT_TRUE(s.kernel_keys(&info, &size, &why));
-    s.kernel_started(0);
+    ASSERT_EQ(SSL_key_update(c.ssl, SSL_KEY_UPDATE_REQUESTED), 1);
     c.write("*1\r\n$4\r\nPING\r\n");
-    std::string bytes = c.take_output();
-    bytes[bytes.size() - 3] ^= 1;  // the tag no longer matches
+    const std::string bytes = c.take_output();
     std::string plain;
-    EXPECT_EQ(s.receive(bytes.data(), bytes.size(), &plain), TlsSession::Result::kError);
-    EXPECT_FALSE(s.has_output());
-  }
-  {
-    TlsSession s(ctx->ctx(), &pool, true);
-    Client c(TLS1_2_VERSION, "ECDHE-ECDSA-AES128-GCM-SHA256");
-    handshake(c, s);
+    ASSERT_EQ(s.receive(bytes.data(), bytes.size(), &plain), TlsSession::Result::kOk);
     KernelTlsInfo info;
     size_t size;
     std::string why;
-    ASSERT_TRUE(s.kernel_keys(&info, &size, &why));
+    EXPECT_FALSE(s.kernel_keys(&info, &size, &why));
+    EXPECT_NE(why.find("key update"), std::string::npos) << why;
+    if (kernel) s.kernel_declined();
+    EXPECT_FALSE(s.start_records(0));
+    EXPECT_FALSE(s.own_records());
+    std::string reply = "+PONG\r\n", pack;
+    struct iovec v{reply.data(), reply.size()};
+    s.encrypt(&v, 1, reply.size(), &pack);
+    c.give(drain(s));
+    EXPECT_EQ(c.read_all(), reply);
+  }
+}
+
+// Whatever OpenSSL writes after the switch to the kernel or the record writer (here: the alert
+// for a forged record, the no_renegotiation alert) is encrypted with a sequence number already
+// used: dropped, never staged, and the session fails.
+TEST(KernelTlsTest, NothingOpenSslWritesAfterTheSwitchIsEverStaged) {
+  auto ctx = server_context();
+  // As the shard switches: the kernel takes the keys (pretended here), or the record writer does.
+  auto switch_over = [](TlsSession& s, bool kernel) {
+    if (!kernel) return s.start_records(0);
+    KernelTlsInfo info;
+    size_t size;
+    std::string why;
+    if (!s.kernel_keys(&info, &size, &why)) return false;
     s.kernel_started(0);
-    ASSERT_EQ(SSL_renegotiate(c.ssl), 1);
-    SSL_do_handshake(c.ssl);
-    const std::string hello = c.take_output();
-    std::string plain;
-    EXPECT_EQ(s.receive(hello.data(), hello.size(), &plain), TlsSession::Result::kError);
-    EXPECT_FALSE(s.has_output());
+    return true;
+  };
+  for (bool kernel : {true, false}) {
+    SCOPED_TRACE(kernel ? "kernel" : "writer");
+    {
+      TlsSession s(ctx->ctx(), &pool, kernel);
+      Client c(TLS1_3_VERSION, "TLS_AES_128_GCM_SHA256");
+      handshake(c, s);
+      ASSERT_TRUE(switch_over(s, kernel));
+      c.write("*1\r\n$4\r\nPING\r\n");
+      std::string bytes = c.take_output();
+      bytes[bytes.size() - 3] ^= 1;  // the tag no longer matches
+      std::string plain;
+      EXPECT_EQ(s.receive(bytes.data(), bytes.size(), &plain), TlsSession::Result::kError);
+      EXPECT_FALSE(s.has_output());
+    }
+    {
+      TlsSession s(ctx->ctx(), &pool, kernel);
+      Client c(TLS1_2_VERSION, "ECDHE-ECDSA-AES128-GCM-SHA256");
+      handshake(c, s);
+      ASSERT_TRUE(switch_over(s, kernel));
+      ASSERT_EQ(SSL_renegotiate(c.ssl), 1);
+      SSL_do_handshake(c.ssl);
+      const std::string hello = c.take_output();
+      std::string plain;
+      EXPECT_EQ(s.receive(hello.data(), hello.size(), &plain), TlsSession::Result::kError);
+      EXPECT_FALSE(s.has_output());
+    }
   }
 }
 
@@ -554,59 +565,6 @@ TEST(TlsRecordWriterTest, AKeyAtItsLimitIsUpdatedOnTls13AndEndsTls12) {
     EXPECT_EQ(c.read_all(&err), sent) << err;  // everything before the limit, nothing past it
     EXPECT_LT(sent.size(), 100'000u);
   }
-}
-
-// What OpenSSL writes after the writer took over is dropped, as on kernel TLS: a forged record's
-// alert, a renegotiation's no_renegotiation alert; the session fails with nothing staged.
-TEST(TlsRecordWriterTest, NothingOpenSslWritesAfterTheSwitchIsEverStaged) {
-  auto ctx = server_context();
-  {
-    TlsSession s(ctx->ctx(), &pool, false);
-    Client c(TLS1_3_VERSION, "TLS_AES_128_GCM_SHA256");
-    handshake(c, s);
-    ASSERT_TRUE(s.start_records(0));
-    c.write("*1\r\n$4\r\nPING\r\n");
-    std::string bytes = c.take_output();
-    bytes[bytes.size() - 3] ^= 1;
-    std::string plain;
-    EXPECT_EQ(s.receive(bytes.data(), bytes.size(), &plain), TlsSession::Result::kError);
-    EXPECT_FALSE(s.has_output());
-  }
-  {
-    TlsSession s(ctx->ctx(), &pool, false);
-    Client c(TLS1_2_VERSION, "ECDHE-ECDSA-AES128-GCM-SHA256");
-    handshake(c, s);
-    ASSERT_TRUE(s.start_records(0));
-    ASSERT_EQ(SSL_renegotiate(c.ssl), 1);
-    SSL_do_handshake(c.ssl);
-    const std::string hello = c.take_output();
-    std::string plain;
-    EXPECT_EQ(s.receive(hello.data(), hello.size(), &plain), TlsSession::Result::kError);
-    EXPECT_EQ(s.failure(), TlsFailure::kRenegotiation);
-    EXPECT_FALSE(s.has_output());
-  }
-}
-
-// A key update requested before the switch: OpenSSL owes the reply, so the writer refuses the
-// keys and OpenSSL writes on (its KeyUpdate, then the reply under its new key).
-TEST(TlsRecordWriterTest, AKeyUpdateOwedBeforeTheSwitchKeepsOpenSslWriting) {
-  auto ctx = server_context();
-  TlsSession s(ctx->ctx(), &pool, false);
-  Client c(TLS1_3_VERSION, "TLS_AES_128_GCM_SHA256");
-  handshake(c, s);
-  ASSERT_EQ(SSL_key_update(c.ssl, SSL_KEY_UPDATE_REQUESTED), 1);
-  c.write("*1\r\n$4\r\nPING\r\n");
-  const std::string bytes = c.take_output();
-  std::string plain;
-  ASSERT_EQ(s.receive(bytes.data(), bytes.size(), &plain), TlsSession::Result::kOk);
-  EXPECT_FALSE(s.start_records(0));
-  EXPECT_FALSE(s.own_records());
-  EXPECT_FALSE(s.kernel_pending());
-  std::string reply = "+PONG\r\n", pack;
-  struct iovec v{reply.data(), reply.size()};
-  s.encrypt(&v, 1, reply.size(), &pack);
-  c.give(drain(s));
-  EXPECT_EQ(c.read_all(), reply);
 }
 
 // A key update requested before the switch and then sent by OpenSSL (it sends one it owes when it
