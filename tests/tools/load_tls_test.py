@@ -15,6 +15,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 
 import local_servers  # noqa: E402  (tools/pylib, put on the path by run_py.sh)
 from checks import check, summary  # noqa: E402  (tools/pylib)
@@ -150,6 +151,14 @@ def main():
         proc, fport = start_fanoutd(fanoutd, pki, "no")
         procs.append(proc)
         verified_run(binary, fport, pki, tmp, "fanoutd", server="fanoutd")
+        # Without --tls against a TLS port: one clear line at once, not subscribers waiting for ever.
+        for name, p in (("redis-server", port), ("fanoutd", fport)):
+            t0 = time.time()
+            r = subprocess.run([binary, "--port", str(p), "--subscribers", "5", "--duration", "1", "--quiet"],
+                               capture_output=True, text=True, timeout=60)
+            check(f"no --tls against {name}'s TLS port: exits 1 saying to add --tls within 10 s",
+                  r.returncode == 1 and "add --tls" in r.stderr and time.time() - t0 < 10,
+                  (r.returncode, r.stderr[-300:], time.time() - t0))
         proc, fport = start_fanoutd(fanoutd, pki, "yes")
         procs.append(proc)
         refused(binary, fport, pki, tmp, "fanoutd mutual, no client certificate", "--tls-cert and --tls-key",

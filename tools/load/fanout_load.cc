@@ -146,6 +146,15 @@ int main(int argc, char** argv) {
     }
   }
 
+  if (!o.tls && o.proto == "redis") {
+    // Without --tls, a TLS port closes each connection without a word: one clear line instead of
+    // subscribers that never become ready.
+    const std::string err = probe_plaintext(target, format_endpoint(address_text(target.addr), o.port), 5000);
+    if (!err.empty()) {
+      std::fprintf(stderr, "fanout-load: %s\n", err.c_str());
+      return 1;
+    }
+  }
   InfoFields before = fetch_server_info(target, o.proto, tls.get());
   Shared shared(o, target);
   shared.tls = tls.get();

@@ -1,9 +1,12 @@
 #include "tools/load/target.h"
 
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
+#include <string>
 #include <vector>
 
 namespace fanout::load {
@@ -46,5 +49,33 @@ bool resolve_target(const std::string& host, int port, Target* out, std::string*
 }
 
 int connect_target(const Target& t, int rcvbuf) { return connect_address(t.addr, rcvbuf); }
+
+std::string probe_plaintext(const Target& t, const std::string& where, int timeout_ms) {
+  const int fd = connect_target(t, 0);
+  if (fd < 0) return "cannot connect to " + where + ": " + std::strerror(errno);
+  timeval tv{timeout_ms / 1000, (timeout_ms % 1000) * 1000};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  static const char kPing[] = "*1\r\n$4\r\nPING\r\n";
+  std::string why;
+  if (::send(fd, kPing, sizeof(kPing) - 1, MSG_NOSIGNAL) != static_cast<ssize_t>(sizeof(kPing) - 1)) {
+    why = "cannot send PING to " + where + ": " + std::strerror(errno);
+  } else {
+    unsigned char c = 0;
+    ssize_t r;
+    do {
+      r = ::recv(fd, &c, 1, 0);
+    } while (r < 0 && errno == EINTR);
+    const char* tls_hint = " (a TLS port? add --tls and --tls-ca)";
+    if (r == 0 || (r < 0 && (errno == ECONNRESET || errno == EPIPE))) {
+      why = "the server at " + where + " closed the connection without answering PING" + tls_hint;
+    } else if (r < 0) {
+      why = "no answer to PING from " + where + " within " + std::to_string(timeout_ms) + " ms";
+    } else if (c == 0x15 || c == 0x16) {  // a TLS alert or handshake record (RFC 8446 section 5.1)
+      why = "the server at " + where + " answered PING with TLS" + tls_hint;
+    }
+  }
+  ::close(fd);
+  return why;
+}
 
 }  // namespace fanout::load

@@ -27,4 +27,11 @@ bool resolve_target(const std::string& host, int port, Target* out, std::string*
 // or -1 with errno set. Any thread.
 int connect_target(const Target& t, int rcvbuf);
 
+// One plaintext connection before the load (Redis protocol, without --tls): sends PING and
+// waits up to timeout_ms for the first reply bytes. Returns "" when a RESP reply comes (any: with
+// requirepass it is -NOAUTH), else why not, for one clear line: the server closed the connection
+// without a reply or answered with TLS bytes (a TLS port: it needs --tls), or no reply came.
+// `where` names the server in the message. Main thread.
+std::string probe_plaintext(const Target& t, const std::string& where, int timeout_ms);
+
 }  // namespace fanout::load
