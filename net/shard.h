@@ -137,7 +137,7 @@ void Shard<Backend>::flush() {
     // peers read while the shard encrypts (a flush to 1,000 subscribers at 1 KiB held back 32 MB
     // and each side sat idle a third of the time: 0.47 -> 0.58-0.62 M deliveries/s). Plaintext sends
     // are cheap to prepare and wait for the iteration's one submit (early submits cost them 10%).
-    if (c->tls && (tls_unsubmitted_ += bytes) >= kEarlySubmitTlsBytes) {
+    if (c->tls && c->tls->mode() == TlsMode::kUserspace && (tls_unsubmitted_ += bytes) >= kEarlySubmitTlsBytes) {
       tls_unsubmitted_ = 0;
       backend_.submit_queued();
     }

@@ -176,13 +176,24 @@ void ShardCore::end_episodes() {
            static_cast<long long>(refusing_proxy_headers_.duration_ms()))
         .field("shard", id_);
   }
-  if (tls_failing_.end_if_quiet(now_ms_, kQuietMs)) {
-    LOG_OK("no more TLS clients closed for errors (%llu over %lld ms)",
-           static_cast<unsigned long long>(tls_failing_.count()),
-           static_cast<long long>(tls_failing_.duration_ms()))
+  for (int i = 0; i <= static_cast<int>(TlsFailure::kOther); ++i) {
+    Episode& e = tls_failing_[i];
+    if (e.end_if_quiet(now_ms_, kQuietMs)) {
+      LOG_OK("no more TLS clients closed for %s errors (%llu over %lld ms)", tls_failure_name(static_cast<TlsFailure>(i)),
+             static_cast<unsigned long long>(e.count()), static_cast<long long>(e.duration_ms()))
+          .field("shard", id_)
+          .field("reason", tls_failure_name(static_cast<TlsFailure>(i)))
+          .field("count", e.count())
+          .field("duration_ms", e.duration_ms());
+    }
+  }
+  if (tls_on_plaintext_port_.end_if_quiet(now_ms_, kQuietMs)) {
+    LOG_OK("no more TLS handshakes on the plaintext port (%llu clients closed over %lld ms)",
+           static_cast<unsigned long long>(tls_on_plaintext_port_.count()),
+           static_cast<long long>(tls_on_plaintext_port_.duration_ms()))
         .field("shard", id_)
-        .field("count", tls_failing_.count())
-        .field("duration_ms", tls_failing_.duration_ms());
+        .field("count", tls_on_plaintext_port_.count())
+        .field("duration_ms", tls_on_plaintext_port_.duration_ms());
   }
   if (tls_kernel_fallback_.end_if_quiet(now_ms_, kQuietMs)) {
     LOG_OK("no more TLS clients refused by kernel TLS (%llu stayed in userspace over %lld ms)",

@@ -468,7 +468,10 @@ class ShardCore {
   std::shared_ptr<const TlsContext> tls_ctx_;
   uint64_t tls_ctx_version_ = 0;
   std::string tls_plain_, tls_pack_;
-  Episode tls_failing_, tls_kernel_fallback_;
+  // TLS closes, one log episode per kind of failure (indexed by TlsFailure; closes with none, such
+  // as a handshake timeout, count as kOther), and TLS ClientHellos on the plaintext port.
+  Episode tls_failing_[static_cast<int>(TlsFailure::kOther) + 1];
+  Episode tls_on_plaintext_port_, tls_kernel_fallback_;
   std::shared_ptr<const Acl> acl_;  // the rules as this shard last applied them
   uint64_t acl_version_ = 0;
   int64_t auth_window_ms_ = 0;   // the second auth_window_failures_ counts in

@@ -1,6 +1,5 @@
 #include "net/tls_context.h"
 
-
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>

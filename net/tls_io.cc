@@ -95,11 +95,18 @@ void ShardCore::tls_input(Conn* c, const char* data, size_t n) {
         .field("tls_mode", tls_mode_name(TlsMode::kUserspace));
   }
   if (t.has_output()) mark_pending(c);  // handshake messages, session tickets, alerts
-  // A client that makes the session write (a key update requested over and over) while it
-  // reads nothing is closed once that ciphertext passes its bound: a client's own traffic never
-  // stages that much (records are made from the queue only once the last ones are sent).
-  // (Pausing its input is not enough on io_uring: a multishot receive keeps filling buffers
-  // until its cancel lands, megabytes at loopback speed.)
+  // A KeyUpdate flood: each costs key derivations (KeyUpdateBudget).
+  if (!t.key_updates_within_budget(now_ms_)) {
+    stats_->tls_session_errors.add();
+    tls_close(c, "the client sent TLS key updates faster than " + std::to_string(KeyUpdateBudget::kBurst) +
+                     " at once and one a second after", false);
+    return;
+  }
+  // A client that makes the session write (key updates requested, each answered) while it reads
+  // nothing is closed once that ciphertext passes its bound: a client's own traffic never stages
+  // that much (records are made from the queue only once the last ones are sent). (Pausing its
+  // input is not enough on io_uring: a multishot receive keeps filling buffers until its cancel
+  // lands, megabytes at loopback speed.)
   if (t.unsent() > kTlsMaxUnsentBytes) {
     stats_->tls_session_errors.add();
     tls_close(c, "the client makes the TLS session write more than it reads (" + std::to_string(t.unsent()) +
@@ -141,9 +148,10 @@ void ShardCore::tls_handshake_failed(Conn* c, const std::string& why, bool send_
 }
 
 void ShardCore::tls_close(Conn* c, const std::string& why, bool send_alert) {
-  if (tls_failing_.hit(now_ms_)) {
-    LOG_WARN("closing TLS client: %s (logged once until a quiet second; INFO tls_handshake_failures and "
-             "tls_session_errors count them)", why.c_str())
+  const TlsFailure kind = c->tls->failure() == TlsFailure::kNone ? TlsFailure::kOther : c->tls->failure();
+  if (tls_failing_[static_cast<int>(kind)].hit(now_ms_)) {
+    LOG_WARN("closing TLS client: %s (this kind logged once until a quiet second; INFO tls_handshake_failures "
+             "and tls_session_errors count them)", why.c_str())
         .field("shard", id_)
         .client(log_client(c))
         .field("reason", tls_failure_name(c->tls->failure()));
@@ -162,7 +170,7 @@ void ShardCore::tls_close(Conn* c, const std::string& why, bool send_alert) {
 
 void ShardCore::tls_on_plaintext_port(Conn* c) {
   stats_->tls_clients_on_plaintext_port.add();
-  if (tls_failing_.hit(now_ms_)) {
+  if (tls_on_plaintext_port_.hit(now_ms_)) {
     const std::string hint = shared_->tls_port ? " (TLS is on port " + std::to_string(shared_->tls_port) + ")"
                                                : " (this server has no --tls-port)";
     LOG_WARN("closing client: it began a TLS handshake on the plaintext port%s (logged once until a quiet "
@@ -181,7 +189,11 @@ size_t ShardCore::tls_next_send(Conn* c, struct iovec* iov, size_t max_iov) {
     if (t.kernel_pending() && t.kernel_allowed()) tls_start_kernel(c);
     // Otherwise (or when the kernel refused them) the keys go to Fanout's record writer; should
     // that fail too, OpenSSL, whose state is untouched, keeps writing the records.
-    if (t.kernel_pending()) t.start_records(cfg_.tls_test_key_limit);
+    if (t.kernel_pending() && !t.start_records(cfg_.tls_test_key_limit)) {
+      LOG_DEBUG("TLS records stay with OpenSSL: %s", t.kernel_absent_reason())
+          .field("shard", id_)
+          .client(log_client(c));
+    }
     if (t.mode() == TlsMode::kKernel) return kernel_tls_next_send(c, iov, max_iov);
     // Step 2 of the queue's lifecycle: the entries stay in flight until their records are sent.
     const size_t n = c->out.fill(iov, max_iov, std::min(cfg_.max_send_bytes, kTlsSendBytes));

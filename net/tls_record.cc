@@ -207,11 +207,15 @@ bool TlsRecordWriter::seal(const struct iovec* iov, size_t n, size_t bytes, TlsB
   const size_t records = (bytes + kMaxPlain - 1) / kMaxPlain;
   out->reserve(out->size() + bytes + records * (kHeaderLen + 8 + 1 + kTagLen));
   size_t off = 0;
+  const size_t before = out->size();
   const struct iovec* end = iov + n;
   while (iov != end && iov->iov_len == 0) ++iov;
   for (size_t left = bytes; left > 0;) {
     const size_t len = std::min(left, kMaxPlain);
-    if (!seal_record(SSL3_RT_APPLICATION_DATA, iov, off, len, out)) return false;
+    if (!seal_record(SSL3_RT_APPLICATION_DATA, iov, off, len, out)) {
+      out->truncate(before);
+      return false;
+    }
     left -= len;
     while (iov != end && off == 0 && iov->iov_len == 0) ++iov;
   }
@@ -223,7 +227,10 @@ bool TlsRecordWriter::seal_one(uint8_t type, const void* data, size_t len, TlsBu
   struct iovec v = {const_cast<void*>(data), len};
   const struct iovec* p = &v;
   size_t off = 0;
-  return seal_record(type, p, off, len, out);
+  const size_t before = out->size();
+  if (seal_record(type, p, off, len, out)) return true;
+  out->truncate(before);
+  return false;
 }
 
 bool TlsRecordWriter::update_key(TlsBuffer* out, std::string* why) {

@@ -56,6 +56,8 @@ class TlsBuffer {
   size_t capacity() const { return cap_; }
   bool empty() const { return size_ == 0; }
   void clear() { size_ = 0; }
+  // Drops the bytes past n (n <= size()).
+  void truncate(size_t n) { size_ = n < size_ ? n : size_; }
   void reserve(size_t n) {
     if (n <= cap_) return;
     const size_t cap = n > 2 * cap_ ? n : 2 * cap_;
@@ -96,10 +98,12 @@ class TlsRecordWriter {
   bool started() const { return ctx_ != nullptr; }
 
   // Appends records of application data (up to 16 KiB of plaintext each) holding the `bytes`
-  // bytes of the n iovecs to *out. False only if EVP fails (the session must close; *out may hold
-  // a partial record then).
+  // bytes of the n iovecs to *out. False only if EVP fails: *out is then as before the call (no
+  // record that is not wholly encrypted is ever left in it) and the session must close, since the
+  // sequence numbers of the records begun are used.
   bool seal(const struct iovec* iov, size_t n, size_t bytes, TlsBuffer* out);
-  // Appends one record of `type` (SSL3_RT_ALERT, SSL3_RT_HANDSHAKE) holding len <= 16 KiB bytes.
+  // Appends one record of `type` (SSL3_RT_ALERT, SSL3_RT_HANDSHAKE) holding len <= 16 KiB bytes;
+  // false as seal().
   bool seal_one(uint8_t type, const void* data, size_t len, TlsBuffer* out);
 
   // TLS 1.3 only: appends a KeyUpdate (update_not_requested) under the current key, then derives

@@ -53,7 +53,7 @@ struct TlsBio {
     s->kernel_ = TlsSession::Kernel::kCaptured;
   }
   // What OpenSSL writes after the switch, named for the error (SSL_set_msg_callback).
-  static void on_message(int write_p, int, int content_type, const void* buf, size_t len, SSL*, void* arg) {
+  static void on_message(int write_p, int, int content_type, const void* buf, size_t len, SSL* ssl, void* arg) {
     auto* s = static_cast<TlsSession*>(arg);
     const auto* p = static_cast<const unsigned char*>(buf);
     // A renegotiation request (TLS 1.2 and earlier): OpenSSL answers it with a no_renegotiation
@@ -61,15 +61,13 @@ struct TlsBio {
     if (write_p && content_type == SSL3_RT_ALERT && len == 2 && p[1] == SSL_AD_NO_RENEGOTIATION) {
       s->renegotiation_ = true;
     }
-    // RFC 8446 section 4.6.3: a KeyUpdate, whose request_update is update_requested (1) when the
-    // client asks for ours. Each costs a key derivation or two: more than kMaxKeyUpdatesWithoutData
-    // from a client that sends no application data between them fail the session.
-    if (!write_p && content_type == SSL3_RT_HANDSHAKE && len >= 5 && p[0] == SSL3_MT_KEY_UPDATE) {
+    // RFC 8446 section 4.6.3: a KeyUpdate (TLS 1.3 only; type 24 means nothing in TLS 1.2), whose
+    // request_update is update_requested (1) when the client asks for ours. Counted for the
+    // client's KeyUpdateBudget.
+    if (!write_p && content_type == SSL3_RT_HANDSHAKE && len >= 5 && p[0] == SSL3_MT_KEY_UPDATE &&
+        SSL_version(ssl) == TLS1_3_VERSION) {
       if (p[4] == 1) s->key_update_requested_ = true;
-      if (++s->key_updates_without_data_ > kMaxKeyUpdatesWithoutData) s->key_update_flood_ = true;
-    }
-    if (!write_p && content_type == SSL3_RT_INNER_CONTENT_TYPE && len == 1 && p[0] == SSL3_RT_APPLICATION_DATA) {
-      s->key_updates_without_data_ = 0;
+      ++s->key_updates_read_;
     }
     // OpenSSL sends a KeyUpdate it owes at its next write or read, and moves to its next key
     // without offering that key to the BIO: captured keys are stale from then on.
@@ -305,11 +303,6 @@ TlsSession::Result TlsSession::receive(const char* data, size_t n, std::string* 
     fail(TlsFailure::kRenegotiation, "the client asked to renegotiate (refused)");
     result = Result::kError;
   }
-  if (key_update_flood_) {
-    fail(TlsFailure::kOther, "the client sent more than " + std::to_string(kMaxKeyUpdatesWithoutData) +
-                                 " TLS key updates without data between them");
-    result = Result::kError;
-  }
   if (kernel_ == Kernel::kOn || kernel_ == Kernel::kRecords) {
     check_kernel_after_receive();
     if (failure_ != TlsFailure::kNone) result = Result::kError;
@@ -387,7 +380,11 @@ bool TlsSession::close_notify() {
     // An alert {warning (1), close_notify (0)} (RFC 8446 section 6), in a record of our own.
     static const unsigned char kCloseNotify[] = {SSL3_AL_WARNING, SSL_AD_CLOSE_NOTIFY};
     if (staged_.empty() && staged_.capacity() < TlsBufferPool::kMinKept) staged_ = pool_->get();
-    return records_.seal_one(SSL3_RT_ALERT, kCloseNotify, sizeof(kCloseNotify), &staged_) && has_output();
+    if (!records_.seal_one(SSL3_RT_ALERT, kCloseNotify, sizeof(kCloseNotify), &staged_)) {
+      fail(TlsFailure::kOther, "encrypting close_notify failed: " + take_openssl_errors());
+      return false;
+    }
+    return true;
   }
   ERR_clear_error();
   SSL_shutdown(ssl_);  // writes the alert into the staged buffer; the peer's is not waited for
@@ -461,6 +458,8 @@ bool TlsSession::kernel_keys(KernelTlsInfo* info, size_t* size, std::string* why
 
 void TlsSession::kernel_started(uint64_t limit_bytes) {
   kernel_ = Kernel::kOn;
+  OPENSSL_cleanse(secret_, sizeof(secret_));  // the kernel cannot update keys: not needed
+  secret_len_ = 0;
   budget_.start(kernel_info_, limit_bytes);
   budget_.charge_records(kernel_after_.records(), kernel_after_.bytes());
   OPENSSL_cleanse(&kernel_info_, sizeof(kernel_info_));
@@ -500,7 +499,9 @@ bool TlsSession::start_records(uint64_t key_limit_bytes) {
 
 const char* TlsSession::kernel_absent_reason() const {
   switch (kernel_) {
-    case Kernel::kOffered: return "OpenSSL offered no keys for the kernel: the cipher or version is not one kTLS takes here";
+    case Kernel::kOffered:
+      return "OpenSSL offered no write keys: the cipher or version is not one kTLS takes here, or a max_fragment_length "
+             "was negotiated";
     case Kernel::kDeclined: return "the keys could not be used: OpenSSL writes the records";
     default: return "";
   }

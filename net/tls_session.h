@@ -21,8 +21,9 @@
 // (start_records, net/tls_record.h), which encrypts the queue's frames in place in the staged
 // buffer. From then on OpenSSL only decrypts and reads handshake messages: anything it writes is
 // dropped (its sequence number is stale) and fails the session, except its answer to a requested
-// key update, which the record writer sends itself. A session whose cipher neither takes (AES-CCM,
-// TLS 1.2 CBC) keeps OpenSSL's SSL_write.
+// key update, which the record writer sends itself. A session OpenSSL offers no keys for (AES-CCM,
+// TLS 1.2 CBC, a negotiated max_fragment_length) or whose keys cannot be used (a key update owed
+// before the switch) keeps OpenSSL's SSL_write.
 //
 // Owns: the SSL object (which holds a reference to its context) and both buffers.
 // Thread: the connection's shard only (OpenSSL's error queue is per thread).
@@ -31,6 +32,7 @@
 #include <openssl/ssl.h>
 #include <sys/uio.h>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -108,11 +110,30 @@ inline constexpr size_t kTlsSendBytes = 64u << 10;
 // its own (a reply to each requested TLS 1.3 key update, alerts) while the client reads nothing
 // would otherwise grow without bound.
 inline constexpr size_t kTlsMaxUnsentBytes = kTlsSendBytes + (64u << 10);
-// TLS 1.3 KeyUpdates (RFC 8446 section 4.6.3) a client may send with no application data between
-// them: each costs the server a key derivation or two (and an answer when requested), and no
-// client needs more than a few; a flood past this fails the session (counted in
-// tls_session_errors).
-inline constexpr int kMaxKeyUpdatesWithoutData = 32;
+// The TLS 1.3 KeyUpdates (RFC 8446 section 4.6.3) a client may send: a burst of kBurst, then one a
+// second on average (a token bucket; RFC 8446 sets no limit). Each costs the server a key
+// derivation or two, and an answer when the client requests one; clients update keys after
+// gigabytes, or never, so only a flood meets the bound. Pure; the caller gives the time.
+class KeyUpdateBudget {
+ public:
+  static constexpr int kBurst = 32;          // updates
+  static constexpr int64_t kRefillMs = 1000;  // one more update per this many ms
+  // Takes n updates read at now_ms (ms, monotonic); false once the client has gone past its budget.
+  bool take(int n, int64_t now_ms) {
+    if (refilled_ms_ < 0 || tokens_ >= kBurst) refilled_ms_ = now_ms;
+    const int64_t k = (now_ms - refilled_ms_) / kRefillMs;
+    if (k > 0) {
+      tokens_ = static_cast<int>(std::min<int64_t>(kBurst, tokens_ + k));
+      refilled_ms_ += k * kRefillMs;
+    }
+    tokens_ -= n;
+    return tokens_ >= 0;
+  }
+
+ private:
+  int tokens_ = kBurst;
+  int64_t refilled_ms_ = -1;
+};
 
 class TlsSession {
  public:
@@ -182,6 +203,13 @@ class TlsSession {
   bool start_records(uint64_t key_limit_bytes);
   // Key updates the record writer has made (the client's requests and the key limit's).
   uint64_t key_updates() const { return records_.key_updates(); }
+  // Charges the KeyUpdates read since the last call to the client's budget at now_ms (the shard's
+  // clock); false once the client has sent more than KeyUpdateBudget allows (close it).
+  bool key_updates_within_budget(int64_t now_ms) {
+    const int n = key_updates_read_;
+    key_updates_read_ = 0;
+    return key_update_budget_.take(n, now_ms);
+  }
   // OpenSSL's key-log callback (SSL_CTX_set_keylog_callback; lines in the NSS key log format):
   // keeps a TLS 1.3 session's SERVER_TRAFFIC_SECRET_0 for its record writer's key updates.
   // Thread: the session's shard (OpenSSL calls it inside that session's handshake).
@@ -245,8 +273,8 @@ class TlsSession {
   size_t secret_len_ = 0;
   bool key_update_requested_ = false;
   bool key_update_write_expected_ = false;  // OpenSSL named its KeyUpdate before writing it
-  int key_updates_without_data_ = 0;  // KeyUpdates read since the client's last application data
-  bool key_update_flood_ = false;
+  int key_updates_read_ = 0;  // KeyUpdates read since key_updates_within_budget()
+  KeyUpdateBudget key_update_budget_;
   bool keys_stale_ = false;  // OpenSSL moved past the captured keys (a KeyUpdate before the switch)
 };
 

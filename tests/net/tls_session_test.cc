@@ -190,8 +190,25 @@ TEST(TlsSessionTest, ManySmallFramesArePackedIntoFullRecords) {
   EXPECT_EQ(c.read_all(), expected);
 }
 
-// Output the session makes while a buffer is in flight (here: the alert refusing a renegotiation)
-// goes to the other buffer and never moves the one being sent.
+// A client's TLS 1.3 key updates: a burst of 32, then one a second on average; idle time does not
+// save up more than the burst.
+TEST(KeyUpdateBudgetTest, ABurstThenOneASecond) {
+  KeyUpdateBudget b;
+  EXPECT_TRUE(b.take(KeyUpdateBudget::kBurst, 0));
+  EXPECT_FALSE(b.take(1, 999));
+  KeyUpdateBudget c;
+  EXPECT_TRUE(c.take(KeyUpdateBudget::kBurst, 1'000));
+  EXPECT_TRUE(c.take(1, 2'000));
+  EXPECT_TRUE(c.take(2, 4'000));
+  EXPECT_FALSE(c.take(1, 4'500));
+  KeyUpdateBudget d;
+  EXPECT_TRUE(d.take(0, 0));
+  EXPECT_TRUE(d.take(KeyUpdateBudget::kBurst, 1'000'000));  // after a long idle: the burst, no more
+  EXPECT_FALSE(d.take(1, 1'000'000));
+  KeyUpdateBudget e;
+  for (int i = 0; i < 100; ++i) EXPECT_TRUE(e.take(1, 1'000 * i)) << i;  // one a second, for ever
+}
+
 // The shard's ciphertext buffers: kept when they come back, within the byte bound; what sat
 // unused for a whole trim period is given back, what was used stays.
 TEST(TlsBufferPoolTest, KeepsWhatComesBackWithinItsBoundAndTrimsWhatSatUnused) {
@@ -222,6 +239,8 @@ TEST(TlsBufferPoolTest, KeepsWhatComesBackWithinItsBoundAndTrimsWhatSatUnused) {
   EXPECT_EQ(p.cached_bytes(), 0u);
 }
 
+// Output the session makes while a buffer is in flight (here: the alert refusing a renegotiation)
+// goes to the other buffer and never moves the one being sent.
 TEST(TlsSessionTest, OutputMadeDuringASendDoesNotMoveTheBufferInFlight) {
   auto ctx = server_context(tls_config());
   TlsSession s(ctx->ctx(), &pool);
