@@ -4,9 +4,9 @@
 // are taken). Why not SSL_write: OpenSSL takes one contiguous buffer, copies it into its own write
 // buffer, encrypts there and copies the records into the BIO, three copies and a record layer's
 // bookkeeping per record; this writer gathers the queue's shared frames straight into the send
-// buffer and encrypts them in place (measured in the closing note of issue 12: the TLS overhead
-// per 1 KiB delivery fell by more than half). Receiving, the handshake and every record OpenSSL
-// writes before the switch stay OpenSSL's.
+// buffer and encrypts them in place (issue 12's notes: what TLS adds to a 1 KiB delivery's server
+// CPU fell from about 1,100 to 700 ns, of which AES-256-GCM itself is about 300). Receiving, the
+// handshake and every record OpenSSL writes before the switch stay OpenSSL's.
 //
 // Formats, by what the keys say:
 //   - TLS 1.3 (RFC 8446 section 5.2): header {23, 0x0303, length}; TLSInnerPlaintext = data then
