@@ -139,7 +139,7 @@ class TlsSession {
  public:
   // A server session on ctx, taking its buffers from `pool` (the shard's, which outlives it).
   // offer_kernel: the keys may go to the kernel (probe_kernel_tls found the module, or a test says
-  // so); otherwise they go to the record writer. ctx must have been built by build_tls_context
+  // so); otherwise they go to the record writer. ctx must have been built by TlsContext::build
   // (its key-log callback gives TLS 1.3 sessions the secret key updates need).
   // Thread: the shard that owns the connection.
   TlsSession(SSL_CTX* ctx, TlsBufferPool* pool, bool offer_kernel = false);
