@@ -160,25 +160,21 @@ void ShardCore::on_io_completion(const Completion& e) {
   if (final && c->want_recv && !c->closing()) set_want_recv(c, true);
 }
 
+void ShardCore::end_episode(Episode& e, const char* head, const char* what) {
+  if (!e.end_if_quiet(now_ms_, kEpisodeQuietMs)) return;
+  LOG_OK("%s (%llu %s over %lld ms)", head, static_cast<unsigned long long>(e.count()), what,
+         static_cast<long long>(e.duration_ms()))
+      .field("shard", id_)
+      .field("count", e.count())
+      .field("duration_ms", e.duration_ms());
+}
+
 void ShardCore::end_episodes() {
-  constexpr int64_t kQuietMs = 1000;
-  if (accept_failing_.end_if_quiet(now_ms_, kQuietMs)) {
-    LOG_OK("accepting again (%llu failed accepts over %lld ms)",
-           static_cast<unsigned long long>(accept_failing_.count()),
-           static_cast<long long>(accept_failing_.duration_ms()))
-        .field("shard", id_)
-        .field("count", accept_failing_.count())
-        .field("duration_ms", accept_failing_.duration_ms());
-  }
-  if (refusing_proxy_headers_.end_if_quiet(now_ms_, kQuietMs)) {
-    LOG_OK("no more bad PROXY headers (%llu connections closed over %lld ms)",
-           static_cast<unsigned long long>(refusing_proxy_headers_.count()),
-           static_cast<long long>(refusing_proxy_headers_.duration_ms()))
-        .field("shard", id_);
-  }
+  end_episode(accept_failing_, "accepting again", "failed accepts");
+  end_episode(refusing_proxy_headers_, "no more bad PROXY headers", "connections closed");
   for (int i = 0; i <= static_cast<int>(TlsFailure::kOther); ++i) {
     Episode& e = tls_failing_[i];
-    if (e.end_if_quiet(now_ms_, kQuietMs)) {
+    if (e.end_if_quiet(now_ms_, kEpisodeQuietMs)) {
       LOG_OK("no more TLS clients closed for %s errors (%llu over %lld ms)", tls_failure_name(static_cast<TlsFailure>(i)),
              static_cast<unsigned long long>(e.count()), static_cast<long long>(e.duration_ms()))
           .field("shard", id_)
@@ -187,31 +183,10 @@ void ShardCore::end_episodes() {
           .field("duration_ms", e.duration_ms());
     }
   }
-  if (tls_on_plaintext_port_.end_if_quiet(now_ms_, kQuietMs)) {
-    LOG_OK("no more TLS handshakes on the plaintext port (%llu clients closed over %lld ms)",
-           static_cast<unsigned long long>(tls_on_plaintext_port_.count()),
-           static_cast<long long>(tls_on_plaintext_port_.duration_ms()))
-        .field("shard", id_)
-        .field("count", tls_on_plaintext_port_.count())
-        .field("duration_ms", tls_on_plaintext_port_.duration_ms());
-  }
-  if (tls_kernel_fallback_.end_if_quiet(now_ms_, kQuietMs)) {
-    LOG_OK("no more TLS clients refused by kernel TLS (%llu stayed in userspace over %lld ms)",
-           static_cast<unsigned long long>(tls_kernel_fallback_.count()),
-           static_cast<long long>(tls_kernel_fallback_.duration_ms()))
-        .field("shard", id_)
-        .field("count", tls_kernel_fallback_.count())
-        .field("duration_ms", tls_kernel_fallback_.duration_ms());
-  }
-  if (refusing_clients_.end_if_quiet(now_ms_, kQuietMs)) {
-    LOG_OK("no longer refusing connections (%llu refused at max clients over %lld ms)",
-           static_cast<unsigned long long>(refusing_clients_.count()),
-           static_cast<long long>(refusing_clients_.duration_ms()))
-        .field("shard", id_)
-        .field("count", refusing_clients_.count())
-        .field("duration_ms", refusing_clients_.duration_ms());
-  }
-  if (queued_.bytes <= queued_cap_ && shedding_for_cap_.end_if_quiet(now_ms_, kQuietMs)) {
+  end_episode(tls_on_plaintext_port_, "no more TLS handshakes on the plaintext port", "clients closed");
+  end_episode(tls_kernel_fallback_, "no more TLS clients refused by kernel TLS", "stayed in userspace");
+  end_episode(refusing_clients_, "no longer refusing connections", "refused at max clients");
+  if (queued_.bytes <= queued_cap_ && shedding_for_cap_.end_if_quiet(now_ms_, kEpisodeQuietMs)) {
     LOG_OK("queued output back under the cap (%llu pushes met it over %lld ms; now %zu bytes queued)",
            static_cast<unsigned long long>(shedding_for_cap_.count()),
            static_cast<long long>(shedding_for_cap_.duration_ms()), queued_.bytes)
@@ -220,30 +195,9 @@ void ShardCore::end_episodes() {
         .field("duration_ms", shedding_for_cap_.duration_ms())
         .field("queued_bytes", queued_.bytes);
   }
-  if (auth_failing_.end_if_quiet(now_ms_, kQuietMs)) {
-    LOG_OK("authentication failures stopped (%llu failures over %lld ms)",
-           static_cast<unsigned long long>(auth_failing_.count()),
-           static_cast<long long>(auth_failing_.duration_ms()))
-        .field("shard", id_)
-        .field("count", auth_failing_.count())
-        .field("duration_ms", auth_failing_.duration_ms());
-  }
-  if (slow_disconnects_.end_if_quiet(now_ms_, kQuietMs)) {
-    LOG_OK("slow subscribers no longer disconnected (%llu disconnected over %lld ms)",
-           static_cast<unsigned long long>(slow_disconnects_.count()),
-           static_cast<long long>(slow_disconnects_.duration_ms()))
-        .field("shard", id_)
-        .field("count", slow_disconnects_.count())
-        .field("duration_ms", slow_disconnects_.duration_ms());
-  }
-  if (policy_drops_.end_if_quiet(now_ms_, kQuietMs)) {
-    LOG_OK("messages no longer dropped for slow subscribers (%llu pushes met a limit over %lld ms)",
-           static_cast<unsigned long long>(policy_drops_.count()),
-           static_cast<long long>(policy_drops_.duration_ms()))
-        .field("shard", id_)
-        .field("count", policy_drops_.count())
-        .field("duration_ms", policy_drops_.duration_ms());
-  }
+  end_episode(auth_failing_, "authentication failures stopped", "failures");
+  end_episode(slow_disconnects_, "slow subscribers no longer disconnected", "disconnected");
+  end_episode(policy_drops_, "messages no longer dropped for slow subscribers", "pushes met a limit");
 }
 
 void ShardCore::release_conn(Conn* c) {

@@ -258,6 +258,10 @@ class ShardCore {
   void unsubscribe_all(Conn* c);
   void update_topic_gauges();
   void end_episodes();
+  // Logs the end of episode e once it has been quiet for kEpisodeQuietMs: "<head> (<count> <what>
+  // over <ms> ms)", with the shard, count and duration as fields.
+  void end_episode(Episode& e, const char* head, const char* what);
+  static constexpr int64_t kEpisodeQuietMs = 1000;
   // A client as a log line names it (net/log.h): id, addr, name, user. Looks its addresses up on
   // first use (look_up_addresses).
   LogClient log_client(Conn* c);
