@@ -133,9 +133,9 @@ bool TlsRecordWriter::start(const KernelTlsInfo& info, const unsigned char* secr
     *why = "EVP could not set the key up";
     return false;
   }
-  // RFC 8446 section 5.5 bounds AES-GCM keys; ChaCha20-Poly1305 has no practical limit.
-  limit_ = info.base.cipher_type == TLS_CIPHER_CHACHA20_POLY1305 ? UINT64_MAX : KernelTlsBudget::kAesGcmLimit;
-  used_ = 0;
+  cipher_ = KernelTlsInfo{};
+  cipher_.base = info.base;
+  budget_.start(cipher_, key_limit_bytes_);
   if (tls13_ && secret != nullptr && secret_len <= sizeof(secret_) && md != nullptr) {
     std::memcpy(secret_, secret, secret_len);
     secret_len_ = secret_len;
@@ -198,8 +198,12 @@ bool TlsRecordWriter::seal_record(uint8_t type, const struct iovec*& iov, size_t
                   EVP_CIPHER_CTX_ctrl(ctx_, EVP_CTRL_AEAD_GET_TAG, kTagLen, data + inner) == 1;
   increment(seq_, sizeof(seq_));
   if (explicit_nonce_) increment(iv_ + 4, 8);
-  used_ += inner + 32;  // as KernelTlsBudget charges: the plaintext plus its counter and tag blocks
   return ok;
+}
+
+void TlsRecordWriter::set_key_limit(uint64_t limit_bytes) {
+  key_limit_bytes_ = limit_bytes;
+  budget_.start(cipher_, key_limit_bytes_);
 }
 
 bool TlsRecordWriter::seal(const struct iovec* iov, size_t n, size_t bytes, TlsBuffer* out) {
@@ -228,6 +232,7 @@ bool TlsRecordWriter::seal_one(uint8_t type, const void* data, size_t len, TlsBu
   const struct iovec* p = &v;
   size_t off = 0;
   const size_t before = out->size();
+  budget_.charge_records(1, len);  // a KeyUpdate or an alert: tiny, and charged without a check
   if (seal_record(type, p, off, len, out)) return true;
   out->truncate(before);
   return false;
@@ -262,7 +267,7 @@ bool TlsRecordWriter::update_key(TlsBuffer* out, std::string* why) {
     return false;
   }
   std::memset(seq_, 0, sizeof(seq_));
-  used_ = 0;
+  budget_.start(cipher_, key_limit_bytes_);
   ++updates_;
   return true;
 }

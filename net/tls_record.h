@@ -110,17 +110,15 @@ class TlsRecordWriter {
   // the next traffic secret, key and IV (RFC 8446 section 7.2) and restarts the sequence at 0.
   // False with *why on TLS 1.2 or without the secret (the caller closes the connection).
   bool update_key(TlsBuffer* out, std::string* why);
-  // Whether the current key has sealed as much as RFC 8446 section 5.5 lets an AES-GCM key
-  // (2^24.5 full-size records, counted as KernelTlsBudget counts; `limit_bytes` in tests): the
-  // caller updates the key (TLS 1.3) or closes (TLS 1.2) before sealing more.
-  // `next_bytes`: the plaintext about to be sealed.
-  bool key_exhausted(size_t next_bytes) const {
-    const uint64_t cost = next_bytes + 32 * (next_bytes / 16'384 + 1);
-    return cost > limit_ - std::min(used_, limit_);
-  }
-  void set_key_limit(uint64_t limit_bytes) { limit_ = limit_bytes; }
+  // Charges `next_bytes` of plaintext about to be sealed to the current key, as kernel TLS charges
+  // its key (KernelTlsBudget: RFC 8446 section 5.5's AES-GCM limit, ChaCha20-Poly1305 none); false
+  // (nothing charged) when it would pass the limit: the caller updates the key (TLS 1.3) or closes
+  // (TLS 1.2) first.
+  bool charge(size_t next_bytes) { return budget_.charge(next_bytes); }
+  // What one key may encrypt, bytes (0: the cipher's limit; tests set less). Before seal().
+  void set_key_limit(uint64_t limit_bytes);
   // Records OpenSSL wrote under the key before the writer took it (`bytes` with headers).
-  void charge_records(uint64_t records, uint64_t bytes) { used_ += bytes + 32 * records; }
+  void charge_records(uint64_t records, uint64_t bytes) { budget_.charge_records(records, bytes); }
   bool tls13() const { return tls13_; }
   uint64_t key_updates() const { return updates_; }
 
@@ -138,7 +136,9 @@ class TlsRecordWriter {
   unsigned char seq_[8] = {};      // big-endian record sequence number
   unsigned char secret_[64] = {};  // TLS 1.3: the current server application traffic secret
   size_t secret_len_ = 0;
-  uint64_t used_ = 0, limit_ = UINT64_MAX;
+  KernelTlsBudget budget_;         // what the current key has encrypted
+  KernelTlsInfo cipher_{};         // only its version and cipher, for budget_.start
+  uint64_t key_limit_bytes_ = 0;   // 0: the cipher's
   uint64_t updates_ = 0;
 };
 

@@ -36,8 +36,7 @@ struct TlsBio {
       return 1;
     }
     if (s->kernel_ == TlsSession::Kernel::kCaptured) s->kernel_after_.feed(data, n);
-    if (s->staged_.empty() && s->staged_.capacity() < TlsBufferPool::kMinKept) s->staged_ = s->pool_->get();
-    s->staged_.append(data, n);
+    s->staging().append(data, n);
     return 1;
   }
   // BIO_CTRL_SET_KTLS with is_tx: `info` is OpenSSL's ktls_crypto_info_t, which begins with
@@ -317,14 +316,14 @@ void TlsSession::encrypt(const struct iovec* iov, size_t n, size_t bytes, std::s
   ERR_clear_error();
   if (kernel_ == Kernel::kRecords) {
     if (failure_ != TlsFailure::kNone || bytes == 0) return;
-    if (staged_.empty() && staged_.capacity() < TlsBufferPool::kMinKept) staged_ = pool_->get();
     std::string why;
     // RFC 8446 section 5.5: a key that has encrypted its share is replaced first (TLS 1.3).
-    if (records_.key_exhausted(bytes) && !records_.update_key(&staged_, &why)) {
+    if (!records_.charge(bytes) && (!records_.update_key(&staging(), &why) || !records_.charge(bytes))) {
+      if (why.empty()) why = "the limit is below one send";
       fail(TlsFailure::kOther, "the TLS key reached its limit (RFC 8446 section 5.5) and cannot be updated: " + why);
       return;
     }
-    if (!records_.seal(iov, n, bytes, &staged_)) {
+    if (!records_.seal(iov, n, bytes, &staging())) {
       fail(TlsFailure::kOther, "encrypting a record failed: " + take_openssl_errors());
       return;
     }
@@ -379,8 +378,7 @@ bool TlsSession::close_notify() {
   if (kernel_ == Kernel::kRecords) {
     // An alert {warning (1), close_notify (0)} (RFC 8446 section 6), in a record of our own.
     static const unsigned char kCloseNotify[] = {SSL3_AL_WARNING, SSL_AD_CLOSE_NOTIFY};
-    if (staged_.empty() && staged_.capacity() < TlsBufferPool::kMinKept) staged_ = pool_->get();
-    if (!records_.seal_one(SSL3_RT_ALERT, kCloseNotify, sizeof(kCloseNotify), &staged_)) {
+    if (!records_.seal_one(SSL3_RT_ALERT, kCloseNotify, sizeof(kCloseNotify), &staging())) {
       fail(TlsFailure::kOther, "encrypting close_notify failed: " + take_openssl_errors());
       return false;
     }
@@ -397,9 +395,8 @@ void TlsSession::check_kernel_after_receive() {
     // RFC 8446 section 4.6.3: our KeyUpdate goes before our next application record; requests
     // that arrive together are answered by one update.
     key_update_requested_ = false;
-    if (staged_.empty() && staged_.capacity() < TlsBufferPool::kMinKept) staged_ = pool_->get();
     std::string why;
-    if (!records_.update_key(&staged_, &why)) {
+    if (!records_.update_key(&staging(), &why)) {
       fail(TlsFailure::kOther, "the client requested a TLS key update, which failed: " + why);
       return;
     }

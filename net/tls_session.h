@@ -243,6 +243,11 @@ class TlsSession {
   void check_kernel_after_receive();
   void fail(TlsFailure why, std::string text);
   void classify_openssl_error();
+  // The staged buffer, taken from the pool first if the session holds none worth writing into.
+  TlsBuffer& staging() {
+    if (staged_.empty() && staged_.capacity() < TlsBufferPool::kMinKept) staged_ = pool_->get();
+    return staged_;
+  }
 
   SSL* ssl_;
   TlsBufferPool* pool_;
