@@ -16,6 +16,7 @@
 #include "core/ascii.h"
 #include "core/proxy_protocol.h"
 #include "core/units.h"
+#include "core/upstream_url.h"
 #include "net/read_file.h"
 
 namespace fanout {
@@ -537,6 +538,47 @@ bool parse_bind_list(std::string_view text, std::vector<BindAddress>* out, std::
   return true;
 }
 
+namespace {
+
+// The --upstream-* settings together (issue 13).
+std::string validate_upstream(const ServerConfig& cfg) {
+  if (cfg.upstream.empty()) {
+    if (!cfg.upstream_user.empty() || !cfg.upstream_password_file.empty() || !cfg.upstream_token_file.empty() ||
+        !cfg.upstream_tls_ca_file.empty() || !cfg.upstream_tls_cert_file.empty() || !cfg.upstream_tls_key_file.empty()) {
+      return "--upstream-* settings need --upstream (the NATS servers to join through)";
+    }
+    return {};
+  }
+  std::vector<UpstreamUrl> urls;
+  std::string why;
+  if (!parse_upstream_urls(cfg.upstream, &urls, &why)) return "--upstream: " + why;
+  if (!cfg.upstream_password_file.empty() && !cfg.upstream_token_file.empty()) {
+    return "--upstream-password-file and --upstream-token-file exclude each other (NATS takes a user and password, "
+           "or a token)";
+  }
+  if (!cfg.upstream_password_file.empty() && cfg.upstream_user.empty()) {
+    return "--upstream-password-file needs --upstream-user";
+  }
+  if (cfg.upstream_tls_cert_file.empty() != cfg.upstream_tls_key_file.empty()) {
+    return "--upstream-tls-cert-file and --upstream-tls-key-file go together (the client certificate and its key)";
+  }
+  // NATS subjects: tokens of printable characters without spaces, '.'-separated; the prefix is
+  // the leading tokens of every subject the tier uses (core/subject_map.h).
+  const std::string& p = cfg.upstream_prefix;
+  bool prefix_ok = p.size() >= 2 && p.back() == '.' && p.front() != '.' && p.find("..") == std::string::npos;
+  for (char ch : p) prefix_ok = prefix_ok && ch > ' ' && ch < 0x7f && ch != '*' && ch != '>';
+  if (!prefix_ok) {
+    return "--upstream-prefix must be NATS subject tokens ending with '.', without spaces, '*' or '>' (default "
+           "\"fanout.\"), got \"" + p + "\"";
+  }
+  if (cfg.upstream_name.find_first_of(" \r\n") != std::string::npos || cfg.upstream_name.size() > 128) {
+    return "--upstream-name must be at most 128 bytes without spaces or line breaks (it travels in a NATS header)";
+  }
+  return {};
+}
+
+}  // namespace
+
 std::string validate_config(const ServerConfig& cfg) {
   for (const Setting& s : server_settings()) {
     if (s.kind == Setting::Kind::kChoice && !choice_allowed(s, s.get_text(cfg))) {
@@ -596,6 +638,7 @@ std::string validate_config(const ServerConfig& cfg) {
       return "--metrics-port must differ from --tls-port (" + std::to_string(cfg.tls_port) + ")";
     }
   }
+  if (std::string why = validate_upstream(cfg); !why.empty()) return why;
   if (static_cast<uint64_t>(cfg.uring_buffers) * cfg.uring_buffer_size > kGiB) {
     return "--uring-buffers x --uring-buffer-size must be at most 1g per shard, got " +
            std::to_string(cfg.uring_buffers) + " x " + std::to_string(cfg.uring_buffer_size);

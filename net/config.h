@@ -97,6 +97,18 @@ struct ServerConfig {
   // kernel takes (AES-128/256-GCM, ChaCha20-Poly1305; TLS 1.2 or 1.3); no keeps every one in
   // userspace. Read at each TLS accept.
   std::string tls_ktls = "auto";
+  // The tier (issue 13): NATS servers to join through ("": a single node); see README "Scale out".
+  std::string upstream;                   // nats://[user:pass@]host:port or tls://..., comma-separated
+  std::string upstream_user;              // overrides a URL's user
+  std::string upstream_password_file;     // the password, read from this file (first line)
+  std::string upstream_token_file;        // an auth token, read from this file (first line)
+  int upstream_ping_interval_ms = 30'000; // PING the server this often; 2 unanswered: reconnect
+  std::string upstream_name;              // node id ("": host name, pid and random bytes)
+  std::string upstream_prefix = "fanout.";  // subject namespace of this tier
+  int upstream_linger_ms = 1'000;         // an upstream subscription outlives its last local subscriber
+  size_t upstream_pending_bytes = 64u << 20;  // publishes kept while the link is down (bytes)
+  std::string upstream_tls_ca_file, upstream_tls_cert_file, upstream_tls_key_file;
+  int shutdown_spread_s = 0;  // on SIGTERM, close clients spread over this long (NATS's lame duck)
   // Tests only, not settings: 1 offers kernel TLS whatever the probe found (the real setsockopt
   // then decides); 2 offers it and pretends the kernel took the keys without asking it, so the
   // connection then sends its plaintext as is (only a test client expecting that may connect).

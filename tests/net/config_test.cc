@@ -286,3 +286,43 @@ TEST(ConfigTest, RewriteKeepsTheFileAndReadsBack) {
 
 }  // namespace
 }  // namespace fanout
+
+namespace fanout {
+namespace {
+
+// The --upstream-* settings are checked together at start (issue 13).
+TEST(ConfigTest, UpstreamSettingsAreCheckedTogether) {
+  auto err_with = [](auto set) {
+    ServerConfig cfg;
+    cfg.upstream = "nats://127.0.0.1:4222";
+    set(cfg);
+    return validate_config(cfg);
+  };
+  EXPECT_EQ(err_with([](ServerConfig&) {}), "");
+  EXPECT_EQ(err_with([](ServerConfig& c) { c.upstream = "nats://a:1, tls://b:2"; }), "");
+  EXPECT_NE(err_with([](ServerConfig& c) { c.upstream = "redis://a:1"; }).find("--upstream: \"redis://a:1\""),
+            std::string::npos);
+  EXPECT_NE(err_with([](ServerConfig& c) {
+              c.upstream_user = "u";
+              c.upstream_password_file = "/p";
+              c.upstream_token_file = "/t";
+            }).find("exclude each other"),
+            std::string::npos);
+  EXPECT_NE(err_with([](ServerConfig& c) { c.upstream_password_file = "/p"; }).find("needs --upstream-user"),
+            std::string::npos);
+  EXPECT_NE(err_with([](ServerConfig& c) { c.upstream_tls_cert_file = "/c"; }).find("go together"),
+            std::string::npos);
+  for (const char* prefix : {"", "fanout", ".fanout.", "a..b.", "a b.", "a*.", "a>.", "."}) {
+    EXPECT_NE(err_with([&](ServerConfig& c) { c.upstream_prefix = prefix; }).find("--upstream-prefix"),
+              std::string::npos)
+        << prefix;
+  }
+  EXPECT_EQ(err_with([](ServerConfig& c) { c.upstream_prefix = "eu.west.tier1."; }), "");
+  EXPECT_NE(err_with([](ServerConfig& c) { c.upstream_name = "node a"; }).find("--upstream-name"), std::string::npos);
+  ServerConfig single;
+  single.upstream_token_file = "/t";
+  EXPECT_NE(validate_config(single).find("need --upstream"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace fanout
