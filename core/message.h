@@ -38,6 +38,7 @@ struct Block {
   std::atomic<uint32_t> shard_holds{1};
   uint16_t origin = 0;       // index of the arena (shard) that allocated it
   uint8_t kind = 0;          // 0: message, 1: smessage
+  uint8_t route = 0;         // whom it reaches on each shard: kRouteLocal, ... (below)
   uint32_t len = 0;          // bytes of the full RESP2 frame
   uint32_t body_off = 0;     // where "$n channel ..." starts
   uint32_t channel_off = 0;  // channel bytes
@@ -50,6 +51,22 @@ struct Block {
   std::string_view body() const { return {data() + body_off, len - body_off}; }
   std::string_view channel() const { return {data() + channel_off, channel_len}; }
 };
+
+// Block::route: whom a message reaches on each shard.
+//   kRouteLocal            a PUBLISH made on this node: the channel's subscribers, then every
+//                          pattern that matches (an SPUBLISH: the shard channel's subscribers).
+// A message the NATS upstream delivered stands for one upstream subscription, and reaches only the
+// local subscriptions that one stands for (issue 13: NATS sends one copy per matching
+// subscription, so each copy must reach its own subscribers and no others):
+//   kRouteChannel          a channel's (or shard channel's) subscription: its subscribers only;
+//   kRoutePatterns + k     a pattern cover of k literal leading tokens: the patterns whose
+//                          TopicNode::upstream_route is the same and that match;
+//   kRoutePatternsExact    a pattern without glob characters (it covers one channel exactly).
+inline constexpr uint8_t kRouteLocal = 0;
+inline constexpr uint8_t kRouteChannel = 1;
+inline constexpr uint8_t kRoutePatternsExact = 2;
+inline constexpr uint8_t kRoutePatterns = 3;
+inline constexpr uint8_t kRouteMaxDepth = 250;  // kRoutePatterns + k fits a byte
 
 inline void hold_ref(Hold* h) { ++h->refs; }
 void hold_release_slow(Hold* h);

@@ -148,8 +148,11 @@ uint32_t ShardCore::deliver_to_subscribers(Block* b, Hold* h) {
   std::string_view ch = b->channel();
   // SPUBLISH reaches shard-channel subscribers only; PUBLISH reaches channel, then pattern ones.
   const bool shard = b->kind == 1;
+  const uint8_t route = b->route;
   std::string_view header3 = shard ? kSMessageHeader3 : kMessageHeader3;
-  if (TopicNode* node = table_.find(shard ? TopicKind::kShardChannel : TopicKind::kChannel, ch)) {
+  TopicNode* node = route <= kRouteChannel ? table_.find(shard ? TopicKind::kShardChannel : TopicKind::kChannel, ch)
+                                           : nullptr;
+  if (node) {
     node->count_message(b->len);  // FANOUT TOPCHANNELS: in the node this delivery reads anyway
     n += for_each_open(node->subs, [&](Conn* c) {
       if (c->proto == 3) {
@@ -159,8 +162,10 @@ uint32_t ShardCore::deliver_to_subscribers(Block* b, Hold* h) {
       }
     });
   }
-  if (shard) return n;
+  if (shard || route == kRouteChannel) return n;
   for (TopicNode* p = table_.patterns_head(); p; p = p->next.load(std::memory_order_relaxed)) {
+    // An upstream copy reaches only the patterns its subscription covers (Block::route).
+    if (route != kRouteLocal && p->upstream_route != route) continue;
     if (!glob_match(p->key, ch)) continue;
     n += for_each_open(p->subs, [&](Conn* c) { push_message(c, p->pmessage_header[c->proto == 3], h, b->body()); });
   }
