@@ -2,6 +2,7 @@
 
 #include <cassert>
 #include <cstdlib>
+#include <cstdint>
 #include <cstring>
 #include <new>
 
@@ -25,14 +26,23 @@ MessageArena::~MessageArena() {
 }
 
 Block* MessageArena::create(uint8_t kind, std::string_view channel, std::string_view payload) {
+  return create_routed(kind, channel, payload, kRouteLocal, {});
+}
+
+Block* MessageArena::create_routed(uint8_t kind, std::string_view channel, std::string_view payload, uint8_t route,
+                                   std::string_view cover) {
   std::string_view header = kind == 0 ? kMessageHeader2 : kSMessageHeader2;
   char clen[24], plen[24];
   size_t cl = resp::format_header(clen, '$', static_cast<int64_t>(channel.size()));
   size_t pl = resp::format_header(plen, '$', static_cast<int64_t>(payload.size()));
   size_t len = header.size() + cl + channel.size() + 2 + pl + payload.size() + 2;
-  void* mem = std::malloc(sizeof(Block) + len);
+  if (route != kRouteCover || cover.size() > UINT16_MAX) cover = {};
+  void* mem = std::malloc(sizeof(Block) + len + cover.size());
   if (mem == nullptr) throw std::bad_alloc();
   Block* b = new (mem) Block();
+  b->route = route;
+  b->cover_len = static_cast<uint16_t>(cover.size());
+  if (!cover.empty()) std::memcpy(b->data() + len, cover.data(), cover.size());
   b->origin = id_;
   b->kind = kind;
   b->len = static_cast<uint32_t>(len);

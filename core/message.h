@@ -39,6 +39,7 @@ struct Block {
   uint16_t origin = 0;       // index of the arena (shard) that allocated it
   uint8_t kind = 0;          // 0: message, 1: smessage
   uint8_t route = 0;         // whom it reaches on each shard: kRouteLocal, ... (below)
+  uint16_t cover_len = 0;    // kRouteCover: the cover subject's bytes, stored after the frame
   uint32_t len = 0;          // bytes of the full RESP2 frame
   uint32_t body_off = 0;     // where "$n channel ..." starts
   uint32_t channel_off = 0;  // channel bytes
@@ -50,23 +51,21 @@ struct Block {
   std::string_view frame() const { return {data(), len}; }
   std::string_view body() const { return {data() + body_off, len - body_off}; }
   std::string_view channel() const { return {data() + channel_off, channel_len}; }
+  std::string_view cover() const { return {data() + len, cover_len}; }
 };
 
 // Block::route: whom a message reaches on each shard.
-//   kRouteLocal            a PUBLISH made on this node: the channel's subscribers, then every
-//                          pattern that matches (an SPUBLISH: the shard channel's subscribers).
+//   kRouteLocal    a PUBLISH made on this node: the channel's subscribers, then every pattern
+//                  that matches (an SPUBLISH: the shard channel's subscribers).
 // A message the NATS upstream delivered stands for one upstream subscription, and reaches only the
 // local subscriptions that one stands for (issue 13: NATS sends one copy per matching
 // subscription, so each copy must reach its own subscribers and no others):
-//   kRouteChannel          a channel's (or shard channel's) subscription: its subscribers only;
-//   kRoutePatterns + k     a pattern cover of k literal leading tokens: the patterns whose
-//                          TopicNode::upstream_route is the same and that match;
-//   kRoutePatternsExact    a pattern without glob characters (it covers one channel exactly).
+//   kRouteChannel  a channel's (or shard channel's) subscription: its subscribers only;
+//   kRouteCover    a covering subscription of patterns: the patterns whose cover subject
+//                  (TopicNode::upstream_cover) is the block's cover() and that match.
 inline constexpr uint8_t kRouteLocal = 0;
 inline constexpr uint8_t kRouteChannel = 1;
-inline constexpr uint8_t kRoutePatternsExact = 2;
-inline constexpr uint8_t kRoutePatterns = 3;
-inline constexpr uint8_t kRouteMaxDepth = 250;  // kRoutePatterns + k fits a byte
+inline constexpr uint8_t kRouteCover = 2;
 
 inline void hold_ref(Hold* h) { ++h->refs; }
 void hold_release_slow(Hold* h);
@@ -87,6 +86,10 @@ class MessageArena {
   // Step 1: encodes "message"/"smessage" once. The returned block's origin hold starts at one
   // guard reference, which the caller releases after delivering (release_guard).
   Block* create(uint8_t kind, std::string_view channel, std::string_view payload);
+  // Step 1 for a message from the upstream link: as create(), with its route (kRouteChannel or
+  // kRouteCover) and, for kRouteCover, the cover subject (at most 65,535 bytes).
+  Block* create_routed(uint8_t kind, std::string_view channel, std::string_view payload, uint8_t route,
+                       std::string_view cover);
   // Step 2 (origin): account for `n` more shards that will hold the block.
   void add_shard_holds(Block* b, uint32_t n) { b->shard_holds.fetch_add(n, std::memory_order_relaxed); }
   // Step 3 (remote): a local hold for a block received from another shard, with one guard ref.

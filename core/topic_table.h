@@ -61,7 +61,7 @@ struct TopicNode {
   std::atomic<uint64_t> messages{0}, bytes{0};
   std::vector<SubRef> subs;                 // owner only
   std::string pmessage_header[2];           // owner only, patterns: "*4 $8 pmessage $n pat", and '>'
-  uint8_t upstream_route = 0;               // owner only, patterns: the Block::route of its upstream copies
+  std::string upstream_cover;               // owner only, patterns: the NATS subject covering it (tier)
 
   // Owner: a message of `frame_bytes` went through this node.
   void count_message(uint64_t frame_bytes) {

@@ -165,7 +165,7 @@ uint32_t ShardCore::deliver_to_subscribers(Block* b, Hold* h) {
   if (shard || route == kRouteChannel) return n;
   for (TopicNode* p = table_.patterns_head(); p; p = p->next.load(std::memory_order_relaxed)) {
     // An upstream copy reaches only the patterns its subscription covers (Block::route).
-    if (route != kRouteLocal && p->upstream_route != route) continue;
+    if (route == kRouteCover && p->upstream_cover != b->cover()) continue;
     if (!glob_match(p->key, ch)) continue;
     n += for_each_open(p->subs, [&](Conn* c) { push_message(c, p->pmessage_header[c->proto == 3], h, b->body()); });
   }

@@ -41,3 +41,25 @@ TEST(MessageArena, BlockReturnsToItsOriginAfterTheLastShardHold) {
 
 }  // namespace
 }  // namespace fanout
+
+namespace fanout {
+namespace {
+
+// A message from the upstream link keeps the same frame, and carries its route and cover.
+TEST(MessageArena, RoutedBlocksCarryTheirCoverBesideTheSameFrame) {
+  MessageArena a(0, 1);
+  Block* local = a.create(0, "news.a", "hi");
+  Block* b = a.create_routed(0, "news.a", "hi", kRouteCover, "fanout.c.news.>");
+  EXPECT_EQ(b->frame(), local->frame());
+  EXPECT_EQ(b->route, kRouteCover);
+  EXPECT_EQ(b->cover(), "fanout.c.news.>");
+  EXPECT_EQ(local->route, kRouteLocal);
+  EXPECT_EQ(local->cover(), "");
+  Block* c = a.create_routed(1, "x", "y", kRouteChannel, "ignored");
+  EXPECT_EQ(c->cover(), "");  // only kRouteCover carries one
+  for (Block* x : {local, b, c}) hold_release(&x->origin_hold);
+  EXPECT_EQ(a.live_blocks(), 0u);
+}
+
+}  // namespace
+}  // namespace fanout
