@@ -157,6 +157,7 @@ bool TopicTable::subscribe(TopicKind kind, std::string_view name, void* owner, C
   s.seq = next_seq_++;
   node->subs.push_back(SubRef{owner, &s});
   node->count.store(static_cast<uint32_t>(node->subs.size()), std::memory_order_release);
+  if (observer_ && node->subs.size() == 1) observer_->topic_added(node);
   return true;
 }
 
@@ -169,6 +170,7 @@ void TopicTable::remove_sub(Subscription* s) {
   node->subs.pop_back();
   node->count.store(static_cast<uint32_t>(node->subs.size()), std::memory_order_release);
   if (!node->subs.empty()) return;
+  if (observer_) observer_->topic_removed(node);
   --sizes_[static_cast<int>(kind)];
   if (kind == TopicKind::kPattern) {
     pattern_erase(node);

@@ -70,6 +70,19 @@ struct TopicNode {
   }
 };
 
+// Told, on the owner's thread, when a topic gains its first local subscriber (its node was just
+// made) or loses its last (called before the node is retired: its key is still readable). The
+// tier's interest (net/upstream.h) follows the table through it, on every path that subscribes or
+// unsubscribes, a client's close included.
+class TopicObserver {
+ public:
+  virtual void topic_added(TopicNode* node) = 0;
+  virtual void topic_removed(TopicNode* node) = 0;
+
+ protected:
+  ~TopicObserver() = default;
+};
+
 // A client's subscriptions of one kind. Owner thread only.
 using ClientSubs = std::unordered_map<std::string, Subscription>;
 
@@ -80,6 +93,8 @@ class TopicTable {
   TopicTable(const TopicTable&) = delete;
   TopicTable& operator=(const TopicTable&) = delete;
 
+  // Owner: the observer of first and last subscribers (null: none). Set before the first subscribe.
+  void set_observer(TopicObserver* observer) { observer_ = observer; }
   // Owner: adds `owner` to `name`. Returns false if already subscribed.
   bool subscribe(TopicKind kind, std::string_view name, void* owner, ClientSubs* subs);
   // Owner: removes the subscription. Returns false if it was not there.
@@ -121,6 +136,7 @@ class TopicTable {
 
  private:
   uint32_t next_seq_ = 0;  // Subscription::seq
+  TopicObserver* observer_ = nullptr;
   struct Link {
     TopicNode* node;
     std::atomic<Link*> next{nullptr};

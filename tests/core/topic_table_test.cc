@@ -40,6 +40,28 @@ TEST_F(TopicTableTest, SubscribeUnsubscribeAndCounts) {
   EXPECT_GT(retire.collect(), 0u);
 }
 
+// The observer hears of each topic's first subscriber and last, on every path (one name, a
+// client's whole set), with the node's key still readable at removal.
+TEST_F(TopicTableTest, TheObserverHearsFirstAndLastSubscribers) {
+  struct Log : TopicObserver {
+    std::vector<std::string> events;
+    void topic_added(TopicNode* n) override { events.push_back("+" + std::to_string(int(n->kind)) + n->key); }
+    void topic_removed(TopicNode* n) override { events.push_back("-" + std::to_string(int(n->kind)) + n->key); }
+  } log;
+  table.set_observer(&log);
+  ClientSubs sa, sb, pa, ssa;
+  table.subscribe(TopicKind::kChannel, "news", &a, &sa);
+  table.subscribe(TopicKind::kChannel, "news", &b, &sb);  // not the first
+  table.subscribe(TopicKind::kShardChannel, "news", &a, &ssa);
+  table.subscribe(TopicKind::kPattern, "n*", &a, &pa);
+  table.unsubscribe(TopicKind::kChannel, "news", &sa);  // not the last
+  table.unsubscribe(TopicKind::kChannel, "news", &sb);
+  while (!pa.empty()) table.unsubscribe(pa.begin(), &pa);
+  table.unsubscribe(TopicKind::kShardChannel, "news", &ssa);
+  EXPECT_EQ(log.events, (std::vector<std::string>{"+0news", "+2news", "+1n*", "-0news", "-1n*", "-2news"}));
+  table.set_observer(nullptr);
+}
+
 TEST_F(TopicTableTest, CountReceiversAddsMatchingPatternsAsRedisDoes) {
   ClientSubs sa, pa, pb;
   table.subscribe(TopicKind::kChannel, "news.sport", &a, &sa);
