@@ -15,6 +15,13 @@
 //                         -errno; -EAGAIN means "no bytes moved, the socket can take more now:
 //                         send again". At most one send per socket is outstanding; the iovecs'
 //                         memory stays valid until its completion.
+//   connect(fd, id, addr, len)  connects fd, a non-blocking TCP socket the shard created and has
+//                         submitted nothing on yet, to addr (len bytes; the backend copies it, so
+//                         the caller's memory need not outlive the call). One kConnect completion:
+//                         res = 0 when connected, else -errno (ECONNREFUSED, ETIMEDOUT,
+//                         ENETUNREACH, ...; -ECANCELED when cancel(fd, id) ended it before it had
+//                         an outcome). After res = 0 the shard receives and sends on fd/id as on
+//                         an accepted socket.
 //   cancel(fd, id)        ends every op on fd; each still outstanding gets its final completion.
 //   wait(timeout_ms)      submits what is queued, then blocks until completions, a wake-up or
 //                         the timeout (0: does not block; it never blocks while completions are
@@ -45,11 +52,11 @@ struct ConnId {
 // Slots per shard (24 bits in an operation's tag): far above any descriptor limit.
 inline constexpr uint32_t kMaxSlots = 1u << 24;
 
-enum class Op : uint8_t { kAccept = 1, kRecv = 2, kSend = 3 };
+enum class Op : uint8_t { kAccept = 1, kRecv = 2, kSend = 3, kConnect = 4 };
 
 // An operation's tag as the kernel carries it (io_uring user_data, epoll_event.data): op in the
 // top 8 bits, slot in the next 24, the full generation in the low 32. Backends may use op values
-// above kSend for their own operations (cancels, wake-ups).
+// above kConnect for their own operations (cancels, wake-ups).
 inline constexpr uint64_t op_tag(uint8_t op, ConnId id) {
   return (static_cast<uint64_t>(op) << 56) | (static_cast<uint64_t>(id.slot & (kMaxSlots - 1)) << 32) |
          id.gen;

@@ -45,7 +45,7 @@ EpollBackend::SlotState& EpollBackend::own(int fd, ConnId id) {
 void EpollBackend::update(SlotState& st, ConnId id) {
   uint32_t want = 0;
   if (st.recv) want |= EPOLLIN | EPOLLRDHUP;
-  if (st.send_wait) want |= EPOLLOUT;
+  if (st.send_wait || st.connecting) want |= EPOLLOUT;
   struct epoll_event ev {};
   ev.events = want;
   ev.data.u64 = op_tag(kConnTag, id);
@@ -121,11 +121,36 @@ void EpollBackend::send(int fd, ConnId id, const struct iovec* iov, int n, size_
   due_.push_back(Completion{id, Op::kSend, 0, r >= 0 ? static_cast<int32_t>(r) : -errno, nullptr});
 }
 
+void EpollBackend::connect(int fd, ConnId id, const struct sockaddr* addr, socklen_t len) {
+  SlotState& st = own(fd, id);
+  c_->connect_calls.add();
+  int r = ::connect(fd, addr, len);
+  // EINTR: the connect goes on asynchronously, as if EINPROGRESS (connect(2)); retrying would
+  // only report EALREADY.
+  if (r < 0 && (errno == EINPROGRESS || errno == EINTR)) {
+    st.connecting = true;
+    update(st, id);
+    return;  // completes when EPOLLOUT fires
+  }
+  due_.push_back(Completion{id, Op::kConnect, 0, r == 0 ? 0 : -errno, nullptr});
+}
+
+int32_t EpollBackend::connect_result(const SlotState& st, uint32_t ev) {
+  int err = 0;
+  socklen_t len = sizeof(err);
+  if (getsockopt(st.fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) return -errno;
+  if (err != 0) return -err;
+  // Writable with no error pending: connected. A hang-up with no error and no EPOLLOUT should
+  // not happen (a refused or reset connect sets SO_ERROR); never call it connected.
+  return (ev & EPOLLOUT) ? 0 : -ECONNABORTED;
+}
+
 void EpollBackend::cancel(int fd, ConnId id) {
   SlotState& st = own(fd, id);
-  bool had_send = st.send_wait, had_recv = st.recv;
-  st.send_wait = st.recv = false;
+  bool had_send = st.send_wait, had_recv = st.recv, had_connect = st.connecting;
+  st.send_wait = st.recv = st.connecting = false;
   update(st, id);
+  if (had_connect) due_.push_back(Completion{id, Op::kConnect, 0, -ECANCELED, nullptr});
   if (had_send) {
     c_->sends_completed.add();
     due_.push_back(Completion{id, Op::kSend, 0, -ECANCELED, nullptr});

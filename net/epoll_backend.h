@@ -7,7 +7,9 @@
 // Sends are attempted inline with sendmsg(MSG_NOSIGNAL); when the kernel takes bytes (or fails)
 // the completion is queued and delivered by the next dispatch(), as io_uring delivers its own;
 // only on EAGAIN is EPOLLOUT armed, and when it fires the send completes with -EAGAIN ("send
-// again"). stop_recv and cancel queue their final completions the same way, so the shard is never
+// again"). A connect is started inline too: connect(2) that succeeds or fails at once queues its
+// completion; one in progress (EINPROGRESS) arms EPOLLOUT, and when that fires SO_ERROR says how
+// it ended. stop_recv and cancel queue their final completions the same way, so the shard is never
 // called back from inside an operation. Receives are level-triggered EPOLLIN with one recv(2) per
 // readiness into the scratch buffer. An fd with no interest is removed from the set, so a hung-up
 // socket cannot spin the loop. Each registration carries the connection's slot and generation
@@ -54,6 +56,8 @@ class EpollBackend {
   void recv(int fd, ConnId id);
   void stop_recv(int fd, ConnId id);
   void send(int fd, ConnId id, const struct iovec* iov, int n, size_t bytes);
+  // connect(2) at once (the kernel copies addr); completes as completion.h says, at dispatch().
+  void connect(int fd, ConnId id, const struct sockaddr* addr, socklen_t len);
   // Nothing to do: epoll's sends are made when asked (io_uring's queue them; see there).
   void submit_queued() {}
   void cancel(int fd, ConnId id);
@@ -72,6 +76,7 @@ class EpollBackend {
     bool registered = false;
     bool recv = false;
     bool send_wait = false;
+    bool connecting = false;  // a connect in progress, waiting for EPOLLOUT
   };
   struct Listener {
     int fd = -1;
@@ -91,6 +96,8 @@ class EpollBackend {
   void accept_ready(Listener& l, Sink& sink);
   template <class Sink>
   void conn_ready(uint64_t tag, uint32_t ev, Sink& sink);
+  // How the connect in progress on st ended: 0 or -errno (SO_ERROR).
+  int32_t connect_result(const SlotState& st, uint32_t ev);
 
   int ep_ = -1;
   int wake_fd_ = -1;
@@ -98,7 +105,7 @@ class EpollBackend {
   BackendCounters* c_ = nullptr;
   std::vector<SlotState> slots_;
   std::vector<Listener> listeners_;
-  std::vector<Completion> due_;  // made inline by send, stop_recv and cancel
+  std::vector<Completion> due_;  // made inline by send, connect, stop_recv and cancel
   std::vector<struct epoll_event> events_ = std::vector<struct epoll_event>(512);
   int ready_ = 0;
   std::unique_ptr<char[]> scratch_{new char[kScratch]};
@@ -136,6 +143,12 @@ void EpollBackend::conn_ready(uint64_t tag, uint32_t ev, Sink& sink) {
     return;
   }
   SlotState& st = slots_[id.slot];
+  if ((ev & (EPOLLOUT | EPOLLERR | EPOLLHUP)) && st.connecting) {
+    st.connecting = false;
+    update(st, id);
+    sink.on_completion(Completion{id, Op::kConnect, 0, connect_result(st, ev), nullptr});
+    return;  // nothing else can be armed before the shard has seen the connect's outcome
+  }
   if ((ev & (EPOLLIN | EPOLLERR | EPOLLHUP | EPOLLRDHUP)) && st.recv) {
     c_->recv_calls.add();
     ssize_t n = ::recv(st.fd, scratch_.get(), kScratch, 0);

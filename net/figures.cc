@@ -260,8 +260,8 @@ void backend_section(FigureSink& o, const FigureSource& in) {
           {"loop_busy_max_seconds", 1e-6});
   o.shard("loop_iterations_over_1ms", K::kCounter, "iterations busy for more than a millisecond",
           field(&ShardStats::loop_iterations_over_1ms));
-  // Syscalls the backend made for I/O: on epoll every sendmsg, recv, accept4, epoll_wait and
-  // epoll_ctl; on io_uring every io_uring_enter (its recv_calls count multishot arms, not
+  // Syscalls the backend made for I/O: on epoll every sendmsg, recv, accept4, connect, epoll_wait
+  // and epoll_ctl; on io_uring every io_uring_enter (its recv_calls count multishot arms, not
   // syscalls) and io_uring_register (registered-file updates).
   auto b = [&](Counter BackendCounters::*f) { return sh.sum(f); };
   const uint64_t enters = b(&BackendCounters::io_uring_enter_calls);
@@ -269,7 +269,7 @@ void backend_section(FigureSink& o, const FigureSource& in) {
            enters != 0 ? enters + b(&BackendCounters::io_uring_register_calls)
                        : b(&BackendCounters::sendmsg_calls) + b(&BackendCounters::recv_calls) +
                              b(&BackendCounters::wait_calls) + b(&BackendCounters::epoll_ctl_calls) +
-                             b(&BackendCounters::accept_calls));
+                             b(&BackendCounters::accept_calls) + b(&BackendCounters::connect_calls));
 #define FANOUT_FIGURE(name, kind, help) o.shard(#name, K::k##kind, help, backend(&BackendCounters::name));
   FANOUT_BACKEND_COUNTERS(FANOUT_FIGURE)
 #undef FANOUT_FIGURE

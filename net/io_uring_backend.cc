@@ -178,6 +178,41 @@ void IoUringBackend::send(int fd, ConnId id, const struct iovec* iov, int n, siz
   c_->sends_submitted.add();
 }
 
+void IoUringBackend::connect(int fd, ConnId id, const struct sockaddr* addr, socklen_t len) {
+  own(fd, id);
+  // ConnectAddr's lifecycle, steps 1-3; step 4 is release_connect_addr(), on the CQE.
+  // 1. Take a free entry, or a new one.
+  ConnectAddr* a = nullptr;
+  for (auto& e : connect_addrs_) {
+    if (!e->busy) {
+      a = e.get();
+      break;
+    }
+  }
+  if (a == nullptr) a = connect_addrs_.emplace_back(std::make_unique<ConnectAddr>()).get();
+  // 2. Fill it. A len over the storage is passed on as it is: the kernel refuses it (EINVAL)
+  // before reading any of it, as connect(2) would.
+  a->id = id;
+  a->busy = true;
+  a->len = len;
+  if (len > 0) std::memcpy(&a->addr, addr, std::min<size_t>(len, sizeof(a->addr)));
+  // 3. Point the entry at it. By plain fd: a socket enters the file table on its first receive.
+  struct io_uring_sqe* s = sqe();
+  io_uring_prep_connect(s, fd, reinterpret_cast<const struct sockaddr*>(&a->addr), a->len);
+  s->user_data = op_tag(kConnectOp, id);
+  ++inflight_;
+  c_->connect_calls.add();
+}
+
+void IoUringBackend::release_connect_addr(ConnId id) {
+  for (auto& e : connect_addrs_) {
+    if (e->busy && e->id == id) {
+      e->busy = false;
+      return;
+    }
+  }
+}
+
 void IoUringBackend::stop_recv(int fd, ConnId id) {
   SlotState& st = own(fd, id);
   if (!st.recv_armed || st.recv_cancel_sent) return;

@@ -20,6 +20,11 @@
 //            send() follows) only until the kernel consumes the entry, which copies them then
 //            (IORING_FEAT_SUBMIT_STABLE); the bytes they point at stay in the client's outbound
 //            queue until the completion arrives.
+//   connect  CONNECT on a copy of the address in a backend-owned ConnectAddr, kept until the op's
+//            CQE (the kernel copies it when it consumes the entry, IORING_FEAT_SUBMIT_STABLE, but
+//            that may be at a later submit than the caller expects; until the CQE is the rule
+//            that needs no reasoning). The kernel waits for the handshake itself (its internal
+//            poll): no readiness is emulated. Submitted with the iteration's other ops.
 //   cancel   ASYNC_CANCEL by fd with IORING_ASYNC_CANCEL_ALL; each op still outstanding ends with
 //            its own completion, and the shard frees the connection after the last one.
 //   wait     one io_uring_enter that submits everything the iteration queued and waits.
@@ -76,6 +81,10 @@ class IoUringBackend {
   void recv(int fd, ConnId id);
   void stop_recv(int fd, ConnId id);
   void send(int fd, ConnId id, const struct iovec* iov, int n, size_t bytes);
+  // Queues a CONNECT (submitted with the iteration's other ops) on a copy of addr; completes as
+  // completion.h says (a len over sizeof(sockaddr_storage) gets the kernel's -EINVAL, as
+  // connect(2) does).
+  void connect(int fd, ConnId id, const struct sockaddr* addr, socklen_t len);
   // Submits the operations queued so far now, instead of at the next wait(): the shard calls it
   // during a flush whose sends took long to prepare (TLS encryption), so that the kernel and the
   // peers start on them meanwhile. One io_uring_enter if anything is queued.
@@ -91,13 +100,22 @@ class IoUringBackend {
   const std::string& setup_description() const { return setup_desc_; }
 
  private:
-  enum UOp : uint8_t { kAcceptOp = 1, kRecvOp = 2, kSendOp = 3, kCancelOp = 4, kWakeOp = 5 };
+  enum UOp : uint8_t { kAcceptOp = 1, kRecvOp = 2, kSendOp = 3, kConnectOp = 4, kCancelOp = 5, kWakeOp = 6 };
   struct SlotState {
     uint32_t gen = 0;
     int fd = -1;
     uint32_t send_bytes = 0;
     bool recv_armed = false;
     bool recv_cancel_sent = false;
+  };
+  // A connect's address, from connect() until its CQE, as the CONNECT entry points at it: 1. taken
+  // by connect(), 2. filled with the caller's address, 3. named by the entry, 4. given back when
+  // the CQE arrives, whatever its result and even if it is stale.
+  struct ConnectAddr {
+    ConnId id;
+    bool busy = false;
+    socklen_t len = 0;
+    struct sockaddr_storage addr {};
   };
   struct Listener {
     int fd = -1;
@@ -136,6 +154,8 @@ class IoUringBackend {
   void on_cqe(const struct io_uring_cqe* cqe, Sink& sink);
   template <class Sink>
   void on_accept_cqe(uint32_t index, int res, bool more, Sink& sink);
+  // Gives back the address of id's connect (step 4 above).
+  void release_connect_addr(ConnId id);
 
   struct io_uring ring_ {};
   bool ring_ok_ = false;
@@ -154,6 +174,9 @@ class IoUringBackend {
   int buf_adds_ = 0;  // buffers given back since the last advance
 
   SendStaging staging_;  // send headers until the kernel has consumed their entries
+  // Connects in flight are few (a shard's outbound links): a short list, scanned; each entry is
+  // allocated once and reused, and never moves while the kernel may read it.
+  std::vector<std::unique_ptr<ConnectAddr>> connect_addrs_;
 
   std::vector<SlotState> slots_;
   std::vector<Listener> listeners_;
@@ -254,6 +277,15 @@ void IoUringBackend::on_cqe(const struct io_uring_cqe* cqe, Sink& sink) {
       if (has_buf) recycle(bid);
       return;
     }
+    case kConnectOp:
+      --inflight_;
+      release_connect_addr(id);
+      if (id.slot >= slots_.size() || slots_[id.slot].gen != id.gen) {
+        c_->stale_completions.add();
+        return;
+      }
+      sink.on_completion(Completion{id, Op::kConnect, 0, res, nullptr});
+      return;
     case kSendOp: {
       --inflight_;
       if (id.slot >= slots_.size() || slots_[id.slot].gen != id.gen) {

@@ -31,6 +31,7 @@ struct Counter {
   X(sendmsg_calls, Counter, "sendmsg(2) calls (epoll)")                                              \
   X(recv_calls, Counter, "recv(2) calls (epoll); multishot receives armed (io_uring)")               \
   X(accept_calls, Counter, "accept4(2) calls (epoll)")                                               \
+  X(connect_calls, Counter, "connect(2) calls (epoll); connects submitted (io_uring)")               \
   X(wait_calls, Counter, "epoll_wait calls, or io_uring_enter calls that waited")                    \
   X(epoll_ctl_calls, Counter, "epoll_ctl(2) calls")                                                  \
   X(io_uring_enter_calls, Counter, "io_uring_enter calls, submitting and waiting alike")             \

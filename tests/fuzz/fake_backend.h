@@ -2,13 +2,17 @@
 // with no sockets: it records every operation a shard submits, holds the bytes each fake client
 // has sent, and completes operations only when the script says, in any order and any way (data,
 // short, EAGAIN, errors, ENOBUFS, cancelled), delivering them at the shard's next dispatch(), as
-// a real backend does. It checks what a kernel would not forgive: one receive and one send per
-// connection at most, no socket closed while an op on it is outstanding, no op on a closed one.
+// a real backend does. An outbound connect is recorded with its address and completes as the
+// script says (connected, refused, timed out, cancelled); its socket then works as an accepted
+// one does. It checks what a kernel would not forgive: one receive and one send per
+// connection at most, no socket closed while an op on it is outstanding, no op on a closed one
+// or on one not connected.
 // Completed send bytes are read from the shard's iovecs at completion time (the queue must still
 // hold them) and appended to the client's wire.
 // Thread: the test's (the shard it serves is stepped on that thread too).
 #pragma once
 
+#include <sys/socket.h>
 #include <sys/uio.h>
 
 #include <cerrno>
@@ -33,6 +37,9 @@ struct FakeSocket {
   bool reset = false;    // the client reset the connection
   std::string wire;      // bytes the server sent, in order
   bool http = false;     // connected to the second listener (the fuzz harness's metrics endpoint)
+  bool outbound = false; // the shard's own connect() made it
+  std::string peer;      // outbound: the sockaddr it was asked to connect to, as bytes (a copy)
+  bool connected = true; // accepted, or an outbound connect that completed with 0
 };
 
 class FakeBackend {
@@ -58,7 +65,7 @@ class FakeBackend {
   void listen(int, uint32_t token, bool = false) { tokens_.push_back(token); }
   void stop_listen(int) {}
   void recv(int fd, ConnId id) {
-    FUZZ_CHECK(open_fd(fd));
+    FUZZ_CHECK(open_fd(fd) && sockets_.at(fd).connected);
     FUZZ_CHECK(find(Op::kRecv, id) == nullptr);  // one receive at a time
     ops_.push_back(PendingOp{Op::kRecv, fd, id, false, {}, 0});
     ids_seen_.push_back(id);
@@ -68,13 +75,26 @@ class FakeBackend {
   }
   void submit_queued() {}
   void send(int fd, ConnId id, const struct iovec* iov, int n, size_t bytes) {
-    FUZZ_CHECK(open_fd(fd));
+    FUZZ_CHECK(open_fd(fd) && sockets_.at(fd).connected);
     FUZZ_CHECK(find(Op::kSend, id) == nullptr);  // one send at a time
     FUZZ_CHECK(n > 0 && bytes > 0);
     PendingOp op{Op::kSend, fd, id, false, {}, 0};
     op.iov.assign(iov, iov + n);
     op.bytes = bytes;
     ops_.push_back(std::move(op));
+  }
+  // fd is a socket the shard has just made: it becomes a fake socket now, so that the shard may
+  // close it whatever the outcome, and receives and sends on it once connected.
+  void connect(int fd, ConnId id, const struct sockaddr* addr, socklen_t len) {
+    FUZZ_CHECK(!open_fd(fd));  // a new socket, never one the fake already has
+    FUZZ_CHECK(len > 0 && len <= sizeof(struct sockaddr_storage));
+    FakeSocket& s = sockets_[fd];
+    s.serial = ++serial_;
+    s.outbound = true;
+    s.peer.assign(reinterpret_cast<const char*>(addr), len);
+    s.connected = false;
+    ops_.push_back(PendingOp{Op::kConnect, fd, id, false, {}, 0});
+    ids_seen_.push_back(id);
   }
   void cancel(int fd, ConnId id) {
     for (PendingOp& op : ops_) {
@@ -120,15 +140,21 @@ class FakeBackend {
     return it == sockets_.end() ? nullptr : &it->second;
   }
   size_t outstanding() const { return ops_.size(); }
+  // The operations outstanding, oldest first (complete()'s indices).
+  const std::vector<PendingOp>& pending() const { return ops_; }
   // Completes op `i` (mod outstanding). mode 0: all it can (a receive takes every byte there,
   // or the end), 1: short (a receive takes `n` bytes, a send `n` of its bytes), 2: nothing moved
-  // (EAGAIN for a send, ENOBUFS for a receive), 3: an error (EPIPE, ECONNRESET).
+  // (EAGAIN for a send, ENOBUFS for a receive), 3: an error (EPIPE, ECONNRESET). A connect:
+  // 0 connected (cancelled if cancel() asked), 1 connected all the same (the handshake won the
+  // race with the cancel), 2 -ETIMEDOUT, 3 -ECONNREFUSED.
   void complete(size_t i, int mode, size_t n) {
     if (ops_.empty()) return;
     i %= ops_.size();
     PendingOp op = ops_[i];
     if (op.op == Op::kRecv) {
       complete_recv(i, op, mode, n);
+    } else if (op.op == Op::kConnect) {
+      complete_connect(i, op, mode);
     } else {
       complete_send(i, op, mode, n);
     }
@@ -201,6 +227,18 @@ class FakeBackend {
       finish_op(i, Completion{op.id, Op::kRecv, 0, 0, nullptr});
     }
     // else: nothing to receive yet; the op stays armed
+  }
+  void complete_connect(size_t i, const PendingOp& op, int mode) {
+    int32_t res = 0;
+    if (mode == 3) {
+      res = -ECONNREFUSED;
+    } else if (mode == 2) {
+      res = -ETIMEDOUT;
+    } else if (op.stop && mode == 0) {
+      res = -ECANCELED;
+    }
+    sockets_.at(op.fd).connected = res == 0;
+    finish_op(i, Completion{op.id, Op::kConnect, 0, res, nullptr});
   }
   void complete_send(size_t i, const PendingOp& op, int mode, size_t n) {
     FakeSocket& s = sockets_.at(op.fd);

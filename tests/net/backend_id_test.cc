@@ -10,42 +10,14 @@
 #include <string>
 #include <vector>
 
-#include "net/epoll_backend.h"
-#include "net/io_uring_backend.h"
-#include "net/socket.h"
+#include "tests/net/backend_fixture.h"
 
 namespace fanout {
 namespace {
 
-struct Recorder {
-  std::vector<Completion> seen;
-  void on_completion(const Completion& c) { seen.push_back(c); }
-};
-
 template <class Backend>
-class BackendIdTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    if constexpr (std::is_same_v<Backend, IoUringBackend>) {
-      std::string why = io_uring_unavailable_reason();
-      if (!why.empty()) GTEST_SKIP() << "io_uring backend skipped: " << why;
-    }
-    wake_ = make_eventfd();
-    std::string err;
-    ASSERT_TRUE(backend_.init(wake_, cfg_, &counters_, &err)) << err;
-    ASSERT_TRUE(backend_.start(&err)) << err;
-  }
-  void TearDown() override {
-    backend_.finish();
-    if (wake_ >= 0) close(wake_);
-  }
-  ServerConfig cfg_;
-  BackendCounters counters_;
-  Backend backend_;
-  int wake_ = -1;
-};
+class BackendIdTest : public BackendFixture<Backend> {};
 
-using Backends = ::testing::Types<EpollBackend, IoUringBackend>;
 TYPED_TEST_SUITE(BackendIdTest, Backends);
 
 // The old owner's receive has data ready (a completion due), then the connection goes away, its
