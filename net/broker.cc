@@ -145,6 +145,17 @@ bool Broker::start(std::string* err, StartError* why) {
   }
   shared_->port = port_;
   shared_->tls_port = listeners_.tls_port();
+  if (!cfg_.upstream.empty()) {
+    auto node = std::make_unique<UpstreamNode>();
+    std::string e;
+    if (!UpstreamNode::build(cfg_, shared_->run_id, node.get(), &e)) return fail(err, why, StartError::kConfig, e);
+    std::string servers;
+    for (const UpstreamUrl& u : node->urls) servers += (servers.empty() ? "" : ", ") + u.display();
+    LOG_INFO("tier: node %s joins through NATS (%s), subjects under \"%s\"; one link per shard", node->name.c_str(),
+             servers.c_str(), node->map.prefix().c_str())
+        .field("upstream_node", node->name);
+    shared_->upstream = std::move(node);
+  }
   if (tls) {
     shared_->tls.set(std::move(tls));
     // Kernel TLS needs the kernel's tls module: probed once here; connections are offered it only

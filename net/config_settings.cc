@@ -212,9 +212,6 @@ const Setting kSettings[] = {
                  [](ServerConfig& c, std::string_view v) { c.tls_ktls.assign(v); }}),
     live(FANOUT_NUMBER("shutdown-timeout-ms", shutdown_timeout_ms, 0, 3'600'000, "ms",
                        "how long shutdown waits to flush queued output")),
-    FANOUT_NUMBER("shutdown-spread", shutdown_spread_s, 0, 3600, "seconds",
-                  "on SIGTERM stop accepting, then close clients spread over this long so they reconnect to other "
-                  "nodes without a herd (NATS's lame-duck mode; 0: all at once)"),
     FANOUT_STRING("upstream", upstream,
                   "join a tier through these NATS servers: nats://[user:pass@]host[:port] or tls://..., "
                   "comma-separated (empty: a single node)"),

@@ -80,6 +80,8 @@ struct Conn {
   uint64_t client_id = 0;
   Protocol protocol = Protocol::kResp;  // from the listener that accepted it
   bool local = false;                   // accepted on the unix socket (CLIENT LIST flag U)
+  // This shard's NATS link (net/upstream.h), not a client: no client limits, timeouts or counts.
+  bool upstream_link = false;
   // Accepted on --tls-port: every byte in and out passes through it (userspace records).
   std::unique_ptr<TlsSession> tls;
 

@@ -85,6 +85,7 @@ int64_t ShardCore::publish(TopicKind kind, std::string_view channel, std::string
     ++remote_shards;
   }
   stats_->messages_published.add();
+  if (up_) upstream_publish(kind, channel, payload);  // once per node, on this shard's link
   bool local = table_.size(kind) != 0 || (kind == TopicKind::kChannel && table_.size(TopicKind::kPattern) != 0);
   if (!local && remote_shards == 0) return 0;
   Block* b = arena_.create(kind == TopicKind::kShardChannel ? 1 : 0, channel, payload);

@@ -244,6 +244,27 @@ void backpressure_section(FigureSink& o, const FigureSource& in) {
 #undef FANOUT_FIGURE
 }
 
+// The tier (--upstream; net/upstream.h): one link per shard.
+void upstream_section(FigureSink& o, const FigureSource& in) {
+  const UpstreamNode* node = in.sh.upstream.get();
+  o.number("upstream_enabled", K::kGauge, "1 if this node joins a tier through NATS (--upstream)", node ? 1 : 0);
+  if (!node) return;
+  o.text("upstream_node", node->name);
+  std::string servers;
+  for (const UpstreamUrl& u : node->urls) servers += (servers.empty() ? "" : ",") + u.display();
+  o.text("upstream_servers", servers);
+  o.number("upstream_links", K::kGauge, "NATS links: one per shard", static_cast<uint64_t>(in.sh.nshards));
+  o.shard("upstream_links_up", K::kGauge, "NATS links connected and subscribed",
+          field(&ShardStats::upstream_link_up));
+  o.shard("upstream_subscriptions", K::kGauge, "NATS subscriptions the links hold for local interest",
+          field(&ShardStats::upstream_subscriptions));
+  o.shard("upstream_pending_bytes", K::kGauge, "bytes of publishes kept while a link is down",
+          field(&ShardStats::upstream_pending_bytes));
+#define FANOUT_FIGURE(name, kind, help) o.shard(#name, K::k##kind, help, field(&ShardStats::name));
+  FANOUT_UPSTREAM_COUNTERS(FANOUT_FIGURE)
+#undef FANOUT_FIGURE
+}
+
 // num / den, truncated to two decimals (0 when den is 0).
 double ratio(uint64_t num, uint64_t den) {
   return den ? static_cast<double>(num * 100 / den) / 100 : 0;
@@ -312,6 +333,7 @@ constexpr FigureSection kSections[] = {
     {"backpressure", "Backpressure", backpressure_section, true},
     {"backend", "Backend", backend_section, true},
     {"shards", "Shards", shards_section, true},
+    {"upstream", "Upstream", upstream_section, true},
 };
 
 }  // namespace

@@ -16,6 +16,10 @@ constexpr size_t kPauseInputBytes = 4u << 20;
 }  // namespace
 
 void ShardCore::on_input(Conn* c, const char* data, size_t n) {
+  if (c->upstream_link) {
+    upstream_input(c, data, n);  // not a client: not in INFO's client figures
+    return;
+  }
   if (c->http) {
     http_input(c, data, n);  // not a client: not in INFO's client figures
     return;

@@ -31,6 +31,11 @@ size_t ShardCore::drain_mailboxes(size_t budget) {
         if (--item.admin->outstanding == 0) finish_admin(item.admin);
         continue;
       }
+      if (item.kind == MailItem::kUpstreamInterest) {
+        std::unique_ptr<UpstreamInterestItem> it(item.interest);
+        if (up_) apply_interest(it->gained, it->kind, it->subject, it->from);
+        continue;
+      }
       Block* b = item.block;
       if (item.kind == MailItem::kReturn) {
         arena_.free_returned(b);
@@ -91,6 +96,8 @@ size_t ShardCore::teardown_drain() {
           arena_.free_returned(b);
         } else if (mail_buf_[i].kind == MailItem::kPublish) {
           hold_release(arena_.adopt(b));
+        } else if (mail_buf_[i].kind == MailItem::kUpstreamInterest) {
+          delete mail_buf_[i].interest;
         }  // a command for every shard: its origin frees it (final_release)
       }
       n += got;

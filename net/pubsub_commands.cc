@@ -120,7 +120,7 @@ std::string ShardCore::subscription_refusal(const Conn* c, TopicKind kind, std::
     if (glob_wildcards(name) > cfg_.max_pattern_wildcards) {
       return too("pattern has too many wildcards", cfg_.max_pattern_wildcards, "--max-pattern-wildcards");
     }
-    return {};
+    return upstream_refusal(kind, name);
   }
   if (c->channels.size() + c->shard_channels.size() >= cfg_.max_channels_per_client) {
     return too("too many channels subscribed by this client", cfg_.max_channels_per_client,
@@ -129,7 +129,7 @@ std::string ShardCore::subscription_refusal(const Conn* c, TopicKind kind, std::
   if (name.size() > cfg_.max_channel_len) {
     return too("channel name too long", cfg_.max_channel_len, "--max-channel-len");
   }
-  return {};
+  return upstream_refusal(kind, name);
 }
 
 void ShardCore::cmd_unsubscribe(Conn* c, TopicKind kind, std::span<const std::string_view> args) {

@@ -8,7 +8,8 @@
 //      send results. Completions reach the shard only here, on every backend;
 //   3. drain the inbound rings from other shards (bounded);
 //   4. retry work that waited (blocked publishes once their ring has room, ENOBUFS back-off),
-//      advance PUBSUB CHANNELS replies by a slice; reap stalled clients once a second;
+//      advance PUBSUB CHANNELS replies by a slice; reap stalled clients once a second; step the
+//      NATS link (net/upstream.h: connect, keepalive, subscriptions);
 //   5. make ring batches visible, waking a peer only on empty->non-empty; this comes before the
 //      flush so that a client holding its PUBLISH reply knows every shard can see the message;
 //   6. apply receive changes, then flush the pending-write list: one send per connection, at
@@ -186,6 +187,10 @@ bool Shard<Backend>::iterate(int timeout_ms) {
   retry_backoff();
   step_walks();
   reap_stalled();
+  upstream_step();
+  take_connects([this](const PendingConnect& p) {
+    backend_.connect(p.conn->fd, p.conn->id(), p.addr.sa(), p.addr.len);
+  });
   publish_mailboxes();
   apply_recv_changes();
   flush();

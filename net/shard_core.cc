@@ -33,6 +33,10 @@ ShardCore::ShardCore(int id, SharedState* shared)
   stats_->ncommands = command_stat_names().size();
   stats_->commands = std::make_unique<CommandStat[]>(stats_->ncommands);
   shared->tables[id] = &table_;
+  if (shared->upstream) {
+    up_ = std::make_unique<UpstreamShard>(*shared->upstream, shared->nshards);
+    table_.set_observer(this);
+  }
 }
 
 ShardCore::~ShardCore() = default;
@@ -104,8 +108,18 @@ Conn* ShardCore::add_conn(int fd, const Listener& l) {
   c->created_ms = now_ms_;
   c->last_input_ms = now_ms_;
   ++live_;
-  stats_->clients.set(live_ - http_live_);
+  stats_->clients.set(live_ - http_live_ - link_live_);
   stats_->http_connections.set(http_live_);
+  return c;
+}
+
+Conn* ShardCore::add_link_conn(int fd) {
+  Listener none;  // a connection the shard opened: no listener, RESP framing unused
+  Conn* c = add_conn(fd, none);
+  c->upstream_link = true;
+  c->client_id = shared_->next_client_id.fetch_add(1, std::memory_order_relaxed);
+  ++link_live_;
+  stats_->clients.set(live_ - http_live_ - link_live_);
   return c;
 }
 
@@ -125,6 +139,10 @@ void ShardCore::on_io_completion(const Completion& e) {
     // A completion for a slot's previous occupant: its connection is gone (a backend that
     // tracks slots drops these itself; counted here for any that reach the shard).
     stats_->backend.stale_completions.add();
+    return;
+  }
+  if (e.op == Op::kConnect) {
+    upstream_connected(c, e.res);
     return;
   }
   if (e.op == Op::kSend) {
@@ -215,11 +233,12 @@ void ShardCore::release_conn(Conn* c) {
   }
   std::erase(backoff_, c);
   if (c->http) --http_live_;
+  if (c->upstream_link) --link_live_;
   uint32_t slot = c->slot;
   conns_[slot].reset();
   free_slots_.push_back(slot);
   --live_;
-  stats_->clients.set(live_ - http_live_);
+  stats_->clients.set(live_ - http_live_ - link_live_);
   stats_->http_connections.set(http_live_);
 }
 
@@ -230,6 +249,10 @@ void ShardCore::on_peer_eof(Conn* c) {
   // built): the commands already received are run and answered, then the connection closes.
   c->input_ended = true;
   set_want_recv(c, false);
+  if (c->upstream_link) {
+    close_conn(c, "the NATS server closed the connection");
+    return;
+  }
   if (c->http) {
     http_process(c);  // requests still buffered are answered, then it closes
   } else if (!c->held() && !c->waits_for_reader()) {
@@ -322,6 +345,7 @@ void ShardCore::reset_stats() {
 #define FANOUT_RESET(name, kind, help) stats_->name.set(0);
   FANOUT_STATS_COUNTERS(FANOUT_RESET)
   FANOUT_TLS_COUNTERS(FANOUT_RESET)
+  FANOUT_UPSTREAM_COUNTERS(FANOUT_RESET)
 #undef FANOUT_RESET
 #define FANOUT_RESET(name, kind, help) stats_->backend.name.set(0);
   FANOUT_BACKEND_COUNTERS(FANOUT_RESET)  // INFO backend's ratios stay consistent with the stats
@@ -367,7 +391,7 @@ void ShardCore::reap_stalled() {
   uint64_t max_in = 0, max_out = 0, blocked = 0;
   for (auto& owned : conns_) {
     Conn* c = owned.get();
-    if (c == nullptr || c->closing()) continue;
+    if (c == nullptr || c->closing() || c->upstream_link) continue;
     if (c->http) {
       http_timeouts(c);
       continue;

@@ -34,6 +34,7 @@
 #include "net/log.h"
 #include "net/listener.h"
 #include "net/shared_state.h"
+#include "net/socket.h"
 
 namespace fanout {
 
@@ -56,7 +57,7 @@ struct CommandSpec;
 // blocks between arenas until each is back with the shard that made it and freed.
 void teardown_shards(std::span<ShardCore* const> shards);
 
-class ShardCore {
+class ShardCore : private TopicObserver {
  public:
   ShardCore(int id, SharedState* shared);
   virtual ~ShardCore();
@@ -178,7 +179,11 @@ class ShardCore {
     for (Conn* c : close_list_) {
       if (c->state != ConnState::kClosing) continue;
       unsubscribe_all(c);
-      (c->http ? shared_->http_connections : shared_->clients).fetch_sub(1, std::memory_order_relaxed);
+      if (c->upstream_link) {
+        upstream_link_closed(c);
+      } else {
+        (c->http ? shared_->http_connections : shared_->clients).fetch_sub(1, std::memory_order_relaxed);
+      }
       c->state = ConnState::kCancelled;
       cancel(c);
     }
@@ -193,6 +198,25 @@ class ShardCore {
     }
     close_list_.resize(kept);
   }
+  // The tier (net/upstream_link.cc): one step of the link, each iteration (connect, time out,
+  // keepalive, subscription batches).
+  void upstream_step();
+  // Connections the shard opens itself (the NATS link), for the loop to hand to the backend's
+  // connect: f(conn, address) for each, once.
+  struct PendingConnect {
+    Conn* conn;
+    SocketAddress addr;
+  };
+  template <class F>
+  void take_connects(F&& connect) {
+    for (PendingConnect& p : connects_) {
+      if (p.conn->closing()) continue;
+      ++p.conn->ops;
+      connect(p);
+    }
+    connects_.clear();
+  }
+  void upstream_connected(Conn* c, int res);
   // The wait before the next iteration: 0 while work is queued, else until the next timer.
   int next_timeout_ms();
   // Counts an iteration that was busy (from waking to its end) for `us` microseconds.
@@ -226,9 +250,36 @@ class ShardCore {
   bool shutting_down_ = false;
 
  private:
+  // The tier (net/upstream.cc, net/upstream_link.cc; net/upstream.h says how it works).
+  void topic_added(TopicNode* node) override;
+  void topic_removed(TopicNode* node) override;
+  void report_interest(bool gained, UpstreamKind kind, const std::string& subject);
+  void apply_interest(bool gained, UpstreamKind kind, std::string_view subject, int from);
+  // Why (kind, name) cannot be subscribed upstream ("" if it can): its NATS subject is too long.
+  std::string upstream_refusal(TopicKind kind, std::string_view name) const;
+  void upstream_message(const NatsOp& op);
+  void upstream_publish(TopicKind kind, std::string_view channel, std::string_view payload);
+  void upstream_connect();
+  void upstream_input(Conn* c, const char* data, size_t n);
+  void upstream_info(const NatsServerInfo& info);
+  void upstream_pong();
+  void upstream_ping(bool batch);
+  void upstream_error(std::string_view text);
+  void upstream_fail(const std::string& why);
+  void upstream_down();
+  void upstream_link_closed(Conn* c);
+  void upstream_audit();
+  bool shard_has_interest(int shard, UpstreamKind kind, std::string_view subject) const;
+  std::unique_ptr<UpstreamShard> up_;  // with --upstream
+  size_t link_live_ = 0;               // of live_, the NATS link's connection (0 or 1)
+  std::vector<PendingConnect> connects_;
+  Episode upstream_not_forwarded_;
+
   // Connection lifecycle (shard_core.cc).
   // A new connection in a free slot (the caller has checked the limits).
   Conn* add_conn(int fd, const Listener& l);
+  // The NATS link's connection (net/upstream_link.cc): not a client.
+  Conn* add_link_conn(int fd);
   Accepted accept_http(int fd, const Listener& l);
   Conn* lookup(ConnId id) {
     if (id.slot >= conns_.size() || !conns_[id.slot] || conns_[id.slot]->gen != id.gen) return nullptr;

@@ -22,6 +22,7 @@
 #include "net/config.h"
 #include "net/stats.h"
 #include "net/tls_context.h"
+#include "net/upstream.h"
 
 namespace fanout {
 
@@ -30,11 +31,14 @@ struct AdminRequest;
 // What the rings carry: a message to deliver, a block going back to its shard, or a command
 // every shard answers (net/admin.h), on its way out (kAdmin) or back (kAdminDone).
 struct MailItem {
-  enum Kind : uint8_t { kPublish = 0, kReturn = 1, kAdmin = 2, kAdminDone = 3 };
+  // kUpstreamInterest: a shard's first or last local subscriber of a topic, for the shard that
+  // owns its upstream subscription (net/upstream.h); the receiver frees it.
+  enum Kind : uint8_t { kPublish = 0, kReturn = 1, kAdmin = 2, kAdminDone = 3, kUpstreamInterest = 4 };
   Kind kind = kPublish;
   union {
     Block* block = nullptr;
     AdminRequest* admin;
+    UpstreamInterestItem* interest;
   };
 };
 
@@ -157,6 +161,8 @@ struct SharedState {
   std::string backend_name;
   std::string backend_setup;  // io_uring: the setup flags the kernel accepted
   std::atomic<TopChannelsSnapshot*> top_channels{nullptr};  // with --metrics-port; null until the first walk ends
+  // The tier's settings with --upstream (null: a single node). Set before the shards start.
+  std::unique_ptr<UpstreamNode> upstream;
 };
 
 }  // namespace fanout

@@ -105,6 +105,23 @@ struct BackendCounters {
   X(tls_kernel_closes, Counter,                                                                      \
     "TLS clients on kernel TLS closed for what it cannot do (a requested key update, a key's limit)")
 
+// The tier's link (--upstream; net/upstream.h), summed over the shards' links.
+#define FANOUT_UPSTREAM_COUNTERS(X)                                                                  \
+  X(upstream_messages_in, Counter, "messages the NATS upstream delivered")                          \
+  X(upstream_bytes_in, Counter, "payload bytes of the messages the NATS upstream delivered")        \
+  X(upstream_messages_out, Counter, "local publishes sent upstream")                                \
+  X(upstream_bytes_out, Counter, "payload bytes of the local publishes sent upstream")              \
+  X(upstream_echoes_dropped, Counter, "messages from upstream dropped as this node's own")          \
+  X(upstream_messages_unrouted, Counter,                                                            \
+    "messages from upstream for no current subscription, or on a subject this tier never writes")   \
+  X(upstream_not_forwarded, Counter,                                                                \
+    "local publishes not sent upstream: over NATS's max_payload or control line (delivered locally)") \
+  X(upstream_pending_dropped, Counter,                                                              \
+    "publishes made while the link was down and dropped past --upstream-pending-bytes")             \
+  X(upstream_reconnects, Counter, "times a link that was up went down (and reconnects)")            \
+  X(upstream_slow_consumer, Counter, "times the NATS server reported this node a slow consumer")    \
+  X(upstream_audit_repairs, Counter, "subscriptions the audit after a (re)subscription repaired")
+
 #define FANOUT_BACKPRESSURE_COUNTERS(X)                                                              \
   X(overflow_hard, Counter, "pushes that met a client's --client-hard-limit")                        \
   X(overflow_soft, Counter, "pushes that found a client over --client-soft-limit too long")          \
@@ -164,6 +181,7 @@ struct alignas(64) ShardStats {
 #define FANOUT_DECLARE(name, kind, help) Counter name;
   FANOUT_STATS_COUNTERS(FANOUT_DECLARE)
   FANOUT_TLS_COUNTERS(FANOUT_DECLARE)
+  FANOUT_UPSTREAM_COUNTERS(FANOUT_DECLARE)
   FANOUT_BACKPRESSURE_COUNTERS(FANOUT_DECLARE)
   FANOUT_DELIVERY_COUNTERS(FANOUT_DECLARE)
 #undef FANOUT_DECLARE
@@ -173,6 +191,9 @@ struct alignas(64) ShardStats {
   // Of `clients`, those on --tls-port: encrypted in userspace (from the accept on), or by the
   // kernel (kernel TLS, from the switch after the handshake on).
   Counter tls_userspace_clients, tls_kernel_clients;
+  // The tier's link on this shard (set each iteration): 1 while up; the subscriptions it owns;
+  // the bytes of publishes kept while it is down.
+  Counter upstream_link_up, upstream_subscriptions, upstream_pending_bytes;
   Counter remote_batches;
   // The loop: iterations, the time they were busy (from waking to the end of the iteration, in
   // microseconds), the longest one, and how many were busier than a millisecond (a stall other

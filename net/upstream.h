@@ -66,6 +66,10 @@ struct UpstreamInterestItem {
   int from = 0;
 };
 
+// SUB lines per confirmed batch when (re)subscribing: each batch is followed by a PING, the next
+// sent on its PONG, so a reconnect re-subscribes at the server's pace, not as one storm.
+inline constexpr size_t kResubscribeBatch = 256;
+
 // One shard's link and the subscriptions it owns.
 struct UpstreamShard {
   UpstreamShard(const UpstreamNode& node, int nshards);

@@ -22,8 +22,12 @@ constexpr int64_t kHandshakeTimeoutMs = 5'000;
 }  // namespace
 
 void ShardCore::upstream_step() {
-  if (!up_ || shutting_down_) return;
+  if (!up_) return;
   UpstreamShard& u = *up_;
+  stats_->upstream_link_up.set(u.state == UpstreamShard::State::kUp ? 1 : 0);
+  stats_->upstream_subscriptions.set(u.interest.size());
+  stats_->upstream_pending_bytes.set(u.pending_size);
+  if (shutting_down_) return;
   using S = UpstreamShard::State;
   switch (u.state) {
     case S::kDown:
