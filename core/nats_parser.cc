@@ -68,9 +68,11 @@ void NatsParser::set_limits(const NatsLimits& limits) {
   limits_ = limits;
   limits_.max_control_line = std::max(limits_.max_control_line, kMinLineLimit);
   limits_.max_info_line = std::max(limits_.max_info_line, kMinLineLimit);
+  configured_ = limits_;
 }
 
 void NatsParser::reset() {
+  limits_ = configured_;  // the last server's INFO no longer speaks
   std::string().swap(pending_);
   line_done_ = false;
   emitted_from_pending_ = false;
@@ -180,6 +182,10 @@ NatsParser::Status NatsParser::parse_line(std::string_view line, Line* out) {
       std::string why;
       if (!parse_nats_info(json, &info, &why)) return fail(why);
       info_ = std::move(info);
+      if (info_.max_payload > 0) {
+        limits_.max_payload = static_cast<size_t>(
+            std::min<uint64_t>(info_.max_payload, limits_.max_payload_cap));
+      }
       return Status::kOp;
     }
     default:

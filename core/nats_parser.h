@@ -50,9 +50,14 @@ struct NatsLimits {
   // nats-server's own bound for the lines of its routes and leaf nodes (16 x 4096).
   size_t max_info_line = 64 * 1024;
   // Largest message accepted (bytes: an HMSG's total, headers included). A server refuses larger
-  // publishes from its clients (its max_payload, in INFO); set this from INFO's max_payload (a
-  // cluster's servers normally share it), or higher to tolerate servers configured differently.
+  // publishes from its clients and announces its limit in INFO: each INFO that carries
+  // max_payload replaces this value (up or down, but never above max_payload_cap), from the op
+  // after the INFO on, so the link need not copy it over. (A cluster's servers normally share
+  // the setting; a message from a server that allows more than this one announced is refused.)
   size_t max_payload = kNatsDefaultMaxPayload;
+  // The most an INFO may raise max_payload to, so that no server can make the parser hold more:
+  // 64 MiB, nats-server's default max_pending, which max_payload may not exceed.
+  size_t max_payload_cap = 64 * 1024 * 1024;
 };
 
 // One op from the server. Which fields are set depends on kind; the others are empty or zero.
@@ -86,17 +91,18 @@ class NatsParser {
   // The ops returned, and the error, are the same however the stream is split into inputs.
   Status next(std::string_view* input, NatsOp* op);
 
-  // New limits, applied from the next op begun (a partial op keeps those it began with).
+  // New limits, applied from the next op begun (a partial op keeps those it began with). Line
+  // limits below 16 bytes are raised to 16.
   void set_limits(const NatsLimits& limits);
   const NatsLimits& limits() const { return limits_; }
 
   const std::string& error() const { return error_; }
   // The last INFO received (defaults before the first).
   const NatsServerInfo& info() const { return info_; }
-  // Bytes held of a partial op: at most the longest line limit + 2, or a message's line and
-  // max_payload + 2.
+  // Bytes held of a partial op: at most the longer line limit + 2, or a message's line, its
+  // CRLF and max_payload + 2.
   size_t buffered() const { return pending_.size(); }
-  // Forgets everything but the limits: for a new connection.
+  // Forgets everything, and max_payload as an INFO set it: for a new connection.
   void reset();
 
  private:
@@ -120,7 +126,8 @@ class NatsParser {
   Status emit(const char* base, const Line& line, NatsOp* op);
   Status next_split(std::string_view* input, NatsOp* op);
 
-  NatsLimits limits_;
+  NatsLimits configured_;   // as set_limits() gave them
+  NatsLimits limits_;       // those, with max_payload as the last INFO said
   NatsLimits op_limits_;    // those in force for the op being parsed
   std::string pending_;     // the partial op's bytes, from its first
   bool line_done_ = false;  // pending_ holds the op's whole control line (and `line_` is parsed)

@@ -18,7 +18,7 @@ namespace fanout {
 
 // NATS's MAX_CONTROL_LINE_SIZE (nats-server server/const.go): the longest argument text of a
 // client's control line that a server accepts by default ("PUB <subject> [reply] <size>" past the
-// op). A longer line is answered "-ERR 'Maximum Control Line Exceeded'" and the connection closed.
+// op). A longer line is answered "-ERR 'maximum control line exceeded'" and the connection closed.
 inline constexpr size_t kNatsMaxControlLine = 4096;
 // NATS's default max_payload (MAX_PAYLOAD_SIZE, 1 MiB); a server announces its own in INFO.
 inline constexpr size_t kNatsDefaultMaxPayload = 1024 * 1024;

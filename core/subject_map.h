@@ -54,7 +54,7 @@ inline constexpr size_t kSubjectLineOverhead = 32;
 
 // Whether a subject of subject_size bytes can be sent in SUB and HPUB to a server whose
 // max_control_line is the given one (NATS's default 4096, MAX_CONTROL_LINE_SIZE). A subject that
-// does not fit would make the server answer "-ERR 'Maximum Control Line Exceeded'" and close the
+// does not fit would make the server answer "-ERR 'maximum control line exceeded'" and close the
 // link: the caller refuses the channel instead, naming the limit.
 inline bool subject_fits_control_line(size_t subject_size, size_t max_control_line = 4096) {
   return subject_size + kSubjectLineOverhead <= max_control_line;
@@ -90,6 +90,8 @@ class SubjectMap {
   // tokens, each exact (all literal) or "*" (literal bytes and [sets] that cannot match '.'), up
   // to the first token with a '*', a '?' or a set that can match '.', where ">" stands for it and
   // the rest; "<prefix>c.>" when that is the first token. The proof is in subject_map.cc.
+  // A long literal pattern gives a long subject: check it with subject_fits_control_line too.
+  // Work: O(pattern).
   std::string covering_subject(std::string_view pattern) const;
 
  private:

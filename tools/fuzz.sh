@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Coverage-guided fuzzing of the parsers (RESP, glob, HTTP requests, PROXY headers), a TLS session's input and the
-# command dispatcher with libFuzzer (clang 14,
+# Coverage-guided fuzzing of the parsers (RESP, glob, HTTP requests, PROXY headers, NATS server ops), the
+# NATS subject map, a TLS session's input and the command dispatcher with libFuzzer (clang 14,
 # from Debian). Builds each target in tests/fuzz with -fsanitize=fuzzer,address,undefined and
 # runs it for a bounded time from its committed seed corpus. A crash is written to
 # tests/fuzz/crashes/<target>/, where the Bazel replay tests pick it up as a regression input.
@@ -28,11 +28,13 @@ srcs_of() {
     grep -E '^//(core|net):.*\.cc$' | sed 's|^//\([a-z]*\):|\1/|' | tr '\n' ' '
 }
 declare -A dicts=([resp_parser_fuzz]=resp.dict [glob_fuzz]=glob.dict [dispatch_fuzz]=resp.dict
-                  [proxy_protocol_fuzz]=proxy.dict [http_request_fuzz]=http.dict [tls_input_fuzz]=tls.dict)
+                  [proxy_protocol_fuzz]=proxy.dict [http_request_fuzz]=http.dict [tls_input_fuzz]=tls.dict
+                  [nats_parser_fuzz]=nats.dict [subject_map_fuzz]=glob.dict)
 out=${FUZZ_OUT:-/tmp/fanout-fuzz}
 mkdir -p "$out"
 status=0
-for t in resp_parser_fuzz glob_fuzz proxy_protocol_fuzz http_request_fuzz dispatch_fuzz tls_input_fuzz; do
+for t in resp_parser_fuzz glob_fuzz proxy_protocol_fuzz http_request_fuzz dispatch_fuzz tls_input_fuzz \
+         nats_parser_fuzz subject_map_fuzz; do
   [ -n "$only" ] && [ "$only" != "$t" ] && continue
   srcs=$(srcs_of "$t")
   if [ -z "$srcs" ]; then

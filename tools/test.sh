@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Sets up and runs the whole test suite: plain (optimised), then under ASan+UBSan and under TSan,
 # then the soak's short form (tools/soak.sh, SOAK_SECONDS, default 20), then each libFuzzer
-# target for FUZZ_SECONDS (default 8: six targets) from its seed corpus (tools/fuzz.sh).
+# target for FUZZ_SECONDS (default 8: eight targets) from its seed corpus (tools/fuzz.sh).
 # Prints one summary line "N passed, N failed, N skipped cases" and exits non-zero if anything
 # failed.
 #   tools/test.sh            everything

@@ -181,7 +181,7 @@ TEST(NatsParserTest, SameOpsAtEverySplitPoint) {
 }
 
 TEST(NatsParserTest, SameOpsAtEveryPairOfSplitPoints) {
-  const std::string s = kInfoLine + "HMSG a.b 1 r 31 37\r\nNATS/1.0\r\nFanout-Origin: n1\r\n\r\n"
+  const std::string s = "INFO {}\r\nHMSG a.b 1 r 31 37\r\nNATS/1.0\r\nFanout-Origin: n1\r\n\r\n"
                         "\r\n\r\nxy\r\nPING\r\n";
   Outcome want = whole(s);
   ASSERT_EQ(want.ops.size(), 3u);
@@ -383,6 +383,26 @@ TEST(NatsParserTest, NewLimitsApplyFromTheNextOp) {
   EXPECT_EQ(op.payload, "0123456789");
   EXPECT_EQ(p.next(&in, &op), NatsParser::Status::kError);
   EXPECT_EQ(p.error(), "message of 6 bytes exceeds max_payload 5");
+}
+
+TEST(NatsParserTest, InfoSetsMaxPayloadWithinTheCap) {
+  NatsLimits limits;
+  limits.max_payload_cap = 1000;
+  // Lowered by the INFO, from the next op on.
+  Outcome r = whole("INFO {\"max_payload\":3}\r\nMSG a 1 3\r\nabc\r\nMSG a 1 4\r\n", limits);
+  EXPECT_EQ(r.ops.size(), 2u);
+  EXPECT_EQ(r.error, "message of 4 bytes exceeds max_payload 3");
+  // Raised, but not past the cap; an INFO without the field changes nothing.
+  NatsParser p(limits);
+  std::string s = "INFO {\"max_payload\":1000000000}\r\nINFO {}\r\n";
+  std::string_view in(s);
+  NatsOp op;
+  ASSERT_EQ(p.next(&in, &op), NatsParser::Status::kOp);
+  ASSERT_EQ(p.next(&in, &op), NatsParser::Status::kOp);
+  EXPECT_EQ(p.limits().max_payload, 1000u);
+  // A new connection starts from the limits as set.
+  p.reset();
+  EXPECT_EQ(p.limits().max_payload, kNatsDefaultMaxPayload);
 }
 
 TEST(NatsParserTest, TinyLimitsAreRaisedToAFloor) {

@@ -103,7 +103,7 @@ TEST(SubjectMapTest, InjectiveOnManyRandomNames) {
   const std::string alphabet = "ab.~*> 2EA\x7f\x80"s + '\0';
   std::mt19937 rng(11);
   std::set<std::string> channels, subjects;
-  for (int i = 0; i < 200000; ++i) {
+  for (int i = 0; i < 60000; ++i) {
     std::string c;
     for (size_t n = rng() % 9; n > 0; --n) c.push_back(alphabet[rng() % alphabet.size()]);
     ChannelKind kind = rng() % 4 == 0 ? ChannelKind::kShardChannel : ChannelKind::kChannel;
@@ -114,7 +114,7 @@ TEST(SubjectMapTest, InjectiveOnManyRandomNames) {
     auto back = map().channel_for_subject(subject);
     ASSERT_TRUE(back.has_value() && back->channel == c && back->kind == kind) << subject;
   }
-  EXPECT_GT(channels.size(), 100000u);
+  EXPECT_GT(channels.size(), 30000u);  // distinct names (short ones repeat)
 }
 
 TEST(SubjectMapTest, RefusesWhatItNeverWrites) {
@@ -274,7 +274,7 @@ std::string instance_of(const std::string& p, std::mt19937& rng) {
 TEST(CoveringSubjectTest, ReceivesEveryChannelThePatternMatches) {
   std::mt19937 rng(3);
   int matched = 0, narrower = 0;
-  for (int i = 0; i < 20000; ++i) {
+  for (int i = 0; i < 6000; ++i) {
     const std::string pattern = random_pattern(rng);
     const std::string cover = map().covering_subject(pattern);
     ASSERT_TRUE(nats_subject_valid(cover, true)) << pattern << " -> " << cover;
@@ -289,8 +289,8 @@ TEST(CoveringSubjectTest, ReceivesEveryChannelThePatternMatches) {
     }
   }
   // Both sides of the property were exercised.
-  EXPECT_GT(matched, 50000);
-  EXPECT_GT(narrower, 5000);
+  EXPECT_GT(matched, 15000);
+  EXPECT_GT(narrower, 1500);
 }
 
 }  // namespace
