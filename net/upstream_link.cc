@@ -188,10 +188,8 @@ void ShardCore::upstream_info(const NatsServerInfo& info) {
     upstream_fail("the server requires TLS: use a tls:// upstream (not supported yet)");
     return;
   }
+  // What this node may publish; the parser follows INFO's max_payload for what it receives.
   u.max_payload = info.max_payload ? info.max_payload : kNatsDefaultMaxPayload;
-  NatsLimits limits = u.parser.limits();
-  limits.max_payload = std::max<size_t>(u.max_payload, kNatsDefaultMaxPayload);
-  u.parser.set_limits(limits);
   const UpstreamNode& node = *shared_->upstream;
   NatsConnectOptions o;
   o.name = "fanoutd " + node.name + " shard " + std::to_string(id_);
