@@ -2,7 +2,8 @@
 // where their channel arguments are), and the dispatch that checks arity, authentication, ACL
 // rights and RESP2's subscribed context in Redis's order (server.c, processCommand). Replies
 // follow Redis 7.0 byte for byte where Redis specifies them (tests/compat checks them against a
-// real redis-server). The handlers are in pubsub_commands.cc, connection_commands.cc and info.cc.
+// real redis-server). The handlers are in pubsub_commands.cc, connection_commands.cc,
+// client_commands.cc, cluster_commands.cc, fanout_commands.cc and info.cc.
 #include <algorithm>
 #include <cctype>
 #include <chrono>
@@ -66,7 +67,10 @@ constexpr std::string_view kServedSubcommands[] = {
     "latency|history", "latency|reset", "latency|doctor", "latency|graph", "latency|histogram", "latency|help",
     "slowlog|get", "slowlog|len", "slowlog|reset", "slowlog|help", "acl|cat", "acl|deluser", "acl|getuser",
     "acl|list", "acl|load", "acl|log", "acl|save", "acl|setuser", "acl|users", "acl|genpass", "acl|dryrun",
-    "config|set", "config|rewrite", "fanout|topchannels", "fanout|help",
+    "config|set", "config|rewrite", "fanout|topchannels", "fanout|help", "cluster|slots", "cluster|shards",
+    "cluster|nodes", "cluster|info", "cluster|myid", "cluster|keyslot", "cluster|countkeysinslot",
+    "cluster|getkeysinslot", "cluster|links", "cluster|replicas", "cluster|slaves", "cluster|count-failure-reports",
+    "cluster|help",
 };
 
 const RedisCommand* find_redis_command(std::string_view lower) {
@@ -205,6 +209,12 @@ struct CommandTable {
        [](ShardCore& s, Conn* c, Args a) { return s.cmd_slowlog(c, a), true; }},
       {"fanout", -2, false, kAclBySubcommand, Channels::kNone,
        [](ShardCore& s, Conn* c, Args a) { return s.cmd_fanout(c, a), true; }},
+      {"cluster", -2, false, kAclBySubcommand, Channels::kNone,
+       [](ShardCore& s, Conn* c, Args a) { return s.cmd_cluster(c, a), true; }},
+      {"readonly", 1, false, acl_index("readonly"), Channels::kNone,
+       [](ShardCore& s, Conn* c, Args) { return s.cmd_readonly(c), true; }},
+      {"readwrite", 1, false, acl_index("readwrite"), Channels::kNone,
+       [](ShardCore& s, Conn* c, Args) { return s.cmd_readonly(c), true; }},
   };
 
   static const Spec* find(std::string_view name) {

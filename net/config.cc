@@ -31,7 +31,7 @@ constexpr uint64_t kKiB = 1024, kMiB = kKiB << 10, kGiB = kMiB << 10, kTiB = kGi
 // GET shows them; CONFIG SET takes only these values).
 constexpr std::pair<std::string_view, std::string_view> kRedisOff[] = {
     {"io-threads", "1"}, {"save", ""},         {"appendonly", "no"},          {"databases", "16"},
-    {"maxmemory", "0"},  {"cluster-enabled", "no"}, {"maxmemory-policy", "noeviction"}};
+    {"maxmemory", "0"},  {"maxmemory-policy", "noeviction"}};
 
 constexpr std::string_view kRedisOnly[] = {
 #include "net/redis_config_names.inc"
@@ -155,7 +155,6 @@ std::string refusal(std::string_view name, std::span<const std::string> args) {
     return "maxmemory: Fanout stores no data; its memory cap is fanout-max-queued-bytes (queued output) and the "
            "per-client client-output-buffer-limit";
   }
-  if (name == "cluster-enabled" && first() == "yes") return "cluster-enabled yes: Fanout is not a Redis Cluster node";
   if (name == "replicaof" || name == "slaveof") return std::string(name) + ": Fanout does not replicate";
   if (name == "include") return "include: Fanout reads one config file (merge the included one into it)";
   if (name == "rename-command") return "rename-command: Fanout cannot rename its commands";
@@ -639,6 +638,14 @@ std::string validate_config(const ServerConfig& cfg) {
     }
   }
   if (std::string why = validate_upstream(cfg); !why.empty()) return why;
+  // Written into CLUSTER NODES' space-separated line: Redis copies at most NET_IP_STR_LEN - 1 (45)
+  // bytes of it.
+  if (cfg.cluster_announce_ip.size() > 45 ||
+      std::any_of(cfg.cluster_announce_ip.begin(), cfg.cluster_announce_ip.end(),
+                  [](char ch) { return ch < '!' || ch > '~'; })) {
+    return "--cluster-announce-ip must be an address of at most 45 printable characters without spaces, got '" +
+           cfg.cluster_announce_ip + "'";
+  }
   if (static_cast<uint64_t>(cfg.uring_buffers) * cfg.uring_buffer_size > kGiB) {
     return "--uring-buffers x --uring-buffer-size must be at most 1g per shard, got " +
            std::to_string(cfg.uring_buffers) + " x " + std::to_string(cfg.uring_buffer_size);

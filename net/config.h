@@ -113,6 +113,16 @@ struct ServerConfig {
   // connection then sends its plaintext as is (only a test client expecting that may connect).
   int tls_ktls_test = 0;
   uint64_t tls_test_key_limit = 0;  // tests: bytes one key may encrypt, on kernel TLS or the record writer (0: the cipher's)
+  // Redis Cluster, emulated (net/cluster_commands.cc): this server answers as a cluster of one
+  // node that owns every slot, so cluster clients (ioredis Cluster, redis-py RedisCluster) connect.
+  // On by default (Redis's default is no); no answers CLUSTER as a standalone Redis does.
+  bool cluster_enabled = true;
+  // What CLUSTER SLOTS, SHARDS and NODES tell clients to connect to (Redis's names): an address
+  // ("": the local address the asking client reached), the plaintext port (0: --port) and the
+  // TLS port (0: --tls-port). For a server behind NAT or a load balancer.
+  std::string cluster_announce_ip;
+  int cluster_announce_port = 0;
+  int cluster_announce_tls_port = 0;
   std::string log_level = "info";          // debug|info|warn|error (Redis's loglevel, mapped)
   std::string log_format = "text";         // text (key=value) or json: one line per event
   // Not settings: where the configuration came from.

@@ -140,7 +140,7 @@ void ShardCore::hello_reply(Conn* c) {
   resp::bulk(c->out, "id");
   resp::integer(c->out, static_cast<int64_t>(c->client_id));
   resp::bulk(c->out, "mode");
-  resp::bulk(c->out, "standalone");
+  resp::bulk(c->out, cfg_.cluster_enabled ? "cluster" : "standalone");  // as Redis in cluster mode
   resp::bulk(c->out, "role");
   resp::bulk(c->out, "master");
   resp::bulk(c->out, "modules");

@@ -42,7 +42,7 @@ void server_section(FigureSink& o, const FigureSource& in) {
   o.text("fanout_version", kFanoutVersion);
   o.text("redis_git_sha1", "00000000");
   o.text("redis_git_dirty", "0");
-  o.text("redis_mode", "standalone");
+  o.text("redis_mode", in.cfg.cluster_enabled ? "cluster" : "standalone");
   o.text("os", std::string(u.sysname) + " " + u.release + " " + u.machine);
   o.text("arch_bits", "64");
   o.text("multiplexing_api", in.sh.backend_name);
@@ -228,8 +228,11 @@ void errorstats_section(FigureSink& o, const FigureSource& in) {
   }
 }
 
-void cluster_section(FigureSink& o, const FigureSource&) {
-  o.number("cluster_enabled", K::kGauge, "Redis Cluster: always 0", 0);
+void cluster_section(FigureSink& o, const FigureSource& in) {
+  // redis-py's RedisCluster refuses a node whose INFO does not say 1 here.
+  o.number("cluster_enabled", K::kGauge,
+           "1 when the server answers as a Redis Cluster of one node owning every slot (--cluster-enabled)",
+           in.cfg.cluster_enabled ? 1 : 0);
 }
 
 void keyspace_section(FigureSink&, const FigureSource&) {}  // no keys

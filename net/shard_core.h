@@ -10,7 +10,8 @@
 //   mailboxes.cc      the rings to and from other shards
 //   commands.cc       the command table, dispatch and ACL checks
 //   acl_commands.cc   ACL, and the rules' changes on every shard
-//   pubsub_commands.cc, connection_commands.cc, info.cc   the commands themselves
+//   pubsub_commands.cc, connection_commands.cc, client_commands.cc, cluster_commands.cc,
+//   fanout_commands.cc, info.cc   the commands themselves
 #pragma once
 
 #include <sys/uio.h>
@@ -445,6 +446,23 @@ class ShardCore : private TopicObserver {
   void cmd_slowlog(Conn* c, std::span<const std::string_view> args);
   void latency_histogram(Conn* c, std::span<const std::string_view> args);
   void cmd_info(Conn* c, std::span<const std::string_view> args);
+  // CLUSTER, READONLY, READWRITE (cluster_commands.cc): a Redis Cluster of one node owning every
+  // slot, with Redis 7.0.15's replies; with --cluster-enabled no, Redis's "cluster support
+  // disabled" error.
+  void cmd_cluster(Conn* c, std::span<const std::string_view> args);
+  void cmd_readonly(Conn* c);
+  // Where CLUSTER SLOTS, SHARDS and NODES tell client c to connect: the address c reached (or
+  // --cluster-announce-ip; "" on the unix socket), and the port for c (its TLS port to a TLS
+  // client), besides the plaintext and TLS ports (0: none) that CLUSTER SHARDS lists. Looks the
+  // address up (getsockname) at each call.
+  struct ClusterEndpoint {
+    std::string ip;
+    int port = 0, plain_port = 0, tls_port = 0;
+  };
+  ClusterEndpoint cluster_endpoint(Conn* c) const;
+  void cluster_slots(Conn* c);
+  void cluster_shards(Conn* c);
+  std::string cluster_nodes_line(Conn* c) const;
   void cmd_reset(Conn* c);
   // Checks a password. On failure replies WRONGPASS, counts it, logs it (ACL LOG, its object
   // `command` as the client wrote it: "AUTH", "hello"), and closes a client that keeps failing

@@ -61,6 +61,10 @@ struct DrainShortfall {
   std::atomic<uint64_t> clients{0}, bytes{0};
 };
 
+// A new Redis Cluster node id: 40 lowercase hex digits from OpenSSL's RAND_bytes (cluster.c
+// getRandomHexChars makes Redis's). Thread: any (net/cluster_commands.cc).
+std::string make_cluster_node_id();
+
 struct SharedState {
   // `a`: the rules at start, built from c's aclfile, acl_rules and requirepass (build_acl).
   SharedState(const ServerConfig& c, int n, Acl a)
@@ -143,6 +147,8 @@ struct SharedState {
   DrainShortfall undelivered;
   int64_t start_ms = 0;
   std::string run_id;  // 40 random hex digits, new at every start (INFO run_id, as Redis)
+  // CLUSTER MYID: this server's node id, the same on every shard, new at every start.
+  const std::string cluster_node_id = make_cluster_node_id();
   // INFO used_memory_peak: the most used_memory() seen, by INFO or by shard 0's sample each
   // second (as Redis's cron samples it). Returns the peak including `used`. Thread: any.
   uint64_t note_used_memory(uint64_t used) const {

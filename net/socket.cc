@@ -188,6 +188,22 @@ std::string socket_endpoint(int fd, bool local) {
   return format_endpoint(address_text(a), port);
 }
 
+std::string socket_local_ip(int fd) {
+  SocketAddress a;
+  a.len = sizeof(a.ss);
+  if (getsockname(fd, reinterpret_cast<sockaddr*>(&a.ss), &a.len) != 0) return {};
+  if (a.family() == AF_INET6) {
+    const in6_addr& v6 = reinterpret_cast<const sockaddr_in6*>(&a.ss)->sin6_addr;
+    if (IN6_IS_ADDR_V4MAPPED(&v6)) {
+      char buf[INET_ADDRSTRLEN];
+      return inet_ntop(AF_INET, &v6.s6_addr[12], buf, sizeof(buf)) ? std::string(buf) : std::string();
+    }
+  } else if (a.family() != AF_INET) {
+    return {};
+  }
+  return address_text(a);
+}
+
 void tune_accepted(int fd, const ServerConfig& cfg) {
   tune_accepted(fd, cfg.tcp_keepalive_s, cfg.tcp_user_timeout_ms);
 }

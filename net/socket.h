@@ -65,6 +65,10 @@ std::string address_text(const SocketAddress& addr);
 // ("127.0.0.1:6379", "[::1]:6379"; anet.c anetFormatAddr), or "?:0" if getpeername(2) or
 // getsockname(2) fails.
 std::string socket_endpoint(int fd, bool local);
+// A connected TCP socket's own address as a cluster node announces it (CLUSTER SLOTS: "127.0.0.1",
+// "::1", an IPv4-mapped IPv6 address as its IPv4 address), or empty when it has none (a unix
+// socket) or getsockname(2) fails. Thread: any.
+std::string socket_local_ip(int fd);
 // Options on an accepted socket: TCP_NODELAY (replies and pushes are already batched per
 // iteration); TCP keepalive probes after cfg.tcp_keepalive_s idle seconds, as Redis's
 // tcp-keepalive, so a peer that vanished without a FIN or RST is found; and TCP_USER_TIMEOUT

@@ -23,6 +23,9 @@ FANOUT = {
     "acl": ["cat", "deluser", "getuser", "list", "load", "log", "save", "setuser", "users", "whoami", "help"],
     "latency": ["latest", "history", "reset", "doctor", "graph", "histogram", "help"],
     "slowlog": ["get", "len", "reset", "help"],
+    "cluster": ["slots", "shards", "nodes", "info", "myid", "keyslot", "countkeysinslot", "getkeysinslot", "links",
+                "replicas", "slaves", "count-failure-reports", "help"],
+    "readonly": None, "readwrite": None,
 }
 
 

@@ -33,6 +33,8 @@ from local_servers import free_port, resp_command as mb, wait_port
 KNOWN_DIFFERENCES = [
     # HELLO names the server and its version.
     (rb"\$6\r\nserver\r\n\$\d+\r\n\w+\r\n\$7\r\nversion\r\n\$\d+\r\n[\d.]+\r\n", b"SERVER-VERSION"),
+    # fanoutd answers as a one-node Redis Cluster (--cluster-enabled, on by default): HELLO's mode.
+    (rb"\$4\r\nmode\r\n\$\d+\r\n(cluster|standalone)\r\n", b"MODE"),
 ]
 # What Redis itself varies between runs.
 VARIES = [

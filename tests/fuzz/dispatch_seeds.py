@@ -96,6 +96,16 @@ def scripts():
     x += settle(4) + op(TIME) + bytes([20]) + settle(3) + send(6, get) + settle(3)
     x += send(2, cmd("FANOUT", "TOPCHANNELS", "2", "BY", "SUBSCRIBERS") + cmd("FANOUT", "HELP")) + settle(4)
     s["top-channels"] = x
+    # CLUSTER, as cluster clients ask it (ioredis: SLOTS then INFO; redis-py: INFO, SLOTS, COMMAND),
+    # in RESP2 and RESP3, with the errors and a subscribed client's refusal.
+    x = op(CONNECT, 0) + op(CONNECT, 1) + settle()
+    x += send(0, cmd("CLUSTER", "SLOTS") + cmd("CLUSTER", "INFO") + cmd("READONLY") + cmd("CLUSTER", "KEYSLOT", "{a}b"))
+    x += send(1, cmd("HELLO", "3") + cmd("CLUSTER", "SHARDS") + cmd("CLUSTER", "NODES") + cmd("CLUSTER", "MYID"))
+    x += settle(2)
+    x += send(0, cmd("CLUSTER", "GETKEYSINSLOT", "1", "-1") + cmd("CLUSTER", "COUNTKEYSINSLOT", "16384") +
+              cmd("CLUSTER", "ADDSLOTS", "1") + cmd("CLUSTER", "NOSUCH") + cmd("CLUSTER", "HELP"))
+    x += send(1, cmd("SSUBSCRIBE", "s") + cmd("CLUSTER", "SLOTS") + cmd("READWRITE")) + settle(3)
+    s["cluster"] = x
     return s
 
 

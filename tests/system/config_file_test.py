@@ -29,6 +29,8 @@ appendonly no
 fanout-policy drop-oldest
 fanout-shards 2
 loglevel notice
+cluster-enabled no
+cluster-announce-ip 10.0.0.5
 user alice on >secret &news.* +@pubsub +acl|whoami
 """
 
@@ -58,6 +60,9 @@ def file_and_flags(binary, backend, tmp):
         check("client-query-buffer-limit 48mb", config_get(r, "client-query-buffer-limit") == str(48 << 20))
         check("fanout-policy from the file", config_get(r, "fanout-policy") == "drop-oldest")
         check("loglevel notice", config_get(r, "loglevel") == "notice")
+        check("cluster-enabled no: a standalone Redis", config_get(r, "cluster-enabled") == "no" and
+              r.info("cluster").get("cluster_enabled") == 0, r.info("cluster"))
+        check("cluster-announce-ip from the file", config_get(r, "cluster-announce-ip") == "10.0.0.5")
         info = r.info("server")
         check("INFO config_file is the file's absolute path", info.get("config_file") == os.path.realpath(path),
               info.get("config_file"))
@@ -121,6 +126,7 @@ def file_and_flags(binary, backend, tmp):
 
         # CONFIG REWRITE: in place, comments and other lines kept.
         r.config_set("client-output-buffer-limit", "pubsub 64mb 16mb 30")
+        r.config_set("cluster-announce-port", "17379")
         check("CONFIG REWRITE", r.config_rewrite())
         with open(path) as f:
             text = f.read()
@@ -131,6 +137,8 @@ def file_and_flags(binary, backend, tmp):
         check("client-output-buffer-limit rewritten", "client-output-buffer-limit pubsub 67108864 16777216 30\n" in text,
               text)
         check("fanout-policy rewritten", "fanout-policy drop-newest\n" in text, text)
+        check("cluster settings kept and added", "cluster-enabled no\n" in text and "cluster-announce-ip 10.0.0.5\n" in
+              text and "cluster-announce-port 17379\n" in text, text)
     finally:
         p.terminate()
         p.wait(timeout=10)
