@@ -67,7 +67,8 @@ def help_is_harmless(root, tmp):
     found = scripts(root)
     # The scripts this test knows must be there: a data dependency lost would pass silently.
     for must in ("tools/setup.sh", "tools/run.sh", "tools/test.sh", "tools/install.sh", "tools/fuzz.sh",
-                 "tools/soak.sh", "tools/tls_certs.sh", "tools/workspace_status.sh", "bench/run.sh", "bench/harness.py"):
+                 "tools/soak.sh", "tools/tier.sh", "tools/tls_certs.sh", "tools/workspace_status.sh", "bench/run.sh",
+                 "bench/harness.py"):
         check(f"{must} is among the scripts checked", must in found, found)
     log = os.path.join(tmp, "stub-calls")
     stubs = os.path.join(tmp, "stubs")
