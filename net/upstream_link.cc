@@ -288,7 +288,13 @@ void ShardCore::upstream_down() {
 
 void ShardCore::upstream_link_closed(Conn* c) {
   // The link's connection closed for any reason (the server closed it, a send failed, shutdown).
-  if (up_ && up_->conn == c) upstream_fail("the connection closed");
+  if (!up_ || up_->conn != c) return;
+  if (shutting_down_) {
+    up_->conn = nullptr;  // closed with the clients at the end of the drain: nothing to report
+    up_->state = UpstreamShard::State::kDown;
+    return;
+  }
+  upstream_fail("the connection closed");
 }
 
 void ShardCore::upstream_audit() {
