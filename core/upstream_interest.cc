@@ -1,6 +1,7 @@
 #include "core/upstream_interest.h"
 
 #include <algorithm>
+#include <climits>
 
 namespace fanout {
 
@@ -83,7 +84,7 @@ size_t UpstreamInterest::step(int64_t now_ms, bool connected, std::vector<const 
     if (connected && s->wire != UpstreamSub::Wire::kUnsent) unsubs->push_back(sid);
     forget(s);
   }
-  if (!connected || !in_batch_.empty()) return 0;
+  if (!connected || batch_open_) return 0;
   size_t n = 0;
   while (n < batch_ && !unsent_.empty()) {
     const uint64_t sid = unsent_.front();
@@ -97,6 +98,7 @@ size_t UpstreamInterest::step(int64_t now_ms, bool connected, std::vector<const 
     subs->push_back(s);
     ++n;
   }
+  batch_open_ = n > 0;
   return n;
 }
 
@@ -106,6 +108,11 @@ void UpstreamInterest::batch_confirmed() {
     ++confirmed_;
   }
   in_batch_.clear();
+  batch_open_ = false;
+}
+
+int64_t UpstreamInterest::next_deadline_ms() const {
+  return lingering_.empty() ? INT64_MAX : lingering_.front().first;
 }
 
 void UpstreamInterest::refused(uint64_t sid) {
@@ -120,6 +127,7 @@ void UpstreamInterest::refused(uint64_t sid) {
 
 void UpstreamInterest::link_down() {
   in_batch_.clear();
+  batch_open_ = false;
   unsent_.clear();
   unsent_count_ = 0;
   confirmed_ = 0;

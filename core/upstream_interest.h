@@ -77,7 +77,12 @@ class UpstreamInterest {
   // The server refused the subscription `sid` (an -ERR naming its subject): kRefused until the
   // link reconnects.
   void refused(uint64_t sid);
-  bool batch_in_flight() const { return !in_batch_.empty(); }
+  // A batch's PING is outstanding: no next batch until its PONG (batch_confirmed), even if every
+  // subscription of the batch was refused or forgotten meanwhile (the pacing holds).
+  bool batch_in_flight() const { return batch_open_; }
+  // The earliest time a linger ends (ms), or INT64_MAX: when step() next has work without new
+  // interest.
+  int64_t next_deadline_ms() const;
 
   // The link went down: nothing is confirmed any more and every live subscription will be sent
   // again once it is back (same sids); lingering ones whose time comes meanwhile are dropped
@@ -114,7 +119,9 @@ class UpstreamInterest {
         s->linger_until_ms = -1;
         if (s->wire == UpstreamSub::Wire::kConfirmed) continue;
         ++a.unconfirmed;
-        if (s->wire != UpstreamSub::Wire::kUnsent) requeue(s.get());  // an unsent one is queued
+        // Sent but unconfirmed: again. Unsent ones are queued already; refused ones wait for a
+        // reconnect (a refusal must not become a loop of SUBs).
+        if (s->wire == UpstreamSub::Wire::kInBatch) requeue(s.get());
       } else if (s->linger_until_ms < 0) {
         ++a.orphaned;
         start_linger(s.get(), now_ms);
@@ -140,6 +147,7 @@ class UpstreamInterest {
   std::unordered_map<std::string, std::unique_ptr<UpstreamSub>> by_key_;
   std::unordered_map<uint64_t, UpstreamSub*> by_sid_;
   std::vector<UpstreamSub*> in_batch_;  // handed out, awaiting the batch's PONG
+  bool batch_open_ = false;
   // Lingering subscriptions in the order their lingers end (all are linger_ms long); an entry whose
   // sid is gone or lingers until another time is stale and skipped.
   std::deque<std::pair<int64_t, uint64_t>> lingering_;

@@ -31,7 +31,8 @@ size_t UpstreamServers::discovered(const std::vector<std::string>& connect_urls)
 }
 
 const UpstreamUrl& UpstreamServers::next() {
-  const UpstreamUrl& u = servers_[cursor_ % servers_.size()];
+  current_ = cursor_ % servers_.size();
+  const UpstreamUrl& u = servers_[current_];
   cursor_ = (cursor_ + 1) % servers_.size();
   ++attempts_;
   return u;
@@ -46,6 +47,9 @@ int64_t UpstreamServers::failure_delay_ms(uint64_t random) const {
   return d + static_cast<int64_t>(random % static_cast<uint64_t>(d / 2 + 1));
 }
 
-void UpstreamServers::connected() { attempts_ = 0; }
+void UpstreamServers::connected() {
+  attempts_ = 0;
+  cursor_ = (current_ + 1) % servers_.size();
+}
 
 }  // namespace fanout

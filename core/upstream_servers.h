@@ -33,7 +33,8 @@ class UpstreamServers {
   // min(base * 2^(rounds-1), max), plus up to half of it again at random.
   const UpstreamUrl& next();
   int64_t failure_delay_ms(uint64_t random) const;
-  // The link is up again: the next failure starts a new first round, from the server after this one.
+  // The link is up again (on the server next() last gave): the next failure starts a new first
+  // round, from the server after that one (servers learnt since included).
   void connected();
 
   size_t size() const { return servers_.size(); }
@@ -44,6 +45,7 @@ class UpstreamServers {
   std::vector<UpstreamUrl> servers_;
   int64_t base_ms_, max_ms_;
   size_t cursor_ = 0;     // the next one to try
+  size_t current_ = 0;    // the one next() last gave
   size_t attempts_ = 0;   // since the last connected()
 };
 

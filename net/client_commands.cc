@@ -196,8 +196,8 @@ void ShardCore::run_admin_part(AdminRequest& r) {
   }
   for (auto& owned : conns_) {
     Conn* c = owned.get();
-    // The metrics endpoint's connections are not Redis clients.
-    if (c == nullptr || c->closing() || c->http || !client_matches(c, r.filter)) continue;
+    // The metrics endpoint's connections and the NATS link are not Redis clients.
+    if (c == nullptr || c->closing() || c->http || c->upstream_link || !client_matches(c, r.filter)) continue;
     const bool asker = id_ == r.origin && c->id() == r.asker;
     if (r.op == AdminRequest::Op::kClientList) {
       r.parts[id_] += client_info_line(c, asker ? r.asker_argv_mem : 0);

@@ -542,8 +542,7 @@ namespace {
 // The --upstream-* settings together (issue 13).
 std::string validate_upstream(const ServerConfig& cfg) {
   if (cfg.upstream.empty()) {
-    if (!cfg.upstream_user.empty() || !cfg.upstream_password_file.empty() || !cfg.upstream_token_file.empty() ||
-        !cfg.upstream_tls_ca_file.empty() || !cfg.upstream_tls_cert_file.empty() || !cfg.upstream_tls_key_file.empty()) {
+    if (!cfg.upstream_user.empty() || !cfg.upstream_password_file.empty() || !cfg.upstream_token_file.empty()) {
       return "--upstream-* settings need --upstream (the NATS servers to join through)";
     }
     return {};
@@ -555,11 +554,9 @@ std::string validate_upstream(const ServerConfig& cfg) {
     return "--upstream-password-file and --upstream-token-file exclude each other (NATS takes a user and password, "
            "or a token)";
   }
-  if (!cfg.upstream_password_file.empty() && cfg.upstream_user.empty()) {
-    return "--upstream-password-file needs --upstream-user";
-  }
-  if (cfg.upstream_tls_cert_file.empty() != cfg.upstream_tls_key_file.empty()) {
-    return "--upstream-tls-cert-file and --upstream-tls-key-file go together (the client certificate and its key)";
+  if (cfg.upstream_password_file.empty() != cfg.upstream_user.empty()) {
+    return "--upstream-user and --upstream-password-file go together (a URL may carry both instead: "
+           "nats://user:password@host:port)";
   }
   // NATS subjects: tokens of printable characters without spaces, '.'-separated; the prefix is
   // the leading tokens of every subject the tier uses (core/subject_map.h).

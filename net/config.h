@@ -107,7 +107,6 @@ struct ServerConfig {
   std::string upstream_prefix = "fanout.";  // subject namespace of this tier
   int upstream_linger_ms = 1'000;         // an upstream subscription outlives its last local subscriber
   size_t upstream_pending_bytes = 64u << 20;  // publishes kept while the link is down (bytes)
-  std::string upstream_tls_ca_file, upstream_tls_cert_file, upstream_tls_key_file;
   // Tests only, not settings: 1 offers kernel TLS whatever the probe found (the real setsockopt
   // then decides); 2 offers it and pretends the kernel took the keys without asking it, so the
   // connection then sends its plaintext as is (only a test client expecting that may connect).

@@ -226,8 +226,8 @@ const Setting kSettings[] = {
     live(FANOUT_NUMBER("shutdown-timeout-ms", shutdown_timeout_ms, 0, 3'600'000, "ms",
                        "how long shutdown waits to flush queued output")),
     FANOUT_STRING("upstream", upstream,
-                  "join a tier through these NATS servers: nats://[user:pass@]host[:port] or tls://..., "
-                  "comma-separated (empty: a single node)"),
+                  "join a tier through these NATS servers: nats://[user:pass@]host[:port], comma-separated "
+                  "(empty: a single node; tls:// is not supported yet)"),
     FANOUT_STRING("upstream-user", upstream_user, "the NATS user (with --upstream-password-file)"),
     FANOUT_STRING("upstream-password-file", upstream_password_file, "a file whose first line is the NATS password"),
     FANOUT_STRING("upstream-token-file", upstream_token_file, "a file whose first line is the NATS auth token"),
@@ -240,9 +240,6 @@ const Setting kSettings[] = {
                   "how long an upstream subscription outlives its last local subscriber (churn stays local)"),
     FANOUT_SIZE("upstream-pending-bytes", upstream_pending_bytes, 0, kTiB,
                 "publishes kept for the NATS link while it is down; past this the oldest are dropped and counted"),
-    FANOUT_STRING("upstream-tls-ca-file", upstream_tls_ca_file, "CAs the NATS servers' certificates must chain to"),
-    FANOUT_STRING("upstream-tls-cert-file", upstream_tls_cert_file, "client certificate for NATS (mutual TLS)"),
-    FANOUT_STRING("upstream-tls-key-file", upstream_tls_key_file, "the client certificate's private key"),
     live(Setting{"log-level", Setting::Kind::kChoice, "log level (Redis's loglevel: debug, verbose and notice, "
                  "warning)", 0, 0, "", false, "debug|info|warn|error", nullptr, nullptr,
                  [](const ServerConfig& c) { return c.log_level; },

@@ -24,7 +24,7 @@ const char* overflow_reason(Overflow why) {
 void ShardCore::on_sent(Conn* c, int res) {
   if (res >= 0) {
     stats_->deliveries_sent.add(c->out.complete(static_cast<size_t>(res)));
-    if (!c->http) stats_->total_net_output_bytes.add(static_cast<uint64_t>(res));  // clients' bytes
+    if (!c->http && !c->upstream_link) stats_->total_net_output_bytes.add(static_cast<uint64_t>(res));  // clients' bytes
     if (c->closing()) return;
     if (!c->out.empty()) {
       mark_pending(c);

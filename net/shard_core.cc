@@ -458,7 +458,7 @@ void ShardCore::shutdown_step() {
   uint64_t clients = 0, bytes = 0;
   for (auto& c : conns_) {
     if (!c || c->closing()) continue;
-    if (!c->out.empty() && !c->http) {
+    if (!c->out.empty() && !c->http && !c->upstream_link) {  // the link's publishes are not deliveries
       ++clients;
       bytes += c->out.bytes();
     }
@@ -518,6 +518,9 @@ int ShardCore::next_timeout_ms() {
         std::min(next_reap_ms_, next_top_refresh_ms_) - now_ms_, 1, 1000));
   } else {
     timeout = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(1000, next_reap_ms_ - now_ms_)));
+  }
+  if (up_ && !shutting_down_ && timeout != 0) {
+    timeout = static_cast<int>(std::clamp<int64_t>(upstream_next_ms() - now_ms_, 0, timeout));
   }
   for (int s = 0; s < shared_->nshards && timeout != 0; ++s) {
     if (s != id_ && shared_->ring(s, id_).idle_check()) timeout = 0;

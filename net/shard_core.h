@@ -270,11 +270,13 @@ class ShardCore : private TopicObserver {
   void upstream_down();
   void upstream_link_closed(Conn* c);
   void upstream_audit();
+  // When the link next has timed work (a retry, a PING, a handshake's deadline, a linger's end), ms.
+  int64_t upstream_next_ms() const;
   bool shard_has_interest(int shard, UpstreamKind kind, std::string_view subject) const;
   std::unique_ptr<UpstreamShard> up_;  // with --upstream
   size_t link_live_ = 0;               // of live_, the NATS link's connection (0 or 1)
   std::vector<PendingConnect> connects_;
-  Episode upstream_not_forwarded_;
+  Episode upstream_not_forwarded_, upstream_errors_, upstream_name_clash_;
 
   // Connection lifecycle (shard_core.cc).
   // A new connection in a free slot (the caller has checked the limits).

@@ -120,6 +120,8 @@ struct BackendCounters {
     "publishes made while the link was down and dropped past --upstream-pending-bytes")             \
   X(upstream_reconnects, Counter, "times a link that was up went down (and reconnects)")            \
   X(upstream_slow_consumer, Counter, "times the NATS server reported this node a slow consumer")    \
+  X(upstream_errors, Counter, "-ERR lines the NATS servers sent (permissions, slow consumer, ...)")  \
+  X(upstream_name_clashes, Counter, "messages from another node using this node's --upstream-name")  \
   X(upstream_audit_repairs, Counter, "subscriptions the audit after a (re)subscription repaired")
 
 #define FANOUT_BACKPRESSURE_COUNTERS(X)                                                              \

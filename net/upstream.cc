@@ -6,6 +6,8 @@
 
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <random>
 
@@ -18,7 +20,7 @@ namespace {
 bool read_first_line(const std::string& path, std::string* out, std::string* err) {
   std::ifstream f(path);
   if (!f || !std::getline(f, *out)) {
-    *err = "cannot read " + path;
+    *err = "cannot read " + path + ": " + (f ? "it is empty" : strerror(errno));
     return false;
   }
   while (!out->empty() && (out->back() == '\r' || out->back() == ' ')) out->pop_back();
@@ -61,6 +63,7 @@ bool UpstreamNode::build(const ServerConfig& cfg, const std::string& run_id, Ups
     }
     out->name = std::string(host) + "-" + std::to_string(getpid()) + "-" + run_id.substr(0, 12);
   }
+  out->origin = out->name + "/" + run_id.substr(0, 16);
   out->ping_interval_ms = cfg.upstream_ping_interval_ms;
   out->linger_ms = cfg.upstream_linger_ms;
   out->pending_bytes = cfg.upstream_pending_bytes;
@@ -147,8 +150,9 @@ std::string ShardCore::upstream_refusal(TopicKind kind, std::string_view name) c
   }
   if (subject_fits_control_line(size)) return {};
   return "ERR " + std::string(kind == TopicKind::kPattern ? "pattern" : "channel") +
-         " cannot be subscribed upstream: its NATS subject would be " + std::to_string(size) +
-         " bytes, over what fits NATS's control line (" + std::to_string(kNatsMaxControlLine) + " bytes)";
+         " cannot be subscribed upstream: its NATS subject would be " + std::to_string(size) + " bytes, over the " +
+         std::to_string(kNatsMaxControlLine - kSubjectLineOverhead) + " a subject may have within NATS's " +
+         std::to_string(kNatsMaxControlLine) + "-byte control line (a name's unprintable bytes take 3 each)";
 }
 
 // Messages from upstream ----------------------------------------------------------------------
@@ -165,9 +169,22 @@ void ShardCore::upstream_message(const NatsOp& op) {
     auto headers = NatsHeaders::parse(op.headers);
     if (headers) {
       auto origin = headers->get(kFanoutOriginHeader);
-      if (origin && *origin == shared_->upstream->name) {
+      const UpstreamNode& node = *shared_->upstream;
+      if (origin && *origin == node.origin) {
         stats_->upstream_echoes_dropped.add();  // this node's own message
         return;
+      }
+      // "<name>/<instance>": another process with this node's name (a copied config file) would
+      // have its messages taken for echoes if only names were compared. Delivered, and said.
+      if (origin && origin->size() > node.name.size() && origin->starts_with(node.name) &&
+          (*origin)[node.name.size()] == '/') {
+        stats_->upstream_name_clashes.add();
+        if (upstream_name_clash_.hit(now_ms_)) {
+          LOG_WARN("upstream: another node of the tier uses this node's --upstream-name \"%s\" (its messages carry "
+                   "Fanout-Origin %.*s); give each node its own name (logged once; INFO upstream_name_clashes)",
+                   node.name.c_str(), static_cast<int>(origin->size()), origin->data())
+              .field("shard", id_);
+        }
       }
     }
   }
@@ -215,7 +232,7 @@ void ShardCore::upstream_publish(TopicKind kind, std::string_view channel, std::
                                       channel, &subject);
   std::string frame;
   const NatsEncodeStatus st =
-      append_nats_hpub(&frame, subject, NatsHeader{kFanoutOriginHeader, node.name}, payload, up_->max_payload);
+      append_nats_hpub(&frame, subject, NatsHeader{kFanoutOriginHeader, node.origin}, payload, up_->max_payload);
   if (st != NatsEncodeStatus::kOk || !subject_fits_control_line(subject.size())) {
     // Delivered here all the same; counted and logged, never sent where the server would close the
     // link for it.
@@ -230,6 +247,15 @@ void ShardCore::upstream_publish(TopicKind kind, std::string_view channel, std::
     return;
   }
   if (up_->state == UpstreamShard::State::kUp && up_->pending.empty()) {
+    // A server that stops reading (a stalled host, a network that drops without closing) would
+    // let the link's queue grow until two PINGs go unanswered: past --upstream-pending-bytes of
+    // unsent output the link is given up, and what follows is kept (bounded) as while down.
+    if (up_->conn->out.bytes() + frame.size() > shared_->upstream->pending_bytes) {
+      upstream_fail("the server is not reading: " + std::to_string(up_->conn->out.bytes()) +
+                    " bytes queued for it (--upstream-pending-bytes)");
+    }
+  }
+  if (up_->state == UpstreamShard::State::kUp && up_->pending.empty()) {
     up_->conn->out.append(frame);
     mark_pending(up_->conn);
     stats_->upstream_messages_out.add();
@@ -238,9 +264,9 @@ void ShardCore::upstream_publish(TopicKind kind, std::string_view channel, std::
   }
   // The link is down: kept, up to --upstream-pending-bytes; the oldest go first past it.
   up_->pending_size += frame.size();
-  up_->pending.push_back(std::move(frame));
+  up_->pending.push_back(UpstreamShard::Pending{std::move(frame), payload.size()});
   while (up_->pending_size > shared_->upstream->pending_bytes && !up_->pending.empty()) {
-    up_->pending_size -= up_->pending.front().size();
+    up_->pending_size -= up_->pending.front().frame.size();
     up_->pending.pop_front();
     stats_->upstream_pending_dropped.add();
   }

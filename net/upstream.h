@@ -49,7 +49,11 @@ struct UpstreamNode {
   static bool build(const ServerConfig& cfg, const std::string& run_id, UpstreamNode* out, std::string* err);
 
   std::vector<UpstreamUrl> urls;
-  std::string name;  // the node's name in the tier (Fanout-Origin): --upstream-name or generated
+  std::string name;  // the node's name in the tier: --upstream-name or generated
+  // Fanout-Origin's value: "<name>/<16 hex digits of this process's run id>", so that two
+  // processes given one name are told apart (and the clash is reported) instead of each dropping
+  // the other's messages as its own.
+  std::string origin;
   SubjectMap map = *SubjectMap::create();
   std::string user, password, token;  // from the settings' files (a URL's own credentials win)
   int64_t ping_interval_ms = 30'000;
@@ -90,6 +94,8 @@ struct UpstreamShard {
   State state = State::kDown;
   Conn* conn = nullptr;              // the link's connection while not kDown
   std::string server;                // "host:port" of the server connected to (or tried)
+  UpstreamUrl url;                   // that server, with its credentials
+  uint64_t failures = 0;             // attempts failed since the link was last up
   int64_t retry_at_ms = 0;           // kDown: when to try next
   int64_t state_since_ms = 0;
   int64_t last_ping_ms = 0;
@@ -100,7 +106,11 @@ struct UpstreamShard {
   bool reading_paused = false;       // a ring to another shard is full: reading waits
   // Publishes made while the link is not up, oldest first, as encoded HPUB frames (bounded by
   // node.pending_bytes: the oldest are dropped past it).
-  std::deque<std::string> pending;
+  struct Pending {
+    std::string frame;     // the HPUB
+    size_t payload_bytes;  // its payload's, for upstream_bytes_out
+  };
+  std::deque<Pending> pending;
   size_t pending_size = 0;
   // Patterns on this shard per covering subject: interest in a cover begins with its first
   // pattern and ends with its last.

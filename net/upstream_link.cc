@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstring>
 #include <random>
+#include <unordered_set>
 
 #include "net/log.h"
 #include "net/shard_core.h"
@@ -38,7 +39,8 @@ void ShardCore::upstream_step() {
     case S::kSyncing:
       if (now_ms_ - u.state_since_ms >= kHandshakeTimeoutMs) {
         upstream_fail(std::string("no answer from the server within ") + std::to_string(kHandshakeTimeoutMs) +
-                      " ms (" + UpstreamShard::state_name(u.state) + ")");
+                      " ms (" + UpstreamShard::state_name(u.state) + ")" +
+                      (u.state == S::kHandshaking ? ": is it a NATS client port? A NATS server sends INFO at once" : ""));
       }
       break;
     case S::kUp:
@@ -87,6 +89,20 @@ void ShardCore::upstream_step() {
   }
 }
 
+int64_t ShardCore::upstream_next_ms() const {
+  const UpstreamShard& u = *up_;
+  using S = UpstreamShard::State;
+  int64_t next = u.interest.next_deadline_ms();
+  switch (u.state) {
+    case S::kDown: next = std::min(next, u.retry_at_ms); break;
+    case S::kConnecting:
+    case S::kHandshaking:
+    case S::kSyncing: next = std::min(next, u.state_since_ms + kHandshakeTimeoutMs); break;
+    case S::kUp: next = std::min(next, u.last_ping_ms + shared_->upstream->ping_interval_ms); break;
+  }
+  return next;
+}
+
 void ShardCore::upstream_ping(bool batch) {
   UpstreamShard& u = *up_;
   std::string ping;
@@ -100,6 +116,7 @@ void ShardCore::upstream_ping(bool batch) {
 void ShardCore::upstream_connect() {
   UpstreamShard& u = *up_;
   const UpstreamUrl& url = u.servers.next();
+  u.url = url;  // its credentials go in CONNECT
   u.server = url.display();
   // A name goes through the resolver, which may hold the shard briefly: a tier names its NATS
   // servers by address, or in /etc/hosts, as a rule (the servers a cluster announces are addresses).
@@ -194,7 +211,7 @@ void ShardCore::upstream_info(const NatsServerInfo& info) {
   NatsConnectOptions o;
   o.name = "fanoutd " + node.name + " shard " + std::to_string(id_);
   o.version = std::string(kFanoutVersion);
-  const UpstreamUrl& url = u.servers.at(0);
+  const UpstreamUrl& url = u.url;  // the server connected to: its own credentials, else the node's
   o.user = !url.user.empty() ? url.user : node.user;
   o.pass = !url.user.empty() ? url.password : node.password;
   o.auth_token = !url.token.empty() ? url.token : node.token;
@@ -224,11 +241,16 @@ void ShardCore::upstream_pong() {
     u.pings_out = 0;
     u.servers.connected();
     u.resyncing = true;
-    LOG_INFO("upstream link up: %s, %zu subscription(s) to send", u.server.c_str(), u.interest.unsent())
+    LOG_INFO("upstream link up: %s, %zu subscription(s) to send%s", u.server.c_str(), u.interest.unsent(),
+             u.failures ? (" (after " + std::to_string(u.failures) + " failed attempt(s))").c_str() : "")
         .field("shard", id_)
         .field("server", u.server);
+    u.failures = 0;
     // What was published while down goes first, in order.
-    for (std::string& f : u.pending) u.conn->out.append(f);
+    for (const UpstreamShard::Pending& p : u.pending) {
+      u.conn->out.append(p.frame);
+      stats_->upstream_bytes_out.add(p.payload_bytes);
+    }
     if (!u.pending.empty()) mark_pending(u.conn);
     stats_->upstream_messages_out.add(u.pending.size());
     u.pending.clear();
@@ -256,17 +278,35 @@ void ShardCore::upstream_error(std::string_view text) {
       if (const UpstreamSub* s = u.interest.find(k, subject)) u.interest.refused(s->sid);
     }
   }
-  LOG_WARN("upstream: %s answered -ERR '%.*s'", u.server.c_str(), static_cast<int>(text.size()), text.data())
-      .field("shard", id_)
-      .field("server", u.server);
+  if (text.find("Authorization Violation") != std::string_view::npos) {
+    u.last_error += " (the credentials: --upstream-user with --upstream-password-file, --upstream-token-file, or "
+                    "nats://user:password@host in --upstream)";
+  }
+  stats_->upstream_errors.add();
+  if (upstream_errors_.hit(now_ms_)) {
+    LOG_WARN("upstream: %s answered -ERR '%s' (logged once while they continue; INFO upstream_errors counts "
+             "them)", u.server.c_str(), u.last_error.c_str())
+        .field("shard", id_)
+        .field("server", u.server);
+  }
 }
 
 void ShardCore::upstream_fail(const std::string& why) {
   UpstreamShard& u = *up_;
   u.last_error = why;
-  LOG_WARN("upstream link to %s: %s; local clients are served meanwhile", u.server.c_str(), why.c_str())
-      .field("shard", id_)
-      .field("server", u.server);
+  // One warning when a link is lost (or the first attempt fails), then one line per attempt only
+  // at debug level until it is back: a down cluster does not flood the log.
+  if (u.failures++ == 0) {
+    LOG_WARN("upstream link to %s: %s; local clients are served meanwhile, retrying with back-off over %zu "
+             "server(s)", u.server.c_str(), why.c_str(), u.servers.size())
+        .field("shard", id_)
+        .field("server", u.server);
+  } else {
+    LOG_DEBUG("upstream link to %s: %s (attempt %llu)", u.server.c_str(), why.c_str(),
+              static_cast<unsigned long long>(u.failures))
+        .field("shard", id_)
+        .field("server", u.server);
+  }
   if (u.conn && !u.conn->closing()) close_conn(u.conn, why.c_str());
   upstream_down();
 }
@@ -298,7 +338,17 @@ void ShardCore::upstream_link_closed(Conn* c) {
 }
 
 void ShardCore::upstream_audit() {
+  // Each shard's pattern covers, computed once per audit (one walk over each shard's patterns),
+  // not once per subscription: the review measured 37 s stalls with 10,000 patterns otherwise.
+  std::vector<std::unordered_set<std::string>> covers(static_cast<size_t>(shared_->nshards));
+  const SubjectMap& map = shared_->upstream->map;
+  for (int s = 0; s < shared_->nshards; ++s) {
+    for (const TopicNode* p = shared_->tables[s]->patterns_head(); p; p = p->next.load(std::memory_order_acquire)) {
+      if (p->count.load(std::memory_order_acquire) != 0) covers[static_cast<size_t>(s)].insert(map.covering_subject(p->key));
+    }
+  }
   UpstreamInterest::Audit a = up_->interest.audit(shared_->nshards, now_ms_, [&](UpstreamKind k, std::string_view subject, int s) {
+    if (k == UpstreamKind::kPatternCover) return covers[static_cast<size_t>(s)].count(std::string(subject)) != 0;
     return shard_has_interest(s, k, subject);
   });
   if (a.shard_bits + a.unconfirmed + a.orphaned == 0) return;
@@ -311,14 +361,9 @@ void ShardCore::upstream_audit() {
 
 bool ShardCore::shard_has_interest(int s, UpstreamKind kind, std::string_view subject) const {
   // Read under QSBR, as PUBLISH counts receivers on other shards: the subject's topic there.
+  // A channel's (pattern covers are found by upstream_audit, all at once).
   const TopicTable& t = *shared_->tables[s];
   const SubjectMap& map = shared_->upstream->map;
-  if (kind == UpstreamKind::kPatternCover) {
-    for (const TopicNode* p = t.patterns_head(); p; p = p->next.load(std::memory_order_acquire)) {
-      if (p->count.load(std::memory_order_acquire) != 0 && map.covering_subject(p->key) == subject) return true;
-    }
-    return false;
-  }
   MappedChannel ch;
   if (!map.channel_for_subject(subject, &ch)) return false;
   return t.lookup(kind == UpstreamKind::kShardChannel ? TopicKind::kShardChannel : TopicKind::kChannel, ch.channel) !=

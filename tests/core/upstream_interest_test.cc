@@ -65,7 +65,9 @@ TEST(UpstreamInterestTest, TheLastLossLingersThenUnsubscribes) {
   u.batch_confirmed();
   u.lose(kCh, "fanout.c.a", 0, 100);
   EXPECT_TRUE(step(u, 5000).unsubs.empty());  // shard 1 still wants it
+  EXPECT_EQ(u.next_deadline_ms(), INT64_MAX);
   u.lose(kCh, "fanout.c.a", 1, 5000);
+  EXPECT_EQ(u.next_deadline_ms(), 6000);
   EXPECT_TRUE(step(u, 5999).unsubs.empty());  // lingering
   EXPECT_EQ(step(u, 6000).unsubs, std::vector<uint64_t>{sid});
   EXPECT_EQ(u.size(), 0u);
@@ -169,6 +171,28 @@ TEST(UpstreamInterestTest, ARefusedSubscriptionIsNotRetriedUntilTheLinkReconnect
   EXPECT_EQ(step(u, 2).subs, std::vector<std::string>{"fanout.c.secret"});
 }
 
+// The review's finding: a batch emptied by a refusal or a lost interest before its PONG still
+// holds the next batch back until that PONG, so each PONG confirms its own batch.
+TEST(UpstreamInterestTest, ABatchEmptiedBeforeItsPongStillPacesTheNext) {
+  UpstreamInterest u(0, 1);
+  const uint64_t a = u.gain(kCh, "fanout.c.a", 0).sid;
+  u.gain(kCh, "fanout.c.b", 0);
+  EXPECT_EQ(step(u, 0).subs, std::vector<std::string>{"fanout.c.a"});
+  u.refused(a);
+  EXPECT_TRUE(u.batch_in_flight());
+  EXPECT_TRUE(step(u, 1).subs.empty());  // b waits for a's batch's PONG
+  u.batch_confirmed();
+  EXPECT_EQ(step(u, 2).subs, std::vector<std::string>{"fanout.c.b"});
+  u.lose(kCh, "fanout.c.b", 0, 3);
+  step(u, 3);  // b's linger (0 ms) ends: UNSUB, forgotten
+  EXPECT_TRUE(u.batch_in_flight());
+  EXPECT_EQ(u.next_deadline_ms(), INT64_MAX);
+  u.gain(kCh, "fanout.c.c", 0);
+  EXPECT_TRUE(step(u, 4).subs.empty());
+  u.batch_confirmed();
+  EXPECT_EQ(step(u, 5).subs, std::vector<std::string>{"fanout.c.c"});
+}
+
 TEST(UpstreamInterestTest, TheAuditRepairsShardBitsAndQueuesWhatTheServerDoesNotHold) {
   UpstreamInterest u(1000, 64);
   u.gain(kCh, "fanout.c.a", 0);
@@ -186,6 +210,7 @@ TEST(UpstreamInterestTest, TheAuditRepairsShardBitsAndQueuesWhatTheServerDoesNot
   EXPECT_EQ(a.shard_bits, 0u);
   EXPECT_EQ(a.unconfirmed, 1u);  // the refused one
   EXPECT_EQ(a.orphaned, 0u);
+  EXPECT_TRUE(step(u, 1).subs.empty());  // and it is not sent again before a reconnect
   // Shard 0 in fact has no interest in fanout.c.a any more, and shard 1 has some: the bits
   // follow the truth; a subscription nobody wants lingers, then goes.
   auto real = [](UpstreamKind k, std::string_view s, int shard) {

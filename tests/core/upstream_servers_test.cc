@@ -44,6 +44,18 @@ TEST(UpstreamServersTest, ServersAnnouncedByTheClusterJoinTheRotationWithTheConf
   EXPECT_EQ(s.next().host, "10.0.0.2");
 }
 
+// The newcomer's finding: a node configured with one server that learnt the others fails over to
+// a learnt one first, not back to the server it just lost.
+TEST(UpstreamServersTest, AfterALossTheNextServerIsTriedFirstLearntOnesIncluded) {
+  UpstreamServers s(urls("nats://seed:1"));
+  EXPECT_EQ(s.next().host, "seed");
+  s.discovered({"b:2", "c:3"});
+  s.connected();
+  EXPECT_EQ(s.next().host, "b");
+  EXPECT_EQ(s.next().host, "c");
+  EXPECT_EQ(s.next().host, "seed");
+}
+
 TEST(UpstreamServersTest, TheListIsBounded) {
   UpstreamServers s(urls("nats://seed:1"));
   std::vector<std::string> many;
