@@ -27,22 +27,12 @@ import time
 import urllib.request
 
 from checks import check, summary
-from local_servers import free_port, info, start_fanoutd, wait_port
+from local_servers import free_port, info, start_fanoutd, wait_for, wait_port
 
 FANOUTD = sys.argv[1]
 BACKEND = sys.argv[sys.argv.index("--backend") + 1] if "--backend" in sys.argv else "epoll"
 NODES = 3
 N = 100  # messages per publisher per channel
-
-
-def wait_for(pred, timeout=20, step=0.05):
-    end = time.time() + timeout
-    while time.time() < end:
-        v = pred()
-        if v:
-            return v
-        time.sleep(step)
-    return pred()
 
 
 class Resp:

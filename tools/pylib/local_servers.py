@@ -24,6 +24,18 @@ def wait_port(port, timeout=10):
     return False
 
 
+def wait_for(pred, timeout=20, step=0.05):
+    """Polls pred() every `step` s until it returns something true (returned), or `timeout` s pass
+    (then its last value)."""
+    end = time.time() + timeout
+    while time.time() < end:
+        v = pred()
+        if v:
+            return v
+        time.sleep(step)
+    return pred()
+
+
 def start_fanoutd(binary, backend, args=(), **popen_kw):
     """Starts fanoutd on 127.0.0.1, any free port (--port auto). Returns (proc, port, stderr_path): its log goes to a
     file, never a pipe that could fill and stall it. If the backend cannot run on this kernel
