@@ -250,7 +250,8 @@ void ShardCore::upstream_publish(TopicKind kind, std::string_view channel, std::
     // A server that stops reading (a stalled host, a network that drops without closing) would
     // let the link's queue grow until two PINGs go unanswered: past --upstream-pending-bytes of
     // unsent output the link is given up, and what follows is kept (bounded) as while down.
-    if (up_->conn->out.bytes() + frame.size() > shared_->upstream->pending_bytes) {
+    // (A queue holding nothing unsent takes any one message: the server is keeping up.)
+    if (up_->conn->out.bytes() != 0 && up_->conn->out.bytes() + frame.size() > shared_->upstream->pending_bytes) {
       upstream_fail("the server is not reading: " + std::to_string(up_->conn->out.bytes()) +
                     " bytes queued for it (--upstream-pending-bytes)");
     }
