@@ -39,10 +39,12 @@ HERE = os.path.dirname(os.path.realpath(__file__))
 
 def start_redis_cluster(workdir):
     """redis-server 7.0 in cluster mode, announcing 127.0.0.1 (as fanoutd tells a client on
-    loopback), given slots 0-16383; returns once its CLUSTER INFO says ok."""
+    loopback), given slots 0-16383; returns once its CLUSTER INFO says ok. Its bus gets a free port
+    of its own: by default it is the port + 10000, past 65535 for half the ports free_port() gives
+    (the CI run where redis-server did not start)."""
     port = free_port()
     p = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly",
-                          "no", "--cluster-enabled", "yes", "--cluster-config-file",
+                          "no", "--cluster-enabled", "yes", "--cluster-port", str(free_port()), "--cluster-config-file",
                           os.path.join(workdir, "nodes.conf"), "--cluster-announce-ip", "127.0.0.1", "--dir", workdir],
                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     if not wait_port(port):
