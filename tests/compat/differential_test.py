@@ -161,6 +161,12 @@ def run_case(port, n, steps, expect=None, quiet=0.03):
     # fixed waits miss them).
     sync = socket.create_connection(("127.0.0.1", port))
     sync.settimeout(5)
+    # TCP_NODELAY on every connection: a step sent after one that got no reply (CLIENT REPLY OFF)
+    # was held back by Nagle until the server's delayed ACK (~40 ms), so it reached the server
+    # after the sync PINGs and the next step: a PUBLISH then ran after a later PSUBSCRIBE (CI, seed
+    # 867143198). The sync PINGs order only what has been sent.
+    for c in conns + [sync]:
+        c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     for c in conns:
         c.setblocking(False)
     out = []
