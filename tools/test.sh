@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Sets up and runs the whole test suite: plain (optimised), then under ASan+UBSan and under TSan,
 # then the soak's short form (tools/soak.sh, SOAK_SECONDS, default 20), then each libFuzzer
-# target for FUZZ_SECONDS (default 8: eight targets) from its seed corpus (tools/fuzz.sh).
+# target for FUZZ_SECONDS (default 6: ten targets) from its seed corpus (tools/fuzz.sh).
 # Prints one summary line "N passed, N failed, N skipped cases" and exits non-zero if anything
 # failed.
 #   tools/test.sh            everything
@@ -62,8 +62,8 @@ if [ "${1:-}" != "--quick" ]; then
     failed=$((failed + 1))
     status=1
   fi
-  echo "=== fuzzing, ${FUZZ_SECONDS:-8} s per target" >&2
-  if tools/fuzz.sh "${FUZZ_SECONDS:-8}" >&2; then
+  echo "=== fuzzing, ${FUZZ_SECONDS:-6} s per target" >&2
+  if tools/fuzz.sh "${FUZZ_SECONDS:-6}" >&2; then
     passed=$((passed + 1))
   else
     failed=$((failed + 1))
