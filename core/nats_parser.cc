@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "core/ascii.h"
+#include "core/units.h"
 
 namespace fanout {
 namespace {
@@ -36,21 +37,6 @@ std::string printable(std::string_view s) {
   }
   if (s.size() > 40) out += "...";
   return out;
-}
-
-// Plain decimal digits (leading zeros allowed, as nats-server's parseSize allows them), fitting
-// in 64 bits.
-bool parse_digits(std::string_view s, uint64_t* out) {
-  if (s.empty() || s.size() > 20) return false;
-  uint64_t v = 0;
-  for (char c : s) {
-    if (c < '0' || c > '9') return false;
-    uint64_t d = static_cast<uint64_t>(c - '0');
-    if (v > (UINT64_MAX - d) / 10) return false;
-    v = v * 10 + d;
-  }
-  *out = v;
-  return true;
 }
 
 }  // namespace
@@ -202,18 +188,18 @@ NatsParser::Status NatsParser::parse_line(std::string_view line, Line* out) {
   out->has_headers = hmsg;
   out->subject_off = offset(fields[0]);
   out->subject_len = fields[0].size();
-  if (!parse_digits(fields[1], &out->sid)) return fail("bad sid '" + printable(fields[1]) + "'");
+  if (!parse_unsigned(fields[1], &out->sid)) return fail("bad sid '" + printable(fields[1]) + "'");
   if (nfields == min_fields + 1) {
     out->reply_off = offset(fields[2]);
     out->reply_len = fields[2].size();
   }
   std::string_view total = fields[nfields - 1];
-  if (!parse_digits(total, &out->total_size)) {
+  if (!parse_unsigned(total, &out->total_size)) {
     return fail("bad message size '" + printable(total) + "'");
   }
   if (hmsg) {
     std::string_view hdr = fields[nfields - 2];
-    if (!parse_digits(hdr, &out->header_size)) {
+    if (!parse_unsigned(hdr, &out->header_size)) {
       return fail("bad header size '" + printable(hdr) + "'");
     }
     if (out->header_size > out->total_size) {
