@@ -94,6 +94,9 @@ def stalled_server():
         up = info(port, "upstream")
         grown_mb = (rss_kb(p.pid) - rss0) / 1024
         check("stalled_server_link_given_up", int(up.get("upstream_reconnects", "0")) >= 1, str(up))
+        # A plain build's figure (the suite is a heavy one: CI runs it plain). Under ASan the
+        # quarantine keeps freed memory for a while, and this grows by ~110-125 MB with the bound
+        # working; the two checks around it hold there too.
         check("stalled_server_memory_bounded", grown_mb < 20, f"RSS grew {grown_mb:.1f} MB")
         check("stalled_server_oldest_dropped", int(up.get("upstream_pending_dropped", "0")) > 0, str(up))
     finally:
