@@ -190,6 +190,10 @@ void ShardCore::end_episode(Episode& e, const char* head, const char* what) {
 void ShardCore::end_episodes() {
   end_episode(accept_failing_, "accepting again", "failed accepts");
   end_episode(refusing_proxy_headers_, "no more bad PROXY headers", "connections closed");
+  // The tier's: each is logged once per episode, so each episode must end.
+  end_episode(upstream_not_forwarded_, "upstream: messages published upstream again", "not forwarded");
+  end_episode(upstream_errors_, "upstream: no more -ERR from the NATS servers", "-ERR lines");
+  end_episode(upstream_name_clash_, "upstream: no more messages from another node with this name", "messages");
   for (int i = 0; i <= static_cast<int>(TlsFailure::kOther); ++i) {
     Episode& e = tls_failing_[i];
     if (e.end_if_quiet(now_ms_, kEpisodeQuietMs)) {

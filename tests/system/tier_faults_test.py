@@ -152,6 +152,15 @@ def name_clash_and_client_kill(tmp):
         check("same_name_messages_still_arrive", wait_for(arrived, 15, 0.1))
         clashes = int(info(ports[1], "upstream").get("upstream_name_clashes", "0"))
         check("same_name_reported", clashes > 0, str(clashes))
+        # Logged once per episode: the episode ends once quiet, and a new one is logged again.
+        log1 = nodes[1][2]
+        count = lambda text: open(log1).read().count(text)
+        warned = "uses this node's --upstream-name"
+        check("same_name_episode_ends", wait_for(lambda: count("no more messages from another node with this name"), 10))
+        before_warnings = count(warned)
+        check("same_name_logged_again_in_a_new_episode",
+              wait_for(lambda: (cmd(ports[0], "PUBLISH", "news", "again"), count(warned) > before_warnings)[1], 10, 0.2),
+              f"{count(warned)} warnings")
         # The links are not clients: CLIENT LIST does not show them, CLIENT KILL does not cut them.
         listing = cmd(ports[0], "CLIENT", "LIST")
         check("client_list_omits_links", listing.count(b"id=") == 1, listing.decode(errors="replace"))
