@@ -34,7 +34,7 @@ ShardCore::ShardCore(int id, SharedState* shared)
   stats_->commands = std::make_unique<CommandStat[]>(stats_->ncommands);
   shared->tables[id] = &table_;
   if (shared->upstream) {
-    up_ = std::make_unique<UpstreamShard>(*shared->upstream, shared->nshards);
+    up_ = std::make_unique<UpstreamShard>(*shared->upstream);
     table_.set_observer(this);
   }
 }
@@ -114,12 +114,11 @@ Conn* ShardCore::add_conn(int fd, const Listener& l) {
 }
 
 Conn* ShardCore::add_link_conn(int fd) {
+  ++link_live_;  // before add_conn, as accept_http counts http_live_: the gauges it sets are right
   Listener none;  // a connection the shard opened: no listener, RESP framing unused
   Conn* c = add_conn(fd, none);
   c->upstream_link = true;
   c->client_id = shared_->next_client_id.fetch_add(1, std::memory_order_relaxed);
-  ++link_live_;
-  stats_->clients.set(live_ - http_live_ - link_live_);
   return c;
 }
 

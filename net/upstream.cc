@@ -70,10 +70,8 @@ bool UpstreamNode::build(const ServerConfig& cfg, const std::string& run_id, Ups
   return true;
 }
 
-UpstreamShard::UpstreamShard(const UpstreamNode& n, int nshards)
-    : node(n), interest(n.linger_ms, kResubscribeBatch), servers(n.urls) {
-  (void)nshards;
-}
+UpstreamShard::UpstreamShard(const UpstreamNode& n)
+    : node(n), interest(n.linger_ms, kResubscribeBatch), servers(n.urls) {}
 
 const char* UpstreamShard::state_name(State s) {
   switch (s) {
@@ -246,17 +244,17 @@ void ShardCore::upstream_publish(TopicKind kind, std::string_view channel, std::
     }
     return;
   }
-  if (up_->state == UpstreamShard::State::kUp && up_->pending.empty()) {
-    // A server that stops reading (a stalled host, a network that drops without closing) would
-    // let the link's queue grow until two PINGs go unanswered: past --upstream-pending-bytes of
-    // unsent output the link is given up, and what follows is kept (bounded) as while down.
-    // (A queue holding nothing unsent takes any one message: the server is keeping up.)
-    if (up_->conn->out.bytes() != 0 && up_->conn->out.bytes() + frame.size() > shared_->upstream->pending_bytes) {
-      upstream_fail("the server is not reading: " + std::to_string(up_->conn->out.bytes()) +
-                    " bytes queued for it (--upstream-pending-bytes)");
-    }
+  bool up = up_->state == UpstreamShard::State::kUp && up_->pending.empty();
+  // A server that stops reading (a stalled host, a network that drops without closing) would let
+  // the link's queue grow until two PINGs go unanswered: past --upstream-pending-bytes of unsent
+  // output the link is given up, and what follows is kept (bounded) as while down. (A queue
+  // holding nothing unsent takes any one message: the server is keeping up.)
+  if (up && up_->conn->out.bytes() != 0 && up_->conn->out.bytes() + frame.size() > shared_->upstream->pending_bytes) {
+    upstream_fail("the server is not reading: " + std::to_string(up_->conn->out.bytes()) +
+                  " bytes queued for it (--upstream-pending-bytes)");
+    up = false;
   }
-  if (up_->state == UpstreamShard::State::kUp && up_->pending.empty()) {
+  if (up) {
     up_->conn->out.append(frame);
     mark_pending(up_->conn);
     stats_->upstream_messages_out.add();

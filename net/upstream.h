@@ -76,7 +76,7 @@ inline constexpr size_t kResubscribeBatch = 256;
 
 // One shard's link and the subscriptions it owns.
 struct UpstreamShard {
-  UpstreamShard(const UpstreamNode& node, int nshards);
+  explicit UpstreamShard(const UpstreamNode& node);
 
   enum class State : uint8_t {
     kDown,         // waiting for retry_at_ms
